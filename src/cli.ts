@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+/** The `ilr` command line: one command per figure, plus the tools around training. */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { modelsCommand } from './commands/models';
+import { parityCommand } from './commands/parity';
+
+export function cli(argv: string[]) {
+  return yargs(argv)
+    .scriptName('ilr')
+    .usage('$0 <command> [options]\n\nSGD + weight decay on normalized networks: the intrinsic learning rate (Li, Lyu & Arora 2020).')
+    .command(parityCommand)
+    .command(modelsCommand)
+    .demandCommand(1, 'name a command; `ilr --help` lists them')
+    .strict()
+    .recommendCommands()
+    .fail((msg, err, y) => {
+      if (err) {
+        console.error(`error: ${err.message}`);
+      } else {
+        y.showHelp();
+        console.error(`\n${msg}`);
+      }
+      process.exit(2);
+    })
+    .help()
+    .wrap(Math.min(110, process.stdout.columns || 110));
+}
+
+if (require.main === module) {
+  cli(hideBin(process.argv)).parseAsync().catch((e: Error) => {
+    console.error(`error: ${e.message}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,23 @@
+/** Option parsing shared by the commands: each parser says what is wrong and what a good value looks like. */
+import { InputShape } from '../nn/model';
+import { ExecutionProvider } from '../runtime/session';
+
+export function parseInputShape(text: string): InputShape {
+  const m = /^(\d+)x(\d+)x(\d+)$/.exec(text.trim());
+  if (!m) throw new Error(`--input "${text}": expected CxHxW, e.g. 3x32x32 or 1x28x28`);
+  const shape = [Number(m[1]), Number(m[2]), Number(m[3])] as InputShape;
+  if (shape[0] < 1 || shape[1] < 8 || shape[2] < 8) throw new Error(`--input "${text}": need C ≥ 1 and H, W ≥ 8`);
+  return shape;
+}
+
+export function parseEp(text: string): ExecutionProvider {
+  if (text !== 'cpu' && text !== 'cuda') throw new Error(`--ep "${text}": expected cpu or cuda`);
+  return text;
+}
+
+/** Common yargs option definitions, so every command describes them the same way. */
+export const commonOptions = {
+  ep: { type: 'string', default: 'cpu', describe: 'execution provider: cpu or cuda (cuda needs `make setup ORT_INSTALL=cuda12`)' },
+  threads: { type: 'number', default: 0, describe: 'ORT intra-op threads (0 = one per core)' },
+  seed: { type: 'number', default: 0, describe: 'random seed (initialisation, data order, augmentation)' },
+} as const;

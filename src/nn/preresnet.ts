@@ -1,0 +1,33 @@
+/**
+ * The CIFAR PreResNet of He et al. 2016 (pre-activation BasicBlocks, widths 16/32/64 × k), as in
+ * timgaripov/swa's models/preresnet.py, except that a projection shortcut takes the pre-activated
+ * input (as kuangliu's PreActResNet does): then every conv weight is in front of a BatchNorm and
+ * the conv weights are jointly scale-invariant.
+ */
+import { Value } from '../graph/ir';
+import { add, relu } from '../ops/elementwise';
+import { reduceMean } from '../ops/reduce';
+import { LayerBuilder } from './layers';
+import { PreResNetSpec } from './spec';
+
+function basicBlock(b: LayerBuilder, name: string, x: Value, planes: number, stride: number): Value {
+  const a = relu(b.batchNorm(`${name}.bn1`, x));
+  let out = b.conv(`${name}.conv1`, a, planes, 3, stride, 1);
+  out = b.conv(`${name}.conv2`, relu(b.batchNorm(`${name}.bn2`, out)), planes, 3, 1, 1);
+  const projected = stride !== 1 || x.shape[1] !== planes;
+  const shortcut = projected ? b.conv(`${name}.downsample.0`, a, planes, 1, stride, 0) : x;
+  return add(out, shortcut);
+}
+
+export function preResNet(b: LayerBuilder, spec: PreResNetSpec, x: Value): Value {
+  const blocks = (spec.depth - 2) / 6;
+  const widths = [16, 32, 64].map((w) => w * spec.width);
+  let h = b.conv('conv1', x, widths[0], 3, 1, 1);
+  widths.forEach((planes, stage) => {
+    for (let i = 0; i < blocks; i++) {
+      h = basicBlock(b, `layer${stage + 1}.${i}`, h, planes, stage > 0 && i === 0 ? 2 : 1);
+    }
+  });
+  h = relu(b.batchNorm('bn', h));
+  return b.linear('fc', reduceMean(h, [2, 3]), spec.numClasses);
+}

@@ -1,0 +1,121 @@
+/** Elementwise ops: arithmetic with numpy broadcasting, unary math, comparisons and casts. */
+import { DType, OpDef, ShapeError, Value } from '../graph/ir';
+import { broadcastShapes, emitOne, expectArity, expectFloat, expectSameDtype, same, typed } from './util';
+
+function binary(name: string, grad: OpDef['grad']): OpDef {
+  return {
+    name,
+    infer(inputs) {
+      expectArity(name, inputs, 2);
+      return [typed(broadcastShapes(name, inputs), expectSameDtype(name, inputs))];
+    },
+    emit: emitOne(name),
+    grad,
+  };
+}
+
+function unary(name: string, grad: OpDef['grad']): OpDef {
+  return {
+    name,
+    infer(inputs) {
+      expectArity(name, inputs, 1);
+      expectFloat(name, inputs);
+      return [same(inputs[0])];
+    },
+    emit: emitOne(name),
+    grad,
+  };
+}
+
+// Gradients may come back in the broadcast shape: the engine sums them down to each input's shape.
+export const Add = binary('Add', (_n, [dy]) => [dy, dy]);
+export const Sub = binary('Sub', (_n, [dy]) => [dy, dy && neg(dy)]);
+export const Mul = binary('Mul', (n, [dy], needs) => {
+  const [a, b] = n.inputs;
+  return [needs[0] ? mul(dy!, b) : undefined, needs[1] ? mul(dy!, a) : undefined];
+});
+export const Div = binary('Div', (n, [dy], needs) => {
+  const [, b] = n.inputs;
+  const [y] = n.outputs;
+  // d(a/b)/db = -a/b² = -y/b
+  return [needs[0] ? div(dy!, b) : undefined, needs[1] ? neg(div(mul(dy!, y), b)) : undefined];
+});
+
+export const Neg = unary('Neg', (_n, [dy]) => [dy && neg(dy)]);
+export const Relu = unary('Relu', (n, [dy]) => [mul(dy!, sign(n.outputs[0]))]); // relu'(x) = [x > 0] = sign(relu(x))
+export const Sign = unary('Sign', 'none');
+export const Sqrt = unary('Sqrt', (n, [dy]) => [div(mul(dy!, n.graph.scalar(0.5, dy!)), n.outputs[0])]);
+export const Reciprocal = unary('Reciprocal', (n, [dy]) => {
+  const y = n.outputs[0];
+  return [neg(mul(dy!, mul(y, y)))];
+});
+export const Exp = unary('Exp', (n, [dy]) => [mul(dy!, n.outputs[0])]);
+export const Log = unary('Log', (n, [dy]) => [div(dy!, n.inputs[0])]);
+
+function comparison(name: string): OpDef {
+  return {
+    name,
+    infer(inputs) {
+      expectArity(name, inputs, 2);
+      expectSameDtype(name, inputs);
+      return [typed(broadcastShapes(name, inputs), 'bool')];
+    },
+    emit: emitOne(name),
+    grad: 'none',
+  };
+}
+export const Equal = comparison('Equal');
+export const Greater = comparison('Greater');
+
+const onnxDType: Record<DType, number> = { float32: 1, int64: 7, bool: 9, float64: 11 };
+export const Cast: OpDef = {
+  name: 'Cast',
+  infer(inputs, attrs) {
+    expectArity('Cast', inputs, 1);
+    return [typed(inputs[0].shape, attrs.to as DType)];
+  },
+  emit(node, e) {
+    e.node('Cast', [node.inputs[0].name], [node.outputs[0].name], { to: { int: onnxDType[node.attrs.to as DType] } });
+  },
+  grad: (n, [dy], needs) => {
+    if (!needs[0]) return [undefined];
+    if (!(n.inputs[0].dtype === 'float32' || n.inputs[0].dtype === 'float64')) {
+      throw new ShapeError('Cast', 'no gradient through a cast from a non-float type', n.inputs);
+    }
+    return [cast(dy!, n.inputs[0].dtype)];
+  },
+};
+
+export const Where: OpDef = {
+  name: 'Where',
+  infer(inputs) {
+    expectArity('Where', inputs, 3);
+    if (inputs[0].dtype !== 'bool') throw new ShapeError('Where', 'condition must be bool', inputs);
+    return [typed(broadcastShapes('Where', inputs), expectSameDtype('Where', inputs.slice(1)))];
+  },
+  emit: emitOne('Where'),
+  grad: (n, [dy], needs) => {
+    const zero = n.graph.scalar(0, dy!);
+    const c = n.inputs[0];
+    return [undefined, needs[1] ? where(c, dy!, zero) : undefined, needs[2] ? where(c, zero, dy!) : undefined];
+  },
+};
+
+const apply1 = (op: OpDef, ...xs: Value[]): Value => xs[0].graph.apply(op, xs)[0];
+export const add = (a: Value, b: Value): Value => apply1(Add, a, b);
+export const sub = (a: Value, b: Value): Value => apply1(Sub, a, b);
+export const mul = (a: Value, b: Value): Value => apply1(Mul, a, b);
+export const div = (a: Value, b: Value): Value => apply1(Div, a, b);
+export const neg = (x: Value): Value => apply1(Neg, x);
+export const relu = (x: Value): Value => apply1(Relu, x);
+export const sign = (x: Value): Value => apply1(Sign, x);
+export const sqrt = (x: Value): Value => apply1(Sqrt, x);
+export const reciprocal = (x: Value): Value => apply1(Reciprocal, x);
+export const exp = (x: Value): Value => apply1(Exp, x);
+export const log = (x: Value): Value => apply1(Log, x);
+export const equal = (a: Value, b: Value): Value => apply1(Equal, a, b);
+export const greater = (a: Value, b: Value): Value => apply1(Greater, a, b);
+export const where = (c: Value, a: Value, b: Value): Value => apply1(Where, c, a, b);
+export const cast = (x: Value, to: DType): Value => x.graph.apply(Cast, [x], { to })[0];
+/** a * s for a JS number s, in a's dtype. */
+export const scale = (a: Value, s: number): Value => mul(a, a.graph.scalar(s, a));

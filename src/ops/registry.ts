@@ -1,0 +1,29 @@
+/**
+ * The table of every op the IR knows. `satisfies Record<OpName, OpDef>` makes the compiler check
+ * that the table and the name list agree, so there is no hand-kept registration to drift.
+ */
+import { OpDef } from '../graph/ir';
+import { BatchNormTrain } from './batchnorm';
+import { Conv, ConvTranspose } from './conv';
+import { Add, Cast, Div, Equal, Exp, Greater, Log, Mul, Neg, Reciprocal, Relu, Sign, Sqrt, Sub, Where } from './elementwise';
+import { Gemm, MatMul } from './matmul';
+import { ArgMax, ReduceMean, ReduceSum } from './reduce';
+import { Concat, Expand, Identity, Pad, Reshape, Slice, Transpose } from './shape';
+import { LogSoftmax, OneHot } from './softmax';
+
+export type OpName =
+  | 'Add' | 'Sub' | 'Mul' | 'Div' | 'Neg' | 'Relu' | 'Sign' | 'Sqrt' | 'Reciprocal' | 'Exp' | 'Log'
+  | 'Equal' | 'Greater' | 'Cast' | 'Where'
+  | 'Conv' | 'ConvTranspose' | 'MatMul' | 'Gemm'
+  | 'Reshape' | 'Transpose' | 'Slice' | 'Pad' | 'Concat' | 'Expand' | 'Identity'
+  | 'ReduceSum' | 'ReduceMean' | 'ArgMax'
+  | 'LogSoftmax' | 'OneHot' | 'BatchNormTrain';
+
+export const OPS = {
+  Add, Sub, Mul, Div, Neg, Relu, Sign, Sqrt, Reciprocal, Exp, Log,
+  Equal, Greater, Cast, Where,
+  Conv, ConvTranspose, MatMul, Gemm,
+  Reshape, Transpose, Slice, Pad, Concat, Expand, Identity,
+  ReduceSum, ReduceMean, ArgMax,
+  LogSoftmax, OneHot, BatchNormTrain,
+} satisfies Record<OpName, OpDef>;

@@ -1,0 +1,73 @@
+/**
+ * The programs built from a model. Each is an ONNX graph with the state as inputs and the new
+ * state as outputs, so the loop in TypeScript only moves buffers between runs.
+ *
+ * - trainStep: forward, loss, backward, SGD/WD update, running statistics, metrics.
+ * - gradient: loss, logits and the gradient of the mean loss (parity, full-batch accumulation).
+ * - apply: the update alone, from a given gradient (full-batch GD).
+ * - evaluate: logits, loss and correct count with running statistics.
+ * - batchStats: each BatchNorm's batch mean and unbiased variance (update_bn for SWA).
+ */
+import { gradients } from '../autodiff/engine';
+import { Graph } from '../graph/ir';
+import { InputShape, modelLayout } from '../nn/model';
+import { ModelSpec } from '../nn/spec';
+import { emitRunningStats, forwardProgram, trainable } from './forward';
+import { emitUpdate } from './update';
+
+export interface ProgramShape {
+  spec: ModelSpec;
+  batch: number;
+  input: InputShape;
+}
+
+export function trainStepGraph({ spec, batch, input }: ProgramShape, withMomentum: boolean): Graph {
+  const p = forwardProgram(withMomentum ? 'train_step_momentum' : 'train_step', spec, batch, input, 'train');
+  const params = trainable(p.builder).map((info) => p.builder.value(info.name));
+  const grads = gradients(p.loss, params);
+  emitUpdate(p.graph, params.map((w) => ({ name: w.name, weight: w, grad: grads.get(w)! })), withMomentum);
+  emitRunningStats(p.builder);
+  p.graph.output('loss', p.loss);
+  p.graph.output('correct', p.correct);
+  return p.graph;
+}
+
+export function gradientGraph({ spec, batch, input }: ProgramShape): Graph {
+  const p = forwardProgram('gradient', spec, batch, input, 'train');
+  const params = trainable(p.builder).map((info) => p.builder.value(info.name));
+  const grads = gradients(p.loss, params);
+  for (const w of params) p.graph.output(`grad.${w.name}`, grads.get(w)!);
+  emitRunningStats(p.builder);
+  p.graph.output('logits', p.logits);
+  p.graph.output('loss', p.loss);
+  p.graph.output('correct', p.correct);
+  return p.graph;
+}
+
+export function applyGraph({ spec, input }: Omit<ProgramShape, 'batch'>, withMomentum: boolean): Graph {
+  const graph = new Graph(withMomentum ? 'apply_momentum' : 'apply');
+  const terms = modelLayout(spec, input).params.filter((p) => p.trainable).map((p) => ({
+    name: p.name,
+    weight: graph.input(p.name, p.shape),
+    grad: graph.input(`grad.${p.name}`, p.shape),
+  }));
+  emitUpdate(graph, terms, withMomentum);
+  return graph;
+}
+
+export function evaluateGraph({ spec, batch, input }: ProgramShape): Graph {
+  const p = forwardProgram('evaluate', spec, batch, input, 'eval');
+  p.graph.output('logits', p.logits);
+  p.graph.output('loss', p.loss);
+  p.graph.output('correct', p.correct);
+  return p.graph;
+}
+
+export function batchStatsGraph({ spec, batch, input }: ProgramShape): Graph {
+  const p = forwardProgram('batch_stats', spec, batch, input, 'train');
+  for (const s of p.builder.batchStats) {
+    p.graph.output(`batch.${s.prefix}.mean`, s.mean);
+    p.graph.output(`batch.${s.prefix}.var`, s.unbiasedVar);
+  }
+  return p.graph;
+}

@@ -1,0 +1,130 @@
+/**
+ * Every gradient rule against central finite differences. Ops that ORT runs in float64 are
+ * checked in float64 (relative error < 1e-6); Conv and ConvTranspose run in float32 only, but are
+ * linear in each input, so the difference quotient with a step of 1 is exact up to rounding
+ * (tolerance 1e-4). The case table is typed by OpName: a new op needs a case or 'none'.
+ */
+import { gradients } from '../../src/autodiff/engine';
+import { DType, Graph, TypedArray, Value } from '../../src/graph/ir';
+import { OpName, OPS } from '../../src/ops/registry';
+import * as E from '../../src/ops/elementwise';
+import { batchNormTrain } from '../../src/ops/batchnorm';
+import { conv, convTranspose } from '../../src/ops/conv';
+import { gemm, matmul } from '../../src/ops/matmul';
+import { reduceMean, reduceSum } from '../../src/ops/reduce';
+import { concat, expand, identity, pad, reshape, slice, transpose } from '../../src/ops/shape';
+import { crossEntropy, logSoftmax } from '../../src/ops/softmax';
+import { Program } from '../../src/runtime/session';
+import { Rng } from '../../src/util/rng';
+import { randomTensor } from '../helpers';
+
+interface GradCase {
+  dtype: DType;
+  /** Builds the op under test from inputs it declares; returns the output and the inputs to differentiate. */
+  build: (g: Graph, dtype: DType) => { y: Value; wrt: Value[] };
+}
+
+const x = (g: Graph, name: string, shape: number[], dtype: DType) => g.input(name, shape, dtype);
+const d64 = (build: GradCase['build']): GradCase => ({ dtype: 'float64', build });
+const d32 = (build: GradCase['build']): GradCase => ({ dtype: 'float32', build });
+const all = (y: Value) => ({ y, wrt: y.graph.inputs.filter((v) => v.dtype === 'float32' || v.dtype === 'float64') });
+
+const CASES: Record<OpName, GradCase[] | 'none'> = {
+  Add: [d64((g, t) => all(E.add(x(g, 'a', [2, 3], t), x(g, 'b', [3], t))))],
+  Sub: [d64((g, t) => all(E.sub(x(g, 'a', [2, 1], t), x(g, 'b', [2, 4], t))))],
+  Mul: [
+    d64((g, t) => all(E.mul(x(g, 'a', [3, 1, 2], t), x(g, 'b', [4, 1], t)))),
+    // one value feeding two nodes: gradients accumulate
+    d64((g, t) => { const a = x(g, 'a', [5], t); return all(E.add(E.mul(a, a), a)); }),
+  ],
+  Div: [d64((g, t) => all(E.div(x(g, 'a', [2, 3], t), E.exp(x(g, 'b', [3], t)))))],
+  Neg: [d64((g, t) => all(E.neg(x(g, 'a', [4], t))))],
+  Relu: [d64((g, t) => all(E.relu(x(g, 'a', [3, 4], t))))],
+  Sign: 'none',
+  Sqrt: [d64((g, t) => all(E.sqrt(E.exp(x(g, 'a', [4], t)))))],
+  Reciprocal: [d64((g, t) => all(E.reciprocal(E.exp(x(g, 'a', [4], t)))))],
+  Exp: [d64((g, t) => all(E.exp(x(g, 'a', [2, 2], t))))],
+  Log: [d64((g, t) => all(E.log(E.exp(x(g, 'a', [3], t)))))],
+  Equal: 'none',
+  Greater: 'none',
+  Cast: [d32((g, t) => { const a = x(g, 'a', [3], t); return { y: E.cast(E.cast(a, 'float64'), 'float32'), wrt: [a] }; })],
+  Where: [d64((g, t) => {
+    const c = E.greater(x(g, 'c', [2, 3], t), g.scalar(0, t));
+    const a = x(g, 'a', [2, 3], t);
+    const b = x(g, 'b', [3], t);
+    return { y: E.where(c, a, b), wrt: [a, b] };
+  })],
+  Conv: [
+    d32((g, t) => all(conv(x(g, 'x', [2, 3, 8, 8], t), x(g, 'w', [4, 3, 3, 3], t), { stride: 1, pad: 1 }))),
+    d32((g, t) => all(conv(x(g, 'x', [2, 3, 9, 8], t), x(g, 'w', [4, 3, 3, 3], t), { stride: 2, pad: 1 }))),
+    d32((g, t) => all(conv(x(g, 'x', [2, 3, 8, 8], t), x(g, 'w', [5, 3, 1, 1], t), { stride: 2, pad: 0 }))),
+    d32((g, t) => all(conv(x(g, 'x', [2, 2, 7, 7], t), x(g, 'w', [3, 2, 3, 3], t), { stride: 3, pad: 0 }))),
+  ],
+  ConvTranspose: [d32((g, t) => {
+    const a = x(g, 'x', [2, 4, 4, 4], t);
+    return { y: convTranspose(a, x(g, 'w', [4, 3, 3, 3], t), { strides: [2, 2], pads: [1, 1, 1, 1], outputPadding: [1, 1] }), wrt: [a] };
+  })],
+  MatMul: [d64((g, t) => all(matmul(x(g, 'a', [3, 4], t), x(g, 'b', [4, 2], t))))],
+  Gemm: [false, true].flatMap((transA) => [false, true].map((transB) =>
+    d64((g, t) => all(gemm(x(g, 'a', transA ? [4, 3] : [3, 4], t), x(g, 'b', transB ? [5, 4] : [4, 5], t), { transA, transB }, x(g, 'c', [5], t)))))),
+  Reshape: [d64((g, t) => all(reshape(x(g, 'a', [2, 6], t), [3, 4])))],
+  Transpose: [d64((g, t) => all(transpose(x(g, 'a', [2, 3, 4], t), [1, 2, 0])))],
+  Slice: [d64((g, t) => all(slice(x(g, 'a', [5, 6], t), [0, 1], [1, -4], [4, 100])))],
+  Pad: [d64((g, t) => all(pad(x(g, 'a', [2, 3], t), [1, 0], [2, 1])))],
+  Concat: [d64((g, t) => all(concat([x(g, 'a', [2, 3], t), x(g, 'b', [2, 2], t)], 1)))],
+  Expand: [d64((g, t) => all(expand(x(g, 'a', [3, 1], t), [2, 3, 4])))],
+  Identity: [d64((g, t) => all(identity(x(g, 'a', [3], t))))],
+  ReduceSum: [d64((g, t) => all(reduceSum(x(g, 'a', [2, 3, 4], t), [0, 2], false)))],
+  ReduceMean: [d64((g, t) => all(reduceMean(x(g, 'a', [2, 3, 4], t), [1], true)))],
+  ArgMax: 'none',
+  LogSoftmax: [
+    d64((g, t) => all(logSoftmax(x(g, 'a', [3, 5], t), 1))),
+    d64((g, t) => ({ y: crossEntropy(x(g, 'a', [4, 5], t), g.input('labels', [4], 'int64')), wrt: [g.inputs[0]] })),
+  ],
+  OneHot: 'none',
+  BatchNormTrain: [
+    d64((g, t) => all(batchNormTrain(x(g, 'x', [3, 2, 3, 2], t), 1e-5, { weight: x(g, 'w', [2], t), bias: x(g, 'b', [2], t) }).y)),
+    d64((g, t) => all(batchNormTrain(x(g, 'x', [4, 3, 2, 2], t), 1e-5).y)),
+  ],
+};
+
+/** Central differences along a random direction for each input, against ⟨∇L, d⟩. */
+async function checkCase(name: string, c: GradCase): Promise<void> {
+  const g = new Graph(`grad_${name}`);
+  const { y, wrt } = c.build(g, c.dtype);
+  const rng = new Rng(['gradcheck', name]);
+  const r = g.constant(randomTensor(rng, y) as Float32Array, y.shape, y.dtype, 'projection');
+  const loss = reduceSum(E.mul(y, r));
+  const grads = gradients(loss, wrt);
+  g.output('loss', loss);
+  wrt.forEach((v) => g.output(`grad_${v.name}`, grads.get(v)!));
+
+  const program = await Program.create(g, { threads: 1 });
+  const feeds: Record<string, TypedArray> = Object.fromEntries(g.inputs.map((v) => [v.name, randomTensor(rng, v)]));
+  const base = await program.run(feeds);
+  const linear = c.dtype === 'float32'; // float32 cases are linear in each input
+  const h = linear ? 1 : 1e-6;
+  for (const v of wrt) {
+    const direction = randomTensor(rng, v) as Float64Array;
+    const shifted = async (sign: number) => {
+      const moved = (feeds[v.name] as Float64Array).map((a, i) => a + sign * h * direction[i]);
+      return (await program.run({ ...feeds, [v.name]: moved }, ['loss'])).loss[0] as number;
+    };
+    const numeric = ((await shifted(1)) - (await shifted(-1))) / (2 * h);
+    const grad = base[`grad_${v.name}`] as Float64Array;
+    const analytic = grad.reduce((s, gi, i) => s + gi * direction[i], 0);
+    const scale = Math.max(Math.abs(numeric), Math.abs(analytic), 1e-3);
+    expect({ input: v.name, relErr: Math.abs(numeric - analytic) / scale < (linear ? 1e-4 : 1e-6) }).toEqual({ input: v.name, relErr: true });
+  }
+  await program.release();
+}
+
+describe('gradient rules against finite differences', () => {
+  for (const [name, cases] of Object.entries(CASES)) {
+    if (cases === 'none') {
+      it(`${name} is marked as having no gradient`, () => expect(OPS[name as OpName].grad).toBe('none'));
+      continue;
+    }
+    cases.forEach((c, i) => it(`${name} #${i + 1} (${c.dtype})`, () => checkCase(`${name}${i}`, c)));
+  }
+});

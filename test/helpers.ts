@@ -1,0 +1,34 @@
+/** Test helpers: run a graph in ORT, random tensors, and whether the PyTorch referee must run. */
+import { DType, Graph, TypedArray, Value } from '../src/graph/ir';
+import { Fetches, Program } from '../src/runtime/session';
+import { torchPython } from '../src/bridge/python';
+import { Rng } from '../src/util/rng';
+
+export async function runGraph(graph: Graph, feeds: Record<string, TypedArray>): Promise<Fetches> {
+  const out: Fetches = {};
+  for (const [k, t] of Object.entries(await runGraphTensors(graph, feeds))) out[k] = t.data;
+  return out;
+}
+
+export async function runGraphTensors(graph: Graph, feeds: Record<string, TypedArray>) {
+  const program = await Program.create(graph, { threads: 1 });
+  try {
+    return await program.runTensors(feeds);
+  } finally {
+    await program.release();
+  }
+}
+
+export function randomTensor(rng: Rng, v: Value | { shape: readonly number[]; dtype: DType }): TypedArray {
+  const size = v.shape.reduce((a, b) => a * b, 1);
+  if (v.dtype === 'int64') return BigInt64Array.from({ length: size }, () => BigInt(rng.int(3)));
+  if (v.dtype === 'bool') return Uint8Array.from({ length: size }, () => rng.int(2));
+  const out = v.dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+  return rng.fillNormal(out);
+}
+
+/**
+ * `it` for tests that need PyTorch: skipped when torch is missing, unless REQUIRE_TORCH=1 (CI),
+ * where the test runs and fails with the install hint.
+ */
+export const itTorch: jest.It = torchPython() || process.env.REQUIRE_TORCH === '1' ? it : it.skip;
