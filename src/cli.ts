@@ -2,13 +2,17 @@
 /** The `ilr` command line: one command per figure, plus the tools around training. */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { exportCommand } from './commands/export';
 import { modelsCommand } from './commands/models';
 import { parityCommand } from './commands/parity';
+import { trainCommand } from './commands/train';
 
 export function cli(argv: string[]) {
   return yargs(argv)
     .scriptName('ilr')
     .usage('$0 <command> [options]\n\nSGD + weight decay on normalized networks: the intrinsic learning rate (Li, Lyu & Arora 2020).')
+    .command(trainCommand)
+    .command(exportCommand)
     .command(parityCommand)
     .command(modelsCommand)
     .demandCommand(1, 'name a command; `ilr --help` lists them')

@@ -110,19 +110,20 @@ export class Graph {
     return v;
   }
 
-  /** A constant tensor stored in the program. Scalars have shape []. */
-  constant(values: readonly number[] | TypedArray, shape: Shape = [], dtype: DType = 'float32', hint = 'const'): Value {
+  /** A constant tensor stored in the program. Scalars have shape []. Named `name` if given (e.g. a weight's state_dict key). */
+  constant(values: readonly number[] | TypedArray, shape: Shape = [], dtype: DType = 'float32', name?: string): Value {
     const size = shape.reduce((a, b) => a * b, 1);
-    if (values.length !== size) throw new Error(`constant ${hint}: ${values.length} values for shape [${shape.join(',')}]`);
+    if (values.length !== size) throw new Error(`constant ${name ?? ''}: ${values.length} values for shape [${shape.join(',')}]`);
     const data = toTypedArray(values, dtype);
-    const v = new Value(this, this.nextId++, this.claim(`${hint}_${this.nextId}`), [...shape], dtype, undefined, data);
+    const v = new Value(this, this.nextId, this.claim(name ?? `const_${this.nextId}`), [...shape], dtype, undefined, data);
+    this.nextId++;
     this.constants.push(v);
     return v;
   }
 
   /** A scalar constant with the dtype of `like`. */
   scalar(x: number, like: Value | DType = 'float32'): Value {
-    return this.constant([x], [], typeof like === 'string' ? like : like.dtype, 'c');
+    return this.constant([x], [], typeof like === 'string' ? like : like.dtype);
   }
 
   /** Applies an op; returns its outputs. Shape errors surface here, at build time. */

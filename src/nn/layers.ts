@@ -7,6 +7,7 @@
  * list, named with PyTorch's state_dict keys.
  */
 import { Graph, Value } from '../graph/ir';
+import { TensorMap } from '../io/safetensors';
 import { batchNormEval, batchNormTrain } from '../ops/batchnorm';
 import { conv } from '../ops/conv';
 import { scale } from '../ops/elementwise';
@@ -42,7 +43,8 @@ export class LayerBuilder {
   readonly batchStats: BatchStats[] = [];
   private readonly values = new Map<string, Value>();
 
-  constructor(readonly graph: Graph, readonly spec: ModelSpec, readonly mode: 'train' | 'eval') {}
+  /** With `frozen`, parameters and buffers become constants holding these values (standalone inference models). */
+  constructor(readonly graph: Graph, readonly spec: ModelSpec, readonly mode: 'train' | 'eval', private readonly frozen?: TensorMap) {}
 
   /** The graph input holding a parameter or buffer, created on first use. */
   value(name: string): Value {
@@ -54,7 +56,9 @@ export class LayerBuilder {
   private declare<T extends TensorInfo>(list: T[], info: T): Value {
     if (this.values.has(info.name)) throw new Error(`parameter ${info.name} declared twice`);
     list.push(info);
-    const v = this.graph.input(info.name, info.shape);
+    const data = this.frozen?.get(info.name)?.data;
+    if (this.frozen && !data) throw new Error(`no value given for ${info.name}`);
+    const v = data ? this.graph.constant(data, info.shape, 'float32', info.name) : this.graph.input(info.name, info.shape);
     this.values.set(info.name, v);
     return v;
   }

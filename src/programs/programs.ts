@@ -10,7 +10,9 @@
  */
 import { gradients } from '../autodiff/engine';
 import { Graph } from '../graph/ir';
-import { InputShape, modelLayout } from '../nn/model';
+import { TensorMap } from '../io/safetensors';
+import { LayerBuilder } from '../nn/layers';
+import { forward, InputShape, modelLayout } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
 import { emitRunningStats, forwardProgram, trainable } from './forward';
 import { emitUpdate } from './update';
@@ -61,6 +63,14 @@ export function evaluateGraph({ spec, batch, input }: ProgramShape): Graph {
   p.graph.output('loss', p.loss);
   p.graph.output('correct', p.correct);
   return p.graph;
+}
+
+/** A standalone inference model: weights embedded as initializers, input `input`, output `logits`. */
+export function inferenceGraph({ spec, batch, input }: ProgramShape, weights: TensorMap): Graph {
+  const graph = new Graph('inference');
+  const x = graph.input('input', [batch, ...input]);
+  graph.output('logits', forward(new LayerBuilder(graph, spec, 'eval', weights), x));
+  return graph;
 }
 
 export function batchStatsGraph({ spec, batch, input }: ProgramShape): Graph {

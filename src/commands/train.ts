@@ -1,0 +1,147 @@
+/** `ilr train`: one training run, written to a run directory; `--resume DIR` continues one. */
+import * as path from 'path';
+import { CommandModule } from 'yargs';
+import { batchesPerEpoch, DATASET_NAMES, DatasetName, loadSubset } from '../data';
+import { PRESET_HELP } from '../nn/spec';
+import { DEFAULTS, resolveConfig, TrainConfig, WdGroup } from '../train/config';
+import { parseSchedule } from '../train/schedule';
+import { train } from '../train/trainer';
+import { commonOptions, parseEp } from './options';
+
+interface Args {
+  model?: string;
+  dataset: string;
+  'data-dir'?: string;
+  'train-subset'?: number;
+  'test-subset'?: number;
+  'eval-train-subset': number;
+  'data-seed': number;
+  augment?: boolean;
+  'batch-size': number;
+  'chunk-size': number;
+  lr: number;
+  wd: number;
+  momentum: number;
+  'wd-group': string[];
+  epochs?: number;
+  steps?: number;
+  schedule: string;
+  seed: number;
+  'bn-eps'?: number;
+  'fc-scale'?: number;
+  'log-every': number;
+  'layer-every': number;
+  'eval-every': number;
+  'eval-batch': number;
+  'checkpoint-every': number;
+  'snapshot-epochs': number[];
+  keep: number;
+  out?: string;
+  ep: string;
+  threads: number;
+  resume?: string;
+  quiet: boolean;
+}
+
+function parseWdGroup(text: string): WdGroup {
+  const i = text.lastIndexOf('=');
+  const scale = Number(text.slice(i + 1));
+  if (i <= 0 || !Number.isFinite(scale)) throw new Error(`--wd-group "${text}": expected REGEX=SCALE, e.g. "bn|fc=0" (no WD on BN and the last layer)`);
+  return { match: text.slice(0, i), scale };
+}
+
+async function configFromArgs(a: Args): Promise<TrainConfig> {
+  if (!a.model) throw new Error('--model is required (or --resume RUN_DIR)');
+  if (!DATASET_NAMES.includes(a.dataset as DatasetName)) throw new Error(`--dataset "${a.dataset}": expected one of ${DATASET_NAMES.join(', ')}`);
+  if ((a.epochs === undefined) === (a.steps === undefined)) throw new Error('give exactly one of --epochs and --steps');
+  const dataset = a.dataset as DatasetName;
+  let steps = a.steps ?? 0;
+  if (a.epochs !== undefined) {
+    const train = await loadSubset({ dataset, split: 'train', size: a['train-subset'] ?? null, seed: a['data-seed'] }, { dataDir: a['data-dir'] });
+    steps = a['batch-size'] === 0 ? a.epochs : Math.round(a.epochs * batchesPerEpoch(train.count, a['batch-size']));
+  }
+  return resolveConfig({
+    model: a.model,
+    dataset,
+    dataDir: a['data-dir'],
+    trainSubset: a['train-subset'] ?? null,
+    testSubset: a['test-subset'] ?? null,
+    evalTrainSubset: a['eval-train-subset'],
+    dataSeed: a['data-seed'],
+    augment: a.augment,
+    batchSize: a['batch-size'],
+    chunkSize: a['chunk-size'],
+    lr: a.lr,
+    wd: a.wd,
+    momentum: a.momentum,
+    wdGroups: a['wd-group'].map(parseWdGroup),
+    schedule: parseSchedule(a.schedule),
+    steps,
+    seed: a.seed,
+    bnEps: a['bn-eps'],
+    fcScale: a['fc-scale'],
+    logEvery: a['log-every'],
+    layerEvery: a['layer-every'],
+    evalEvery: a['eval-every'],
+    evalBatch: a['eval-batch'],
+    checkpointEvery: a['checkpoint-every'],
+    snapshotEpochs: a['snapshot-epochs'],
+    keepCheckpoints: a.keep,
+    ep: parseEp(a.ep),
+    threads: a.threads,
+  });
+}
+
+export const trainCommand: CommandModule<object, Args> = {
+  command: 'train',
+  describe: 'train a model with SGD + WD; writes config.json, metrics.jsonl and checkpoints/ to --out',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', describe: PRESET_HELP })
+      .option('dataset', { type: 'string', default: 'fashion-mnist', describe: `data set: ${DATASET_NAMES.join(', ')}` })
+      .option('data-dir', { type: 'string', describe: 'directory with the data set files (default: ILR_DATA_DIR, system, cache)' })
+      .option('train-subset', { type: 'number', describe: 'class-balanced training subset size (default: the whole split)' })
+      .option('test-subset', { type: 'number', describe: 'class-balanced test subset size (default: the whole split)' })
+      .option('eval-train-subset', { type: 'number', default: DEFAULTS.evalTrainSubset, describe: 'fixed train subset evaluated like the test set (0: none)' })
+      .option('data-seed', { type: 'number', default: DEFAULTS.dataSeed, describe: 'seed of the subset choices' })
+      .option('augment', { type: 'boolean', describe: 'crop+flip augmentation (default: on for cifar10 only)' })
+      .option('batch-size', { type: 'number', default: DEFAULTS.batchSize, describe: 'images per step; 0 = full-batch gradient descent' })
+      .option('chunk-size', { type: 'number', default: DEFAULTS.chunkSize, describe: 'full-batch mode: images per program run' })
+      .option('lr', { type: 'number', default: DEFAULTS.lr, describe: 'learning rate η' })
+      .option('wd', { type: 'number', default: DEFAULTS.wd, describe: 'weight decay λ (coupled, as torch.optim.SGD)' })
+      .option('momentum', { type: 'number', default: DEFAULTS.momentum, describe: 'heavy-ball momentum β (0: plain SGD, the paper\'s main setting)' })
+      .option('wd-group', { type: 'string', array: true, default: [] as string[], describe: 'REGEX=SCALE: multiply WD of matching parameters, e.g. "bn|fc=0"' })
+      .option('epochs', { type: 'number', describe: 'length in epochs (or --steps)' })
+      .option('steps', { type: 'number', describe: 'length in steps (or --epochs)' })
+      .option('schedule', { type: 'string', default: 'constant', describe: 'LR/WD schedule: constant, wd_x_y_lr_z_u, JSON, or a JSON file' })
+      .option('seed', commonOptions.seed)
+      .option('bn-eps', { type: 'number', describe: 'BatchNorm ε (default 1e-5)' })
+      .option('fc-scale', { type: 'number', describe: 'last layer init scale (default 1, 10 for -si models)' })
+      .option('log-every', { type: 'number', default: DEFAULTS.logEvery, describe: 'metrics line every N steps' })
+      .option('layer-every', { type: 'number', default: DEFAULTS.layerEvery, describe: 'per-layer norms every N steps (0: never)' })
+      .option('eval-every', { type: 'number', default: DEFAULTS.evalEvery, describe: 'test evaluation every N steps (0: at the end only)' })
+      .option('eval-batch', { type: 'number', default: DEFAULTS.evalBatch, describe: 'evaluation batch size' })
+      .option('checkpoint-every', { type: 'number', default: DEFAULTS.checkpointEvery, describe: 'checkpoint every N steps' })
+      .option('snapshot-epochs', { type: 'number', array: true, default: [] as number[], describe: 'also keep checkpoints after these epochs (SWA)' })
+      .option('keep', { type: 'number', default: DEFAULTS.keepCheckpoints, describe: 'rolling checkpoints to keep' })
+      .option('out', { type: 'string', describe: 'run directory (default runs/<model>-<dataset>-lr<lr>-wd<wd>-s<seed>)' })
+      .option('ep', commonOptions.ep)
+      .option('threads', commonOptions.threads)
+      .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint' })
+      .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' }),
+  handler: async (a) => {
+    const config = a.resume ? undefined : await configFromArgs(a);
+    const runDir = a.resume ?? a.out ?? path.join('runs', `${config!.model}-${config!.dataset}-lr${config!.lr}-wd${config!.wd}-s${config!.seed}`);
+    const result = await train(config as TrainConfig, runDir, { resume: !!a.resume, quiet: a.quiet });
+    if (result.status === 'diverged') {
+      console.error(`error: ${result.message}`);
+      process.exitCode = 3;
+    } else if (result.status === 'stopped') {
+      console.error(`stopped at step ${result.step}; continue with: ilr train --resume ${runDir}`);
+      process.exitCode = 130;
+    } else {
+      const e = result.lastEval!;
+      console.log(`${runDir}: ${result.step} steps, test loss ${e.test_loss.toFixed(4)}, test accuracy ${(100 * e.test_acc).toFixed(2)}%`);
+    }
+  },
+};

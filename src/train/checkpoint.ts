@@ -1,0 +1,107 @@
+/**
+ * Checkpoints: one safetensors file with the model's state_dict (PyTorch names, loadable with
+ * load_state_dict after dropping the `optimizer.` entries), the momentum buffers under
+ * `optimizer.momentum_buffer.<name>`, and the loop's position in the metadata.
+ *
+ * Rolling checkpoints are `checkpoints/step-<N>.safetensors` (the newest `keep` are kept);
+ * snapshots for SWA are `checkpoints/epoch-<E>.safetensors` and are never pruned.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { NamedTensor, readSafetensors, TensorMap, writeSafetensors } from '../io/safetensors';
+import { ModelLayout } from '../nn/model';
+import { ModelSpec, specName } from '../nn/spec';
+
+export const FORMAT = 'intrinsic-lr/checkpoint-1';
+export const MOMENTUM_PREFIX = 'optimizer.momentum_buffer.';
+
+export interface Position {
+  /** Steps completed. */
+  step: number;
+  /** The next batch: epoch and index within it. */
+  epoch: number;
+  index: number;
+  /** Training loss summed since the last metrics line, and its step count (for loss_avg). */
+  window: { loss: number; count: number };
+}
+
+export interface Checkpoint {
+  spec: ModelSpec;
+  /** Parameters and buffers by state_dict name (float32). */
+  state: TensorMap;
+  momentum: TensorMap;
+  position: Position;
+}
+
+/** The state_dict entries PyTorch has and our state does not: each BatchNorm's step counter. */
+function batchCounters(layout: ModelLayout, steps: number): TensorMap {
+  const out: TensorMap = new Map();
+  for (const b of layout.buffers) {
+    if (b.name.endsWith('.running_mean')) {
+      out.set(b.name.replace(/running_mean$/, 'num_batches_tracked'), { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(steps)) });
+    }
+  }
+  return out;
+}
+
+export function checkpointTensors(c: Checkpoint, layout: ModelLayout): TensorMap {
+  const out: TensorMap = new Map([...c.state, ...batchCounters(layout, c.position.step)]);
+  for (const [k, v] of c.momentum) out.set(MOMENTUM_PREFIX + k, v);
+  return out;
+}
+
+export function saveCheckpoint(file: string, c: Checkpoint, layout: ModelLayout): void {
+  writeSafetensors(file, checkpointTensors(c, layout), {
+    format: FORMAT,
+    model: JSON.stringify(c.spec),
+    model_name: specName(c.spec),
+    position: JSON.stringify(c.position),
+  });
+}
+
+/**
+ * Loads a checkpoint and checks it against the model the caller expects: same architecture,
+ * every parameter and buffer present with the right shape. Errors say which file and what differs.
+ */
+export function loadCheckpoint(file: string, expected: { spec: ModelSpec; layout: ModelLayout }): Checkpoint {
+  const { tensors, metadata } = readSafetensors(file);
+  if (!metadata.model) throw new Error(`${file}: no model description in its metadata; is it an intrinsic-lr checkpoint?`);
+  const spec = JSON.parse(metadata.model) as ModelSpec;
+  if (JSON.stringify(spec) !== JSON.stringify(expected.spec)) {
+    throw new Error(`${file} is a checkpoint of ${specName(spec)} (${metadata.model}), but this run uses ${specName(expected.spec)} (${JSON.stringify(expected.spec)})`);
+  }
+  const state: TensorMap = new Map();
+  for (const info of [...expected.layout.params, ...expected.layout.buffers]) {
+    const t = tensors.get(info.name);
+    if (!t) throw new Error(`${file}: missing tensor ${info.name}; the checkpoint does not match the model ${specName(spec)}`);
+    if (t.dtype !== 'float32' || t.shape.join(',') !== info.shape.join(',')) {
+      throw new Error(`${file}: tensor ${info.name} is ${t.dtype}[${t.shape}], the model needs float32[${info.shape}]`);
+    }
+    state.set(info.name, t);
+  }
+  const momentum: TensorMap = new Map();
+  for (const [k, v] of tensors) if (k.startsWith(MOMENTUM_PREFIX)) momentum.set(k.slice(MOMENTUM_PREFIX.length), v);
+  if (!metadata.position) throw new Error(`${file}: no loop position in its metadata; it is an exported model, not a training checkpoint`);
+  const position = JSON.parse(metadata.position) as Position;
+  return { spec, state, momentum, position };
+}
+
+export const rollingName = (step: number): string => `step-${String(step).padStart(8, '0')}.safetensors`;
+export const snapshotName = (epoch: number): string => `epoch-${String(epoch).padStart(5, '0')}.safetensors`;
+
+/** Rolling checkpoints in a run's checkpoint directory, newest first. */
+export function rollingCheckpoints(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).filter((f) => /^step-\d+\.safetensors$/.test(f)).sort().reverse().map((f) => path.join(dir, f));
+}
+
+export function pruneCheckpoints(dir: string, keep: number): void {
+  for (const f of rollingCheckpoints(dir).slice(keep)) fs.rmSync(f, { force: true });
+}
+
+/** The tensors of a checkpoint that PyTorch's load_state_dict takes (no optimizer state). */
+export function stateDictOnly(tensors: TensorMap): TensorMap {
+  return new Map([...tensors].filter(([k]) => !k.startsWith('optimizer.')));
+}
+
+export const cloneTensor = (t: NamedTensor): NamedTensor => ({ ...t, data: t.data.slice() as NamedTensor['data'] });

@@ -1,0 +1,126 @@
+/**
+ * A training run's configuration: everything that determines its numbers. It is written to the
+ * run directory as config.json, and a resumed run reads it back from there.
+ */
+import type { DatasetName } from '../data';
+import type { SyntheticSpec } from '../data';
+import { modelSpec } from '../nn/spec';
+import type { ExecutionProvider } from '../runtime/session';
+import { Schedule, validateSchedule } from './schedule';
+
+export interface WdGroup {
+  /** A regular expression on parameter names, e.g. "bn|fc" or "\\.bias$". */
+  match: string;
+  /** Multiplies the scheduled WD for matching parameters (0: no WD). */
+  scale: number;
+}
+
+export interface TrainConfig {
+  model: string;
+  /** Overrides of the preset: BN ε (small for exact scale invariance), the last layer's init scale. */
+  bnEps?: number;
+  fcScale?: number;
+  dataset: DatasetName;
+  dataDir?: string;
+  /** Class-balanced training subset size; null: the whole training split. */
+  trainSubset: number | null;
+  /** Test subset size; null: the whole test split. */
+  testSubset: number | null;
+  /** A fixed, class-balanced train subset evaluated like the test set (0: none). */
+  evalTrainSubset: number;
+  /** Augmentation; undefined: the data set's default (crop+flip for CIFAR-10 only). */
+  augment?: boolean;
+  synthetic?: SyntheticSpec;
+  /** Seed of the subset choices (separate from `seed`, so runs with different seeds can share data). */
+  dataSeed: number;
+  /** Images per step; 0 means full-batch gradient descent over the training subset. */
+  batchSize: number;
+  /** Full-batch mode: the subset is processed in chunks of this many images (BN statistics per chunk). */
+  chunkSize: number;
+  lr: number;
+  wd: number;
+  /** Heavy-ball momentum (torch.optim.SGD semantics); 0 uses the program without momentum buffers. */
+  momentum: number;
+  wdGroups: WdGroup[];
+  schedule: Schedule;
+  /** Total optimisation steps. */
+  steps: number;
+  seed: number;
+  /** Write a metrics line every this many steps. */
+  logEvery: number;
+  /** Per-layer norms every this many steps (0: never). */
+  layerEvery: number;
+  /** Evaluate on the test set (and the train subset) every this many steps (0: only at the end). */
+  evalEvery: number;
+  evalBatch: number;
+  checkpointEvery: number;
+  /** Extra checkpoints kept under their epoch's name (SWA snapshots). */
+  snapshotEpochs: number[];
+  /** How many rolling checkpoints to keep. */
+  keepCheckpoints: number;
+  ep: ExecutionProvider;
+  threads: number;
+}
+
+export const DEFAULTS: Omit<TrainConfig, 'model' | 'dataset' | 'steps'> = {
+  trainSubset: null,
+  testSubset: null,
+  evalTrainSubset: 1000,
+  dataSeed: 0,
+  batchSize: 128,
+  chunkSize: 500,
+  lr: 0.1,
+  wd: 5e-4,
+  momentum: 0,
+  wdGroups: [],
+  schedule: { kind: 'constant' },
+  seed: 0,
+  logEvery: 10,
+  layerEvery: 0,
+  evalEvery: 0,
+  evalBatch: 500,
+  checkpointEvery: 500,
+  snapshotEpochs: [],
+  keepCheckpoints: 2,
+  ep: 'cpu',
+  threads: 0,
+};
+
+/** Fills defaults and rejects what cannot run, before any work starts. */
+export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 'model' | 'dataset' | 'steps'>): TrainConfig {
+  const c: TrainConfig = { ...DEFAULTS, ...partial };
+  const bad = (why: string): never => {
+    throw new Error(`invalid training config: ${why}`);
+  };
+  modelSpec(c.model); // throws on an unknown model
+  validateSchedule(c.schedule);
+  if (!Number.isInteger(c.steps) || c.steps < 1) bad(`steps must be a positive integer, got ${c.steps}`);
+  if (!Number.isInteger(c.batchSize) || c.batchSize < 0) bad(`batch size must be a non-negative integer (0 = full batch), got ${c.batchSize}`);
+  if (!(c.lr > 0)) bad(`lr must be positive, got ${c.lr}`);
+  if (!(c.wd >= 0)) bad(`wd must be non-negative, got ${c.wd}`);
+  if (!(c.momentum >= 0 && c.momentum < 1)) bad(`momentum must be in [0, 1), got ${c.momentum}`);
+  for (const k of ['logEvery', 'checkpointEvery', 'evalBatch', 'keepCheckpoints', 'chunkSize'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
+  }
+  for (const k of ['layerEvery', 'evalEvery', 'evalTrainSubset'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 0) bad(`${k} must be a non-negative integer, got ${c[k]}`);
+  }
+  for (const g of c.wdGroups) {
+    try {
+      new RegExp(g.match);
+    } catch {
+      bad(`wd group pattern ${JSON.stringify(g.match)} is not a regular expression`);
+    }
+    if (!(g.scale >= 0)) bad(`wd group ${g.match}: scale must be non-negative`);
+  }
+  return c;
+}
+
+/** The WD multiplier of each trainable parameter (the last matching group wins; default 1). */
+export function wdScales(config: Pick<TrainConfig, 'wdGroups'>, names: readonly string[]): Float32Array {
+  return Float32Array.from(names, (name) => {
+    let scale = 1;
+    for (const g of config.wdGroups) if (new RegExp(g.match).test(name)) scale = g.scale;
+    return scale;
+  });
+}
