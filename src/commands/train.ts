@@ -1,4 +1,5 @@
 /** `ilr train`: one training run, written to a run directory; `--resume DIR` continues one. */
+import * as fs from 'fs';
 import * as path from 'path';
 import { CommandModule } from 'yargs';
 import { batchesPerEpoch, DATASET_NAMES, DatasetName, loadSubset } from '../data';
@@ -40,6 +41,7 @@ interface Args {
   ep: string;
   threads: number;
   resume?: string;
+  config?: string;
   quiet: boolean;
 }
 
@@ -51,6 +53,10 @@ function parseWdGroup(text: string): WdGroup {
 }
 
 async function configFromArgs(a: Args): Promise<TrainConfig> {
+  if (a.config) {
+    if (!fs.existsSync(a.config)) throw new Error(`--config ${a.config}: no such file`);
+    return resolveConfig(JSON.parse(fs.readFileSync(a.config, 'utf8')));
+  }
   if (!a.model) throw new Error('--model is required (or --resume RUN_DIR)');
   if (!DATASET_NAMES.includes(a.dataset as DatasetName)) throw new Error(`--dataset "${a.dataset}": expected one of ${DATASET_NAMES.join(', ')}`);
   if ((a.epochs === undefined) === (a.steps === undefined)) throw new Error('give exactly one of --epochs and --steps');
@@ -128,6 +134,7 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('ep', commonOptions.ep)
       .option('threads', commonOptions.threads)
       .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint' })
+      .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); other options are ignored' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' }),
   handler: async (a) => {
     const config = a.resume ? undefined : await configFromArgs(a);

@@ -63,6 +63,8 @@ export function isFinished(runDir: string): boolean {
   return fs.existsSync(f) && JSON.parse(fs.readFileSync(f, 'utf8')).status === 'finished';
 }
 
+export const rollingCheckpointsOf = (runDir: string): string[] => rollingCheckpoints(runFiles(runDir).checkpoints);
+
 export function readRunConfig(runDir: string): TrainConfig {
   const f = runFiles(runDir).config;
   if (!fs.existsSync(f)) throw new Error(`${runDir} holds no run (no config.json); nothing to resume`);

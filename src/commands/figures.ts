@@ -1,0 +1,87 @@
+/** One command per figure (`ilr toy`, `ilr decay`, …) and `ilr reproduce`, which runs them all and writes the report. */
+import * as path from 'path';
+import { CommandModule } from 'yargs';
+import { DATASET_NAMES, DatasetName } from '../data';
+import { describePlan, Context, Experiment, runExperiment, Scale, SCALES } from '../experiments/frame';
+import { EXPERIMENTS } from '../experiments/registry';
+import { FigureSection, formatVerdictTable, writeReport } from '../plot/report';
+import { commonOptions, parseEp } from './options';
+
+interface FigureArgs {
+  scale: string;
+  out: string;
+  dataset?: string;
+  'data-dir'?: string;
+  ep: string;
+  threads: number;
+  seed: number;
+  jobs: number;
+  'dry-run': boolean;
+  quiet: boolean;
+  only?: string[];
+}
+
+const figureOptions = {
+  scale: { choices: SCALES as unknown as string[], default: 'cpu', describe: 'smoke (seconds), cpu (minutes on a laptop), paper (the paper\'s settings)' },
+  out: { type: 'string', default: 'reports', describe: 'report directory; each figure writes to <out>/<figure>/' },
+  dataset: { type: 'string', describe: `override the preset's data set (${DATASET_NAMES.join(', ')})` },
+  'data-dir': { type: 'string', describe: 'directory with the data set files' },
+  ep: commonOptions.ep,
+  threads: commonOptions.threads,
+  seed: commonOptions.seed,
+  jobs: { type: 'number', default: 1, describe: 'independent runs in parallel worker processes (each gets cores/jobs threads)' },
+  'dry-run': { type: 'boolean', default: false, describe: 'print the planned runs and their step counts, run nothing' },
+  quiet: { type: 'boolean', default: false, describe: 'no progress bars' },
+} as const;
+
+function context(a: FigureArgs, id: string): Context {
+  if (a.dataset && !DATASET_NAMES.includes(a.dataset as DatasetName)) throw new Error(`--dataset "${a.dataset}": expected one of ${DATASET_NAMES.join(', ')}`);
+  return {
+    scale: a.scale as Scale,
+    dir: path.join(a.out, id),
+    seed: a.seed,
+    ep: parseEp(a.ep),
+    threads: a.threads,
+    dataset: a.dataset as DatasetName | undefined,
+    dataDir: a['data-dir'],
+    jobs: a.jobs,
+    quiet: a.quiet,
+  };
+}
+
+async function runFigures(experiments: Experiment[], a: FigureArgs): Promise<void> {
+  if (a['dry-run']) {
+    for (const e of experiments) console.log(describePlan(e, context(a, e.id)));
+    return;
+  }
+  const sections: FigureSection[] = [];
+  for (const e of experiments) {
+    console.error(`== ${e.id} (${a.scale})`);
+    sections.push(await runExperiment(e, context(a, e.id), a.out));
+  }
+  await writeReport(a.out, {
+    title: 'intrinsic-lr: reproducing "The Intrinsic Learning Rate" (Li, Lyu & Arora, NeurIPS 2020)',
+    scale: a.scale,
+    sections,
+    generatedAt: new Date(),
+    command: `ilr ${process.argv.slice(2).join(' ')}`,
+  });
+  const verdicts = sections.flatMap((s) => s.verdicts);
+  console.log(formatVerdictTable(verdicts, { color: !!process.stdout.isTTY }));
+  console.log(`report: ${path.join(a.out, 'index.html')}`);
+  if (a.scale !== 'smoke' && verdicts.some((v) => !v.passed)) process.exitCode = 1;
+}
+
+export const figureCommands: CommandModule<object, FigureArgs>[] = EXPERIMENTS.map((e) => ({
+  command: e.id,
+  describe: e.title,
+  builder: (y) => y.options(figureOptions),
+  handler: (a) => runFigures([e], a),
+}));
+
+export const reproduceCommand: CommandModule<object, FigureArgs> = {
+  command: 'reproduce',
+  describe: 'run every figure at --scale and write <out>/index.html and <out>/summary.md',
+  builder: (y) => y.options(figureOptions).option('only', { type: 'string', array: true, describe: `run only these figures (${EXPERIMENTS.map((e) => e.id).join(', ')})` }),
+  handler: (a) => runFigures(a.only ? EXPERIMENTS.filter((e) => a.only!.includes(e.id)) : EXPERIMENTS, a),
+};

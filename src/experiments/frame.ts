@@ -1,0 +1,112 @@
+/**
+ * The experiment frame. Every figure is an Experiment with the same four parts: presets for the
+ * three scales, run (skipping work already done, so an interrupted `make reproduce` continues),
+ * plot, and check (the claim turned into measured numbers and pass/fail verdicts).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { DatasetName } from '../data';
+import type { FigureSection, Verdict } from '../plot/report';
+import type { ExecutionProvider } from '../runtime/session';
+import type { TrainConfig } from '../train/config';
+
+export type Scale = 'smoke' | 'cpu' | 'paper';
+export const SCALES: readonly Scale[] = ['smoke', 'cpu', 'paper'];
+
+/** Why a larger λη at cpu scale is faithful (PAPER.md, Scales); quoted in every report. */
+export const SCALE_RATIONALE: Record<Scale, string> = {
+  smoke: 'smoke: a few steps of every code path, for tests and CI. The phenomena need not show at this scale, and the checks are reported but not expected to pass.',
+  cpu:
+    'cpu: a smaller network, a subset of Fashion-MNIST and a larger intrinsic LR λη, so that the time to equilibrium, O(1/λη) steps, is a few thousand steps and a figure runs in minutes on two cores. ' +
+    'The theory says the dynamics of a scale-invariant net depend on η and λ only through λη (and on time in units of 1/λη), so a larger λη makes the same phenomena happen sooner; this is a change of time scale, not a shortcut. ' +
+    'The calibration in PAPER.md keeps λη ≲ 1e-3, where SGD reaches equilibrium, except in the full-batch and toy figures, whose subject is the unstable regime.',
+  paper: 'paper: the paper\'s settings (PreResNet-32 on CIFAR-10, batch 128, λ = 5e-4, η = 0.1, its epoch counts), for a GPU or for patience.',
+};
+
+export interface Context {
+  scale: Scale;
+  /** This figure's output directory (reports/<id>). */
+  dir: string;
+  seed: number;
+  ep: ExecutionProvider;
+  threads: number;
+  /** Override of the preset's data set. */
+  dataset?: DatasetName;
+  dataDir?: string;
+  /** Independent training runs in parallel worker processes. */
+  jobs: number;
+  quiet: boolean;
+}
+
+export interface PlannedRun {
+  /** Subdirectory of the figure's directory. */
+  name: string;
+  config: TrainConfig;
+}
+
+export interface Experiment<P = unknown> {
+  id: string;
+  title: string;
+  /** The paper's claim, one or two sentences. */
+  claim: string;
+  preset(scale: Scale, ctx: Context): P;
+  /** The settings shown in the report. */
+  settings(p: P): Record<string, string | number>;
+  /** The training runs it launches (for --dry-run); experiments that do not train return []. */
+  plan(p: P, ctx: Context): PlannedRun[];
+  run(p: P, ctx: Context): Promise<void>;
+  /** Writes the figures; returns the image files (absolute paths). */
+  plot(p: P, ctx: Context): Promise<string[]>;
+  check(p: P, ctx: Context): Verdict[];
+  /** Extra sentences for the report (e.g. predicted time constants, how far a recovery went). */
+  notes?(p: P, ctx: Context): string[];
+}
+
+export function verdict(figure: string, check: string, passed: boolean, measured: string, expected: string): Verdict {
+  return { figure, check, passed, measured, expected };
+}
+
+/** Formats a number for a verdict: 3 significant digits, exponent form when small or large. */
+export function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(2) : Number(x.toPrecision(3)).toString();
+}
+
+/** Runs one figure from start to verdicts; `reportDir` is where image paths are made relative to. */
+export async function runExperiment(exp: Experiment, ctx: Context, reportDir: string): Promise<FigureSection> {
+  fs.mkdirSync(ctx.dir, { recursive: true });
+  const p = exp.preset(ctx.scale, ctx);
+  const started = Date.now();
+  await exp.run(p, ctx);
+  const images = await exp.plot(p, ctx);
+  const verdicts = exp.check(p, ctx);
+  const section: FigureSection = {
+    id: exp.id,
+    title: exp.title,
+    claim: exp.claim,
+    settings: { scale: ctx.scale, ...exp.settings(p) },
+    rationale: SCALE_RATIONALE[ctx.scale],
+    images: images.map((f) => path.relative(reportDir, f)),
+    verdicts,
+    seconds: (Date.now() - started) / 1000,
+    notes: exp.notes?.(p, ctx),
+  };
+  fs.writeFileSync(path.join(ctx.dir, 'section.json'), JSON.stringify(section, null, 2) + '\n');
+  return section;
+}
+
+/** The planned runs of a figure, for --dry-run: names, models, steps. */
+export function describePlan(exp: Experiment, ctx: Context): string {
+  const p = exp.preset(ctx.scale, ctx);
+  const runs = exp.plan(p, ctx);
+  const lines = [`${exp.id} at ${ctx.scale} scale: ${runs.length} training run(s)`];
+  for (const r of runs) {
+    const c = r.config;
+    lines.push(`  ${r.name}: ${c.model} on ${c.dataset}${c.trainSubset ? ` (${c.trainSubset} images)` : ''}, batch ${c.batchSize || 'full'}, ` +
+      `η ${c.lr}, λ ${c.wd}, β ${c.momentum}, ${c.steps} steps, schedule ${JSON.stringify(c.schedule)}`);
+  }
+  const settings = exp.settings(p);
+  lines.push(`  settings: ${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join(', ')}`);
+  return lines.join('\n');
+}

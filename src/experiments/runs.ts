@@ -1,0 +1,62 @@
+/**
+ * Launching a figure's training runs: each run lives in its own directory; finished runs are
+ * skipped, interrupted ones resumed from their newest checkpoint. With jobs > 1 the runs go to
+ * worker processes (`ilr train --config`), each with its share of the cores.
+ */
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { readMetrics, MetricsRecord, EvalRecord, StepRecord } from '../train/metrics';
+import { isFinished, rollingCheckpointsOf, train } from '../train/trainer';
+import { Context, PlannedRun } from './frame';
+
+export const runDir = (ctx: Context, name: string): string => path.join(ctx.dir, name);
+
+async function runOne(r: PlannedRun, ctx: Context, threads: number): Promise<void> {
+  const dir = runDir(ctx, r.name);
+  if (isFinished(dir)) return;
+  const resume = rollingCheckpointsOf(dir).length > 0;
+  if (!resume) fs.rmSync(dir, { recursive: true, force: true });
+  const config = { ...r.config, threads };
+  if (ctx.jobs <= 1) {
+    const result = await train(config, dir, { resume, quiet: ctx.quiet });
+    if (result.status !== 'finished') throw new Error(`run ${dir} ${result.status}: ${result.message ?? ''}`);
+    return;
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  const configFile = path.join(dir, 'planned-config.json');
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+  const cli = path.resolve(__dirname, '..', 'cli.js');
+  const args = resume ? ['train', '--resume', dir, '--quiet'] : ['train', '--config', configFile, '--out', dir, '--quiet'];
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker for ${dir} exited with ${code}`))));
+  });
+}
+
+/** Runs every planned run that is not finished; `ctx.jobs` at a time. */
+export async function runPlanned(runs: PlannedRun[], ctx: Context): Promise<void> {
+  const jobs = Math.max(1, Math.min(ctx.jobs, runs.length));
+  const threads = jobs > 1 ? Math.max(1, Math.floor((ctx.threads || os.cpus().length) / jobs)) : ctx.threads;
+  const queue = [...runs];
+  await Promise.all(
+    Array.from({ length: jobs }, async () => {
+      for (let r = queue.shift(); r; r = queue.shift()) await runOne(r, ctx, threads);
+    }),
+  );
+}
+
+export interface RunMetrics {
+  steps: StepRecord[];
+  evals: EvalRecord[];
+}
+
+/** The step and eval records of a run. */
+export function runMetrics(ctx: Context, name: string): RunMetrics {
+  const records: MetricsRecord[] = readMetrics(path.join(runDir(ctx, name), 'metrics.jsonl'));
+  return {
+    steps: records.filter((r): r is StepRecord => r.type === 'step'),
+    evals: records.filter((r): r is EvalRecord => r.type === 'eval'),
+  };
+}
