@@ -1,0 +1,820 @@
+#!/usr/bin/python3
+"""The PyTorch referee of intrinsic-lr.
+
+The TypeScript side builds ONNX training programs for BatchNorm ResNets; this script rebuilds the
+*same* network in PyTorch from the JSON model spec that travels in every safetensors file
+(`__metadata__["model"]`), computes the reference in float64, and compares. PyTorch is the referee
+because ORT's CPU Conv refuses float64, so our own float64 check is impossible there.
+
+Run with Debian's interpreter, which has torch:  /usr/bin/python3 scripts/torch_bridge.py --help
+
+Subcommands (each prints exactly one JSON object on stdout):
+  parity     one forward/backward in train mode: logits, loss, every trainable gradient
+  sgd-check  K steps of torch.optim.SGD (momentum, weight decay): params, BN running stats, buffers
+  logits     eval-mode logits (running statistics) of a checkpoint
+  bench      float32 training-step timing of the same architecture on random data
+  load       strict load_state_dict of a checkpoint: proves it loads in PyTorch
+
+Exit status: 0 all errors within tolerance (or success), 1 some relative error above tolerance,
+2 bad input (message on stderr), 3 an unexpected internal error (traceback on stderr).
+
+Relative error of a tensor: ||ours - ref||_2 / max(||ref||_2, 1e-30), computed in float64.
+"""
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import sys
+import time
+import traceback
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import SafetensorsError, read_safetensors  # noqa: E402
+
+
+class BadInput(Exception):
+    """The input files or arguments do not follow the contract: exit status 2."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Model specs and architectures
+# ---------------------------------------------------------------------------------------------
+
+COMMON_DEFAULTS = {"inChannels": 3, "numClasses": 10, "affine": True, "frozenFc": False,
+                   "fcScale": 1.0, "bnEps": 1e-5, "bnMomentum": 0.1}
+ARCH_KEYS = {"preresnet": {"depth", "width"}, "cnn4": {"widths"}}
+
+
+def parse_spec(spec):
+    """Validates a model spec (dict or JSON text) and fills the common defaults.
+
+    Unknown keys are an error rather than silently ignored: a referee that ignores an option the
+    TypeScript side honours would compare two different networks and blame the wrong one.
+    """
+    if isinstance(spec, str):
+        try:
+            spec = json.loads(spec)
+        except json.JSONDecodeError as e:
+            raise BadInput(f"model spec is not valid JSON ({e}): {spec[:200]!r}")
+    if not isinstance(spec, dict):
+        raise BadInput(f"model spec must be a JSON object, got {type(spec).__name__}")
+    arch = spec.get("arch")
+    if arch not in ARCH_KEYS:
+        raise BadInput(f"model spec: unknown arch {arch!r} (known: {', '.join(ARCH_KEYS)})")
+    out = {"arch": arch, **COMMON_DEFAULTS}
+    if arch == "preresnet":
+        out["width"] = 1
+    out.update(spec)
+    unknown = set(out) - set(COMMON_DEFAULTS) - ARCH_KEYS[arch] - {"arch"}
+    if unknown:
+        raise BadInput(f"model spec: unknown keys {sorted(unknown)} for arch {arch!r}; "
+                       f"teach build_model() about them before comparing")
+    for key in ("inChannels", "numClasses"):
+        if not isinstance(out[key], int) or out[key] < 1:
+            raise BadInput(f"model spec: {key} must be a positive integer, got {out[key]!r}")
+    for key in ("affine", "frozenFc"):
+        if not isinstance(out[key], bool):
+            raise BadInput(f"model spec: {key} must be true or false, got {out[key]!r}")
+    for key in ("fcScale", "bnEps", "bnMomentum"):
+        if not isinstance(out[key], (int, float)) or isinstance(out[key], bool):
+            raise BadInput(f"model spec: {key} must be a number, got {out[key]!r}")
+    if arch == "preresnet":
+        d, w = out.get("depth"), out["width"]
+        if not isinstance(d, int) or d < 8 or (d - 2) % 6:
+            raise BadInput(f"model spec: preresnet depth must be 6n+2 with n >= 1 (8, 14, 20, 32, ...), got {d!r}")
+        if not isinstance(w, int) or w < 1:
+            raise BadInput(f"model spec: preresnet width must be a positive integer, got {w!r}")
+    else:
+        ws = out.get("widths")
+        if not (isinstance(ws, list) and len(ws) == 3 and all(isinstance(v, int) and v >= 1 for v in ws)):
+            raise BadInput(f"model spec: cnn4 widths must be three positive integers, got {ws!r}")
+    return out
+
+
+def spec_from_name(name, in_channels=3, num_classes=10):
+    """Mirrors modelSpec() in src/nn/spec.ts: preresnet{D}[-w{K}][-si], cnn4[-w{K}][-si]."""
+    import re
+    m = re.fullmatch(r"(preresnet(\d+)|cnn4)(?:-w(\d+))?(-si)?", name)
+    if not m:
+        raise BadInput(f"unknown model preset {name!r} (preresnet{{D}}[-w{{K}}][-si] or cnn4[-w{{K}}][-si])")
+    width = int(m.group(3) or 1)
+    si = bool(m.group(4))
+    common = {"inChannels": in_channels, "numClasses": num_classes, "affine": not si, "frozenFc": si,
+              "fcScale": 10 if si else 1, "bnEps": 1e-5, "bnMomentum": 0.1}
+    if m.group(1) == "cnn4":
+        return parse_spec({"arch": "cnn4", "widths": [32 * width, 64 * width, 128 * width], **common})
+    return parse_spec({"arch": "preresnet", "depth": int(m.group(2)), "width": width, **common})
+
+
+class ReluWatch:
+    """Counts ReLU inputs within a hair of zero while active (a context manager).
+
+    Why: a float32 implementation and the float64 reference can put such a value on different
+    sides of the kink, and one flipped ReLU moves every gradient below it by a visible amount
+    (0.5% for one element out of 5e5 in a PreResNet-8 at batch 8). When a check fails, this count
+    says whether the input sits on a tie (pick another seed) or the implementation is wrong.
+    """
+
+    active = None
+    REL = 1e-6  # |v| <= REL * rms(v) of that ReLU's input counts as a near tie
+
+    def __init__(self):
+        self.count = 0
+        self.min_margin = math.inf  # smallest |v| / rms(v) seen
+
+    def __enter__(self):
+        ReluWatch.active = self
+        return self
+
+    def __exit__(self, *exc):
+        ReluWatch.active = None
+
+    def see(self, x):
+        with torch.no_grad():
+            rms = x.detach().double().pow(2).mean().sqrt().item()
+            if rms == 0:
+                return
+            margin = x.detach().abs().double() / rms
+            self.count += int((margin <= self.REL).sum())
+            self.min_margin = min(self.min_margin, margin.min().item())
+
+    def report(self):
+        return {"count": self.count, "threshold_rel": self.REL,
+                "min_margin_rel": json_number(self.min_margin) if self.min_margin != math.inf else None}
+
+
+def relu(x):
+    if ReluWatch.active is not None:
+        ReluWatch.active.see(x)
+    return F.relu(x)
+
+
+class BasicBlock(nn.Module):
+    """Pre-activation block. The shortcut takes the pre-activated `a` (not x) whenever there is a
+    downsample conv, so every conv weight feeds a BatchNorm and all of them are jointly
+    scale-invariant (PAPER.md, Setting)."""
+
+    def __init__(self, inplanes, planes, stride, eps, momentum, affine):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(inplanes, eps=eps, momentum=momentum, affine=affine)
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes, eps=eps, momentum=momentum, affine=affine)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False))
+
+    def forward(self, x):
+        a = relu(self.bn1(x))
+        out = self.conv2(relu(self.bn2(self.conv1(a))))
+        shortcut = self.downsample(a) if self.downsample is not None else x
+        return out + shortcut
+
+
+class PreResNet(nn.Module):
+    def __init__(self, spec):
+        super().__init__()
+        n = (spec["depth"] - 2) // 6
+        w = spec["width"]
+        eps, mom, aff = spec["bnEps"], spec["bnMomentum"], spec["affine"]
+        widths = [16 * w, 32 * w, 64 * w]
+        self.conv1 = nn.Conv2d(spec["inChannels"], widths[0], 3, padding=1, bias=False)
+        inplanes = widths[0]
+        for i, (planes, stride) in enumerate(zip(widths, (1, 2, 2))):
+            blocks = []
+            for j in range(n):
+                blocks.append(BasicBlock(inplanes, planes, stride if j == 0 else 1, eps, mom, aff))
+                inplanes = planes
+            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+        self.bn = nn.BatchNorm2d(widths[2], eps=eps, momentum=mom, affine=aff)
+        self.fc = nn.Linear(widths[2], spec["numClasses"])
+
+    def forward(self, x):
+        x = self.layer3(self.layer2(self.layer1(self.conv1(x))))
+        x = relu(self.bn(x)).mean(dim=(2, 3))
+        return self.fc(x)
+
+
+class Cnn4(nn.Module):
+    """The 4-layer normalized CNN of the fast-equilibrium figure: 3 conv->BN->ReLU, pool, fc."""
+
+    def __init__(self, spec):
+        super().__init__()
+        w0, w1, w2 = spec["widths"]
+        eps, mom, aff = spec["bnEps"], spec["bnMomentum"], spec["affine"]
+        self.conv1 = nn.Conv2d(spec["inChannels"], w0, 3, stride=1, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(w0, eps=eps, momentum=mom, affine=aff)
+        self.conv2 = nn.Conv2d(w0, w1, 3, stride=2, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(w1, eps=eps, momentum=mom, affine=aff)
+        self.conv3 = nn.Conv2d(w1, w2, 3, stride=2, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(w2, eps=eps, momentum=mom, affine=aff)
+        self.fc = nn.Linear(w2, spec["numClasses"])
+
+    def forward(self, x):
+        x = relu(self.bn1(self.conv1(x)))
+        x = relu(self.bn2(self.conv2(x)))
+        x = relu(self.bn3(self.conv3(x)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def build_model(spec):
+    """The PyTorch module for a spec (dict or JSON text), float32, PyTorch's default init.
+
+    Weights are always loaded from a file afterwards (the TS side initialises, including fcScale),
+    so the init here only matters for `bench` and test fixtures. With frozenFc the last layer has
+    requires_grad=False: it is neither updated nor given a gradient.
+    """
+    spec = parse_spec(spec)
+    model = PreResNet(spec) if spec["arch"] == "preresnet" else Cnn4(spec)
+    if spec["frozenFc"]:
+        model.fc.weight.requires_grad_(False)
+        model.fc.bias.requires_grad_(False)
+    return model
+
+
+def trainable_names(model):
+    return [k for k, p in model.named_parameters() if p.requires_grad]
+
+
+def frozen_names(model):
+    return [k for k, p in model.named_parameters() if not p.requires_grad]
+
+
+def running_stat_names(model):
+    return [k for k, _ in model.named_buffers() if k.endswith(("running_mean", "running_var"))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading inputs
+# ---------------------------------------------------------------------------------------------
+
+def read_file(path):
+    """Reads a safetensors file and its model spec; every failure becomes BadInput."""
+    try:
+        tensors, meta = read_safetensors(path)
+    except SafetensorsError as e:
+        raise BadInput(str(e))
+    if "model" not in meta:
+        raise BadInput(f"{path}: __metadata__ has no 'model' (the JSON model spec); "
+                       f"metadata keys present: {sorted(meta)}")
+    try:
+        spec = parse_spec(meta["model"])
+    except BadInput as e:
+        raise BadInput(f"{path}: {e}")
+    return tensors, meta, spec
+
+
+def load_state(model, state, path, require_buffers):
+    """Copies a state dict into the model with clear errors.
+
+    Unknown and missing keys are named, shapes are checked. BN buffers may be absent when
+    require_buffers is False (train-mode checks: they keep their defaults, mean 0, var 1,
+    num_batches_tracked 0); `num_batches_tracked` is never required.
+    """
+    expected = model.state_dict()
+    unknown = sorted(set(state) - set(expected))
+    missing = sorted(set(expected) - set(state))
+    if not require_buffers:
+        missing = [k for k in missing if k in dict(model.named_parameters())]
+    else:
+        missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if unknown or missing:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {missing}")
+        if unknown:
+            parts.append(f"unexpected keys {unknown}")
+        raise BadInput(f"{path}: state dict does not match the model in its metadata: "
+                       f"{'; '.join(parts)} (is this a checkpoint of another model?)")
+    for k, t in state.items():
+        if tuple(t.shape) != tuple(expected[k].shape):
+            raise BadInput(f"{path}: {k} has shape {list(t.shape)}, the model expects {list(expected[k].shape)}")
+        if expected[k].is_floating_point() and not t.is_floating_point():
+            raise BadInput(f"{path}: {k} has dtype {t.dtype}, expected a floating-point tensor")
+    with torch.no_grad():
+        own = dict(model.named_parameters())
+        own.update(dict(model.named_buffers()))
+        for k, t in state.items():
+            own[k].copy_(t)
+
+
+def get_tensor(tensors, name, path, floating=True):
+    if name not in tensors:
+        raise BadInput(f"{path}: tensor {name!r} is missing")
+    t = tensors[name]
+    if floating and not t.is_floating_point():
+        raise BadInput(f"{path}: tensor {name!r} has dtype {t.dtype}, expected float32 or float64")
+    return t
+
+
+def get_batch(tensors, prefix, path, spec):
+    """Returns (input float64 [N,C,H,W], target int64 [N]), validated against the spec."""
+    x = get_tensor(tensors, prefix + "input", path)
+    y = get_tensor(tensors, prefix + "target", path, floating=False)
+    if x.dim() != 4:
+        raise BadInput(f"{path}: {prefix}input must be [N,C,H,W], got shape {list(x.shape)}")
+    if x.shape[1] != spec["inChannels"]:
+        raise BadInput(f"{path}: {prefix}input has {x.shape[1]} channels, the model has inChannels={spec['inChannels']}")
+    if spec["arch"] == "preresnet" and min(x.shape[2], x.shape[3]) < 8:
+        raise BadInput(f"{path}: {prefix}input is {x.shape[2]}x{x.shape[3]}; a PreResNet needs at least 8x8")
+    if y.dtype not in (torch.int64, torch.int32) or list(y.shape) != [x.shape[0]]:
+        raise BadInput(f"{path}: {prefix}target must be int64 of shape [{x.shape[0]}], "
+                       f"got {y.dtype} {list(y.shape)}")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= spec["numClasses"]):
+        raise BadInput(f"{path}: {prefix}target has labels outside 0..{spec['numClasses'] - 1}")
+    return x.double(), y.long()
+
+
+def split_prefix(tensors, prefix):
+    n = len(prefix)
+    return {k[n:]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing
+# ---------------------------------------------------------------------------------------------
+
+def rel_err(ours, ref, name, path):
+    """||ours - ref|| / max(||ref||, 1e-30) in float64. A shape mismatch is bad input."""
+    ref = ref.detach().double()
+    ours = ours.detach().double()
+    if ours.numel() == 1 and ref.numel() == 1:  # loss: [] or [1]
+        ours, ref = ours.reshape(()), ref.reshape(())
+    if ours.shape != ref.shape:
+        raise BadInput(f"{path}: {name} has shape {list(ours.shape)}, the reference has {list(ref.shape)}")
+    num = torch.linalg.vector_norm(ours - ref).item()
+    den = max(torch.linalg.vector_norm(ref).item(), 1e-30)
+    return num / den
+
+
+def json_number(x):
+    """JSON has no NaN/Infinity: report them as strings (and they never pass a tolerance)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+    return x
+
+
+def verdict(spec, errors, tol, baseline=None, ties=None, extra=None):
+    """The common result object; ok is False if any error is above tol or not finite.
+
+    baseline: the same errors for PyTorch's own float32 computation against the float64
+    reference — the rounding floor a float32 implementation cannot be expected to beat. When that
+    floor is itself above tol, the check is ill-conditioned (a ReLU tie, or steps that amplify
+    rounding), and the result says so in `warning` instead of leaving a bare failure.
+    """
+    values = list(errors.values())
+    finite = all(math.isfinite(v) for v in values)
+    max_err = max(values) if values else 0.0
+    ok = finite and max_err <= tol
+    result = {"model": spec, "max_rel_err": json_number(max_err if finite else float("nan")),
+              "tol": tol, "ok": ok}
+    result["worst"] = max(errors, key=lambda k: errors[k] if math.isfinite(errors[k]) else math.inf) if errors else None
+    if baseline is not None:
+        bmax = max(baseline.values()) if baseline else 0.0
+        result["baseline_f32_max_rel_err"] = json_number(bmax)
+        result["baseline_f32_worst"] = max(baseline, key=baseline.get) if baseline else None
+        if bmax > tol:
+            result["warning"] = (
+                f"PyTorch's own float32 computation differs from the float64 reference by {bmax:.2e} "
+                f"(> tol {tol:g}) at {result['baseline_f32_worst']}: this input amplifies float32 rounding "
+                f"(ReLU near ties: {ties['count'] if ties else '?'}; or large, chaotic steps). Use another seed, "
+                f"a smaller lr or fewer steps before blaming the implementation.")
+    if ties is not None:
+        result["relu_near_ties"] = ties
+        if not ok and "warning" not in result and ties["count"] > 0:
+            result["warning"] = (
+                f"{ties['count']} ReLU inputs lie within {ties['threshold_rel']:g} x rms of zero in the float64 "
+                f"reference (smallest {ties['min_margin_rel']:.1e}); a float32 implementation may put one on the "
+                f"other side of the kink, which moves the gradients below it by ~1e-3..1e-2. Retry with another "
+                f"seed before blaming the implementation; a failure with no near ties is real.")
+    if extra:
+        result.update(extra)
+    result["errors"] = {k: json_number(v) for k, v in errors.items()}
+    if baseline is not None:
+        result["baseline_f32_errors"] = {k: json_number(v) for k, v in baseline.items()}
+    return result
+
+
+def compare(ours, ref64, ref32, path, prefix=""):
+    """Relative errors of ours and of the float32 reference, both against float64, key by key."""
+    errors = {k: rel_err(ours[k], ref64[k], prefix + k, path) for k in ours}
+    baseline = {k: rel_err(ref32[k], ref64[k], "float32 " + k, path) for k in ours}
+    return errors, baseline
+
+
+# ---------------------------------------------------------------------------------------------
+# Subcommands
+# ---------------------------------------------------------------------------------------------
+
+def parity_reference(spec, state, x, y, dtype, path):
+    """One train-mode forward/backward in `dtype`: {"logits", "loss", "grad.<p>", "buffer.<stat>"}."""
+    model = build_model(spec).to(dtype)
+    load_state(model, state, path, require_buffers=False)
+    model.train()
+    logits = model(x.to(dtype))
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    out = {"logits": logits.detach(), "loss": loss.detach()}
+    params = dict(model.named_parameters())
+    out.update({"grad." + k: params[k].grad for k in trainable_names(model)})
+    buffers = dict(model.named_buffers())
+    out.update({"buffer." + k: buffers[k] for k in running_stat_names(model)})
+    return out
+
+
+def cmd_parity(args):
+    tensors, meta, spec = read_file(args.file)
+    path = args.file
+    model = build_model(spec)
+    state = {k: v for k, v in tensors.items() if not k.startswith("ours.") and k not in ("input", "target")}
+    load_state(model, state, path, require_buffers=False)  # validates names and shapes up front
+    x, y = get_batch(tensors, "", path, spec)
+
+    ours = split_prefix(tensors, "ours.")
+    ours_grads = split_prefix(ours, "grad.")
+    ours_buffers = split_prefix(ours, "buffer.")
+    known = {"logits", "loss"} | {"grad." + k for k in ours_grads} | {"buffer." + k for k in ours_buffers}
+    stray = sorted(set(ours) - known)
+    if stray:
+        raise BadInput(f"{path}: unknown result tensors {['ours.' + k for k in stray]} "
+                       f"(expected ours.logits, ours.loss, ours.grad.<param>, optionally ours.buffer.<running stat>)")
+    for k in ("logits", "loss"):
+        get_tensor(tensors, "ours." + k, path)
+    trainable, frozen = trainable_names(model), frozen_names(model)
+    missing = [k for k in trainable if k not in ours_grads]
+    given_frozen = [k for k in ours_grads if k in frozen]
+    unknown = [k for k in ours_grads if k not in trainable and k not in frozen]
+    if missing or given_frozen or unknown:
+        parts = []
+        if missing:
+            parts.append(f"no gradient for trainable parameters {missing}")
+        if given_frozen:
+            parts.append(f"gradient given for frozen parameters {given_frozen} (frozenFc={spec['frozenFc']})")
+        if unknown:
+            parts.append(f"gradient for unknown names {unknown}")
+        raise BadInput(f"{path}: {'; '.join(parts)}")
+    bad_buffers = sorted(set(ours_buffers) - set(running_stat_names(model)))
+    if bad_buffers:
+        raise BadInput(f"{path}: ours.buffer.* names that are not BN running stats: {bad_buffers}")
+
+    with ReluWatch() as ties:
+        ref64 = parity_reference(spec, state, x, y, torch.float64, path)
+    ref32 = parity_reference(spec, state, x, y, torch.float32, path)
+    wanted = {"logits": ours["logits"], "loss": ours["loss"]}
+    wanted.update({"grad." + k: ours_grads[k] for k in trainable})
+    wanted.update({"buffer." + k: ours_buffers[k] for k in sorted(ours_buffers)})
+    errors, baseline = compare(wanted, ref64, ref32, path, "ours.")
+    return verdict(spec, errors, args.tol, baseline, ties.report(),
+                   {"loss_ref": ref64["loss"].item(), "batch": x.shape[0]})
+
+
+def parse_optim(meta, path):
+    """The `optim` metadata: {"lr", "wd", "momentum", "steps"}; lr and wd may also be lists of
+    `steps` numbers (a per-step schedule, e.g. the ExpLR check)."""
+    if "optim" not in meta:
+        raise BadInput(f"{path}: __metadata__ has no 'optim' (JSON {{lr, wd, momentum, steps}})")
+    try:
+        o = json.loads(meta["optim"])
+    except json.JSONDecodeError as e:
+        raise BadInput(f"{path}: __metadata__['optim'] is not JSON: {e}")
+    if not isinstance(o, dict):
+        raise BadInput(f"{path}: __metadata__['optim'] must be a JSON object")
+    unknown = set(o) - {"lr", "wd", "momentum", "steps"}
+    if unknown:
+        raise BadInput(f"{path}: optim has unknown keys {sorted(unknown)} (known: lr, wd, momentum, steps)")
+    steps = o.get("steps")
+    if not isinstance(steps, int) or steps < 1:
+        raise BadInput(f"{path}: optim.steps must be a positive integer, got {steps!r}")
+    out = {"steps": steps}
+    for key, default in (("lr", None), ("wd", 0.0), ("momentum", 0.0)):
+        v = o.get(key, default)
+        if v is None:
+            raise BadInput(f"{path}: optim.{key} is required")
+        if key != "momentum" and isinstance(v, list):
+            if len(v) != steps or not all(isinstance(e, (int, float)) for e in v):
+                raise BadInput(f"{path}: optim.{key} as a list must hold {steps} numbers")
+            out[key] = [float(e) for e in v]
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[key] = [float(v)] * steps if key != "momentum" else float(v)
+        else:
+            raise BadInput(f"{path}: optim.{key} must be a number, got {v!r}")
+    if not 0 <= out["momentum"] < 1:
+        raise BadInput(f"{path}: optim.momentum must be in [0, 1), got {out['momentum']}")
+    return out
+
+
+def sgd_reference(spec, init_state, init_momentum, batches, opt_cfg, dtype, path):
+    """Replays the run in `dtype` with torch.optim.SGD. Returns ({"<key>": state tensor,
+    "momentum.<p>": buffer, "losses": [K]}, per-step losses)."""
+    model = build_model(spec).to(dtype)
+    load_state(model, init_state, path, require_buffers=False)
+    params = dict(model.named_parameters())
+    trainable = trainable_names(model)
+    opt = torch.optim.SGD([params[k] for k in trainable], lr=opt_cfg["lr"][0], momentum=opt_cfg["momentum"],
+                          weight_decay=opt_cfg["wd"][0], dampening=0, nesterov=False)
+    for k, v in init_momentum.items():
+        # A preset buffer: torch then applies buf = beta*buf + g from the very first step.
+        opt.state[params[k]]["momentum_buffer"] = v.detach().to(dtype).clone()
+    model.train()
+    losses = []
+    for k, (x, y) in enumerate(batches):
+        for g in opt.param_groups:
+            g["lr"], g["weight_decay"] = opt_cfg["lr"][k], opt_cfg["wd"][k]
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x.to(dtype)), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    out = {k: v.detach() for k, v in model.state_dict().items()}
+    if opt_cfg["momentum"] > 0:
+        out.update({"momentum." + k: opt.state[params[k]]["momentum_buffer"] for k in trainable})
+    out["losses"] = torch.tensor(losses, dtype=torch.float64)
+    return out
+
+
+def cmd_sgd_check(args):
+    tensors, meta, spec = read_file(args.file)
+    path = args.file
+    opt_cfg = parse_optim(meta, path)
+    K, beta = opt_cfg["steps"], opt_cfg["momentum"]
+
+    model = build_model(spec)
+    init = split_prefix(tensors, "init.")
+    init_momentum = split_prefix(init, "momentum.")
+    init_state = {k: v for k, v in init.items() if not k.startswith("momentum.")}
+    load_state(model, init_state, path + " (init.*)", require_buffers=False)
+
+    final = split_prefix(tensors, "final.")
+    final_momentum = split_prefix(final, "momentum.")
+    final_state = {k: v for k, v in final.items() if not k.startswith("momentum.")}
+
+    # Names and presence, before any computation.
+    names = set(k for k in tensors if k.startswith(("init.", "final.")))
+    batches = []
+    for k in range(K):
+        batches.append(get_batch(tensors, f"batch.{k}.", path, spec))
+        names |= {f"batch.{k}.input", f"batch.{k}.target"}
+    stray = sorted(set(tensors) - names - {"ours.losses"})
+    if stray:
+        raise BadInput(f"{path}: unexpected tensors {stray} (steps={K}: batches 0..{K - 1}; "
+                       f"expected init.*, batch.<k>.input/target, final.*, optionally ours.losses)")
+    trainable, frozen = trainable_names(model), frozen_names(model)
+    stats = running_stat_names(model)
+    nbt = [k for k, _ in model.named_buffers() if k.endswith("num_batches_tracked")]
+    missing = [k for k in trainable + stats if k not in final_state]
+    unknown = sorted(set(final_state) - set(trainable) - set(frozen) - set(stats) - set(nbt))
+    if missing or unknown:
+        raise BadInput(f"{path}: final.* must hold every trainable parameter and running stat: "
+                       f"missing {missing}, unknown {unknown}")
+    params = dict(model.named_parameters())
+    for group, what in ((init_momentum, "init.momentum"), (final_momentum, "final.momentum")):
+        wrong = sorted(set(group) - set(trainable))
+        if wrong:
+            raise BadInput(f"{path}: {what}.* names that are not trainable parameters: {wrong}")
+        for k, v in group.items():
+            if tuple(v.shape) != tuple(params[k].shape):
+                raise BadInput(f"{path}: {what}.{k} has shape {list(v.shape)}, expected {list(params[k].shape)}")
+    if beta > 0:
+        missing_m = [k for k in trainable if k not in final_momentum]
+        if missing_m:
+            raise BadInput(f"{path}: momentum={beta} but final.momentum.* lacks {missing_m}")
+    elif final_momentum or init_momentum:
+        raise BadInput(f"{path}: momentum buffers given but optim.momentum is 0")
+    if init_momentum and set(init_momentum) != set(trainable):
+        raise BadInput(f"{path}: init.momentum.* must cover every trainable parameter or none; "
+                       f"missing {sorted(set(trainable) - set(init_momentum))}")
+
+    with ReluWatch() as ties:
+        ref64 = sgd_reference(spec, init_state, init_momentum, batches, opt_cfg, torch.float64, path)
+    ref32 = sgd_reference(spec, init_state, init_momentum, batches, opt_cfg, torch.float32, path)
+
+    wanted = {}
+    for k in trainable + [k for k in frozen if k in final_state] + stats + [k for k in nbt if k in final_state]:
+        wanted[k] = final_state[k]
+    if beta > 0:
+        wanted.update({"momentum." + k: final_momentum[k] for k in trainable})
+    if "ours.losses" in tensors:
+        wanted["losses"] = tensors["ours.losses"]
+    errors, baseline = compare(wanted, ref64, ref32, path)
+    uniform = lambda v: v[0] if len(set(v)) == 1 else v  # noqa: E731
+    extra = {"optim": {"lr": uniform(opt_cfg["lr"]), "wd": uniform(opt_cfg["wd"]), "momentum": beta, "steps": K},
+             "losses_ref": ref64["losses"].tolist()}
+    return verdict(spec, errors, args.tol, baseline, ties.report(), extra)
+
+
+def cmd_logits(args):
+    tensors, meta, spec = read_file(args.file)
+    path = args.file
+    state = {k: v for k, v in tensors.items() if not k.startswith("ours.") and k not in ("input", "target")}
+    stray = sorted(k for k in tensors if k.startswith("ours.") and k != "ours.logits")
+    if stray:
+        raise BadInput(f"{path}: unexpected result tensors {stray} (only ours.logits)")
+    x = get_tensor(tensors, "input", path)
+    if x.dim() != 4 or x.shape[1] != spec["inChannels"]:
+        raise BadInput(f"{path}: input must be [N,{spec['inChannels']},H,W], got {list(x.shape)}")
+    ours = get_tensor(tensors, "ours.logits", path)
+    refs = {}
+    for dtype in (torch.float64, torch.float32):
+        model = build_model(spec).to(dtype)
+        # Eval mode uses the running statistics, so they must be in the file.
+        load_state(model, state, path, require_buffers=True)
+        model.eval()
+        with torch.no_grad(), ReluWatch() as ties:
+            refs[dtype] = model(x.to(dtype))
+        if dtype == torch.float64:
+            ties64 = ties
+    errors = {"logits": rel_err(ours, refs[torch.float64], "ours.logits", path)}
+    baseline = {"logits": rel_err(refs[torch.float32], refs[torch.float64], "float32 logits", path)}
+    # ours against PyTorch's own float32 eval: how close two float32 implementations come.
+    extra = {"logits_vs_torch_f32": json_number(rel_err(ours, refs[torch.float32], "ours.logits", path)),
+             "batch": x.shape[0]}
+    return verdict(spec, errors, args.tol, baseline, ties64.report(), extra)
+
+
+def parse_model_arg(text, in_channels):
+    """--model: JSON text, a path to a .json file, or a preset name (preresnet20, cnn4-si, ...)."""
+    t = text.strip()
+    if t.startswith("{"):
+        return parse_spec(t)
+    if os.path.isfile(t):
+        with open(t, encoding="utf-8") as f:
+            return parse_spec(f.read())
+    return spec_from_name(t, in_channels=in_channels)
+
+
+def cmd_bench(args):
+    try:
+        shape = [int(v) for v in args.input.lower().split("x")]
+        assert len(shape) == 3 and all(v > 0 for v in shape)
+    except (ValueError, AssertionError):
+        raise BadInput(f"--input must look like 3x32x32 (C x H x W), got {args.input!r}")
+    spec = parse_model_arg(args.model, shape[0])
+    if spec["inChannels"] != shape[0]:
+        raise BadInput(f"--input has {shape[0]} channels, the model has inChannels={spec['inChannels']}")
+    if args.steps < 1 or args.warmup < 0 or args.batch < 1 or args.threads < 1:
+        raise BadInput("--steps, --batch and --threads must be positive, --warmup non-negative")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    model = build_model(spec)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=args.lr, momentum=args.momentum, weight_decay=args.wd)
+    # One fixed random batch: data loading is not what is measured.
+    x = torch.randn(args.batch, *shape)
+    y = torch.randint(0, spec["numClasses"], (args.batch,))
+    times = []
+    for i in range(args.warmup + args.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        dt = time.perf_counter() - t0
+        if i >= args.warmup:
+            times.append(dt)
+    med = statistics.median(times)
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    return {"model": spec, "batch": args.batch, "input": shape, "steps": args.steps, "warmup": args.warmup,
+            "images_per_s": args.batch / med, "ms_per_step": med * 1e3,
+            "ms_per_step_min": min(times) * 1e3, "ms_per_step_max": max(times) * 1e3,
+            "peak_rss_mb": rss_kb / 1024, "threads": torch.get_num_threads(),
+            "torch": torch.__version__, "final_loss": loss.item()}
+
+
+def cmd_load(args):
+    tensors, meta, spec = read_file(args.file)
+    path = args.file
+    model = build_model(spec)
+    momentum = split_prefix(tensors, "momentum.")
+    state = {k: v for k, v in tensors.items() if not k.startswith("momentum.")}
+    # Our own check first, for an error message that names the keys; then PyTorch's strict load.
+    load_state(model, state, path, require_buffers=True)
+    expected = model.state_dict()
+    full = {k: state.get(k, expected[k]) for k in expected}
+    try:
+        model.load_state_dict({k: v.to(expected[k].dtype) for k, v in full.items()}, strict=True)
+    except RuntimeError as e:
+        raise BadInput(f"{path}: load_state_dict(strict=True) failed: {e}")
+    params = dict(model.named_parameters())
+    wrong = sorted(k for k in momentum if k not in params or not params[k].requires_grad)
+    if wrong:
+        raise BadInput(f"{path}: momentum.* names that are not trainable parameters: {wrong}")
+    for k, v in momentum.items():
+        if tuple(v.shape) != tuple(params[k].shape):
+            raise BadInput(f"{path}: momentum.{k} has shape {list(v.shape)}, expected {list(params[k].shape)}")
+    nonfinite = sorted(k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    return {"model": spec, "ok": True,
+            "num_params": sum(p.numel() for p in model.parameters()),
+            "num_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "keys": list(expected),
+            "defaulted": sorted(k for k in expected if k not in state),
+            "momentum_buffers": sorted(momentum),
+            "non_finite": nonfinite,
+            "metadata_keys": sorted(meta)}
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------
+
+FORMAT_HELP = """
+File contract (safetensors; model spec as JSON text in __metadata__["model"]):
+  parity:    <state dict keys> (float32; BN buffers optional), input [N,C,H,W] f32, target [N] i64,
+             ours.logits [N,classes], ours.loss [] or [1], ours.grad.<param> for every trainable
+             parameter (none for frozen ones), optionally ours.buffer.<bn>.running_mean|var
+             (running stats after the forward pass).
+  sgd-check: init.<state dict keys>, optionally init.momentum.<param> (initial buffers),
+             batch.<k>.input / batch.<k>.target for k = 0..steps-1, final.<param> and
+             final.<bn>.running_mean|var (final.<frozen param>, final.<bn>.num_batches_tracked
+             optional), final.momentum.<param> when momentum > 0, optionally ours.losses [steps];
+             __metadata__["optim"] = JSON {"lr": x|[x]*steps, "wd": x|[x]*steps, "momentum": b, "steps": K}.
+  logits:    <state dict keys incl. running stats>, input, ours.logits (eval mode).
+  load:      <state dict keys>, optionally momentum.<param>.
+Exit: 0 ok, 1 an error above --tol, 2 bad input, 3 internal error.
+"""
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="torch_bridge.py", description=__doc__.split("\n\n")[0] + " Compares our results with PyTorch.",
+        epilog=FORMAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("parity", help="train-mode forward/backward: logits, loss, gradients (float64 reference)",
+                       description="One forward and backward pass in train mode, float64 reference: compares "
+                                   "ours.logits, ours.loss and ours.grad.<param> for every trainable parameter.",
+                       epilog=FORMAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--file", required=True, help="safetensors file written by the TS side")
+    s.add_argument("--tol", type=float, default=1e-4, help="max relative error (default 1e-4)")
+    s.set_defaults(func=cmd_parity)
+
+    s = sub.add_parser("sgd-check", help="K SGD steps (momentum, weight decay): params, running stats, buffers",
+                       description="Replays K steps of torch.optim.SGD(lr, momentum, weight_decay=wd, dampening=0, "
+                                   "nesterov=False) in float64 from init.* on batch.<k>.* and compares final.*.",
+                       epilog=FORMAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--file", required=True, help="safetensors file written by the TS side")
+    s.add_argument("--tol", type=float, default=1e-4, help="max relative error (default 1e-4)")
+    s.set_defaults(func=cmd_sgd_check)
+
+    s = sub.add_parser("logits", help="eval-mode logits of a checkpoint (float64 reference, float32 reported too)",
+                       description="Eval-mode (running statistics) logits: compares ours.logits with a float64 "
+                                   "reference; also reports the errors against PyTorch float32.",
+                       epilog=FORMAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--file", required=True, help="safetensors file: state dict, input, ours.logits")
+    s.add_argument("--tol", type=float, default=1e-5, help="max relative error vs float64 (default 1e-5)")
+    s.set_defaults(func=cmd_logits)
+
+    s = sub.add_parser("bench", help="float32 training-step timing in PyTorch on random data",
+                       description="Times float32 training steps (forward, cross-entropy, backward, SGD step) "
+                                   "of the architecture on one fixed random batch; reports medians.")
+    s.add_argument("--model", required=True,
+                   help="model spec as JSON text, a .json file, or a preset name (preresnet20, cnn4-si, ...)")
+    s.add_argument("--batch", type=int, default=128)
+    s.add_argument("--input", default="3x32x32", help="C x H x W (default 3x32x32)")
+    s.add_argument("--steps", type=int, default=30, help="timed steps (default 30)")
+    s.add_argument("--warmup", type=int, default=5, help="untimed steps first (default 5)")
+    s.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    s.add_argument("--momentum", type=float, default=0.9)
+    s.add_argument("--wd", type=float, default=5e-4)
+    s.add_argument("--lr", type=float, default=0.1)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("load", help="strict load_state_dict of a checkpoint; prints parameter count and keys",
+                       description="Loads a checkpoint into the model built from its metadata with "
+                                   "load_state_dict(strict=True). Missing or unknown keys are named in the error.",
+                       epilog=FORMAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--file", required=True, help="checkpoint (safetensors)")
+    s.set_defaults(func=cmd_load)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)  # argparse itself exits 2 on bad arguments
+    if getattr(args, "tol", 1.0) <= 0:
+        print("torch_bridge: error: --tol must be positive", file=sys.stderr)
+        return 2
+    try:
+        result = args.func(args)
+    except BadInput as e:
+        print(f"torch_bridge {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except Exception:  # noqa: BLE001 — report, but never confuse a crash with a tolerance failure
+        traceback.print_exc()
+        print(f"torch_bridge {args.command}: internal error (a bug in the bridge, not in the input)", file=sys.stderr)
+        return 3
+    print(json.dumps(result))
+    return 0 if result.get("ok", True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
