@@ -1,7 +1,7 @@
 /** Test helpers: run a graph in ORT, random tensors, and whether the PyTorch referee must run. */
 import { DType, Graph, TypedArray, Value } from '../src/graph/ir';
 import { Fetches, Program } from '../src/runtime/session';
-import { torchPython } from '../src/bridge/python';
+import { pythonWith, torchPython } from '../src/bridge/python';
 import { Rng } from '../src/util/rng';
 
 export async function runGraph(graph: Graph, feeds: Record<string, TypedArray>): Promise<Fetches> {
@@ -32,3 +32,6 @@ export function randomTensor(rng: Rng, v: Value | { shape: readonly number[]; dt
  * where the test runs and fails with the install hint.
  */
 export const itTorch: jest.It = torchPython() || process.env.REQUIRE_TORCH === '1' ? it : it.skip;
+
+/** `it` for tests that need Debian's python3-onnx (onnx.checker); required in CI like torch. */
+export const itOnnx: jest.It = pythonWith('onnx') || process.env.REQUIRE_TORCH === '1' ? it : it.skip;

@@ -8,15 +8,18 @@ import * as path from 'path';
 
 export const BRIDGE_SCRIPT = path.resolve(__dirname, '..', '..', 'scripts', 'torch_bridge.py');
 
-let found: string | null | undefined;
+const found = new Map<string, string | null>();
 
-/** The interpreter that imports torch, or null when none does. */
-export function torchPython(): string | null {
-  if (found !== undefined) return found;
-  const candidates = [process.env.ILR_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => !!p);
-  found = candidates.find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) ?? null;
-  return found;
+/** The interpreter that imports `module` (torch, onnx), or null when none does. */
+export function pythonWith(module: string): string | null {
+  if (!found.has(module)) {
+    const candidates = [process.env.ILR_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => !!p);
+    found.set(module, candidates.find((py) => spawnSync(py, ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0) ?? null);
+  }
+  return found.get(module)!;
 }
+
+export const torchPython = (): string | null => pythonWith('torch');
 
 export const TORCH_HELP = 'PyTorch is needed for this check: install Debian\'s python3-torch (`make setup` does, as root) or set ILR_PYTHON to an interpreter that imports torch.';
 

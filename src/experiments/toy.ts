@@ -42,7 +42,7 @@ interface ToyTrace {
 }
 
 /** One GD + WD step of the toy as a program: inputs w [2], lr, wd; outputs next w and the loss at w. */
-function toyProgram(): Graph {
+export function toyProgram(): Graph {
   const g = new Graph('toy_step');
   const w = g.input('w', [2], 'float64');
   const lr = g.input('lr', [], 'float64');
