@@ -2,9 +2,10 @@
 import * as path from 'path';
 import { CommandModule } from 'yargs';
 import { DATASET_NAMES, DatasetName } from '../data';
-import { describePlan, Context, Experiment, runExperiment, Scale, SCALES } from '../experiments/frame';
+import { describePlan, Experiment, Scale, SCALES } from '../experiments/frame';
+import { figureContext, FigureOptions, reproduce } from '../experiments/reproduce';
 import { EXPERIMENTS } from '../experiments/registry';
-import { FigureSection, formatVerdictTable, writeReport } from '../plot/report';
+import { formatVerdictTable } from '../plot/report';
 import { commonOptions, parseEp } from './options';
 
 interface FigureArgs {
@@ -34,11 +35,11 @@ const figureOptions = {
   quiet: { type: 'boolean', default: false, describe: 'no progress bars' },
 } as const;
 
-function context(a: FigureArgs, id: string): Context {
+function options(a: FigureArgs): FigureOptions {
   if (a.dataset && !DATASET_NAMES.includes(a.dataset as DatasetName)) throw new Error(`--dataset "${a.dataset}": expected one of ${DATASET_NAMES.join(', ')}`);
   return {
     scale: a.scale as Scale,
-    dir: path.join(a.out, id),
+    out: a.out,
     seed: a.seed,
     ep: parseEp(a.ep),
     threads: a.threads,
@@ -50,25 +51,16 @@ function context(a: FigureArgs, id: string): Context {
 }
 
 async function runFigures(experiments: Experiment[], a: FigureArgs): Promise<void> {
+  const o = options(a);
   if (a['dry-run']) {
-    for (const e of experiments) console.log(describePlan(e, context(a, e.id)));
+    for (const e of experiments) console.log(describePlan(e, figureContext(o, e.id)));
     return;
   }
-  const sections: FigureSection[] = [];
-  for (const e of experiments) {
-    console.error(`== ${e.id} (${a.scale})`);
-    sections.push(await runExperiment(e, context(a, e.id), a.out));
-  }
-  await writeReport(a.out, {
-    title: 'intrinsic-lr: reproducing "The Intrinsic Learning Rate" (Li, Lyu & Arora, NeurIPS 2020)',
-    scale: a.scale,
-    sections,
-    generatedAt: new Date(),
-    command: `ilr ${process.argv.slice(2).join(' ')}`,
-  });
+  const sections = await reproduce(experiments, o, `ilr ${process.argv.slice(2).join(' ')}`);
   const verdicts = sections.flatMap((s) => s.verdicts);
   console.log(formatVerdictTable(verdicts, { color: !!process.stdout.isTTY }));
   console.log(`report: ${path.join(a.out, 'index.html')}`);
+  // At smoke scale the phenomena need not show: the verdicts are printed, not enforced.
   if (a.scale !== 'smoke' && verdicts.some((v) => !v.passed)) process.exitCode = 1;
 }
 

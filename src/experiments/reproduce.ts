@@ -1,0 +1,27 @@
+/** Runs figures in order and writes the report: what `ilr reproduce` and each figure command do. */
+import * as path from 'path';
+import { FigureSection, writeReport } from '../plot/report';
+import { Context, Experiment, runExperiment, Scale } from './frame';
+
+export type FigureOptions = Omit<Context, 'dir'> & { out: string };
+
+export const figureContext = (o: FigureOptions, id: string): Context => {
+  const { out, ...ctx } = o;
+  return { ...ctx, dir: path.join(out, id) };
+};
+
+export async function reproduce(experiments: Experiment[], o: FigureOptions, command?: string): Promise<FigureSection[]> {
+  const sections: FigureSection[] = [];
+  for (const e of experiments) {
+    if (!o.quiet) console.error(`== ${e.id} (${o.scale})`);
+    sections.push(await runExperiment(e, figureContext(o, e.id), o.out));
+  }
+  await writeReport(o.out, {
+    title: 'intrinsic-lr: reproducing "The Intrinsic Learning Rate" (Li, Lyu & Arora, NeurIPS 2020)',
+    scale: o.scale as Scale,
+    sections,
+    generatedAt: new Date(),
+    command,
+  });
+  return sections;
+}
