@@ -3,6 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { exportCommand } from './commands/export';
+import { figureCommands, reproduceCommand } from './commands/figures';
 import { modelsCommand } from './commands/models';
 import { parityCommand } from './commands/parity';
 import { trainCommand } from './commands/train';
@@ -11,6 +12,8 @@ export function cli(argv: string[]) {
   return yargs(argv)
     .scriptName('ilr')
     .usage('$0 <command> [options]\n\nSGD + weight decay on normalized networks: the intrinsic learning rate (Li, Lyu & Arora 2020).')
+    .command(reproduceCommand)
+    .command(figureCommands)
     .command(trainCommand)
     .command(exportCommand)
     .command(parityCommand)
