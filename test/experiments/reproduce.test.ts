@@ -27,4 +27,5 @@ it('runs every figure at smoke scale and writes the report', async () => {
     expect(html).toContain(`id="${e.id}"`);
     expect(summary).toContain(e.id);
   }
+  fs.rmSync(out, { recursive: true, force: true });
 }, 20 * 60 * 1000);
