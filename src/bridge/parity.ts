@@ -32,6 +32,9 @@ export interface ParityReport {
   tol: number;
   ok: boolean;
   errors: Record<string, number>;
+  /** ReLU inputs within 1e-6·rms of zero in the float64 reference: a float32 run may take the other side of the kink there. */
+  relu_near_ties?: { count: number; min_margin_rel: number };
+  warning?: string;
 }
 
 /** A random batch: standard-normal images and uniformly drawn labels. */

@@ -2,9 +2,24 @@
  * PyTorch as referee (float64): gradients of every model family at two input shapes, and K steps
  * of SGD with and without momentum. In CI (REQUIRE_TORCH=1) these run; they never skip there.
  */
-import { runParity } from '../../src/bridge/parity';
-import { runSgdCheck } from '../../src/bridge/sgd';
+import { ParityReport, runParity } from '../../src/bridge/parity';
+import { runSgdCheck, SgdCheckOptions } from '../../src/bridge/sgd';
 import { itTorch } from '../helpers';
+
+/**
+ * A ReLU input within ~1e-7 (relative) of zero in the float64 reference can land on the other
+ * side of the kink in float32, which moves every gradient below it by ~1e-3 (the bridge reports
+ * such inputs as relu_near_ties; PyTorch's own float32 has the same exposure). Such a seed is
+ * replaced by the next one; a failure without near ties is a real failure and is returned at once.
+ */
+async function withTieRetry(attempt: (seed: number) => Promise<ParityReport>): Promise<ParityReport> {
+  let r!: ParityReport;
+  for (let seed = 1; seed <= 4; seed++) {
+    r = await attempt(seed);
+    if (r.ok || !r.relu_near_ties?.count) return r;
+  }
+  return r;
+}
 
 const MODELS = ['preresnet8', 'preresnet20', 'preresnet20-si', 'cnn4'];
 const SHAPES: [number, number, number][] = [[3, 32, 32], [1, 28, 28]];
@@ -13,7 +28,7 @@ describe('gradient parity with PyTorch (relative L2 error < 1e-4)', () => {
   for (const model of MODELS) {
     for (const input of SHAPES) {
       itTorch(`${model} on ${input.join('×')}, batch 8`, async () => {
-        const r = await runParity({ model, batch: 8, input, seed: 1 });
+        const r = await withTieRetry((seed) => runParity({ model, batch: 8, input, seed }));
         const worst = Object.entries(r.errors).filter(([, e]) => e >= 1e-4);
         expect(worst).toEqual([]);
         expect(r.ok).toBe(true);
@@ -23,20 +38,20 @@ describe('gradient parity with PyTorch (relative L2 error < 1e-4)', () => {
   }
 });
 
-// Seed 1: with seed 0, a ReLU pre-activation lies within 1e-9 (relative) of zero at step 4 (the
-// bridge reports it as relu_near_ties); float32 rounding flips it, and momentum 0.9 at lr 0.1 on
-// random labels amplifies the flip to a 3% difference by step 5. That is SGD's sensitivity, not a
-// wrong update: steps 1–3 of the same run agree to 1e-6, and so do other seeds.
+// Over several steps a ReLU tie flip is amplified further (seed 0 of preresnet8 with momentum 0.9:
+// a flip at step 4 grows to 3% by step 5, while steps 1–3 agree to 1e-6), so the same retry applies.
+const sgd = (o: Omit<SgdCheckOptions, 'seed'>) => withTieRetry((seed) => runSgdCheck({ ...o, seed }));
+
 describe('SGD steps match torch.optim.SGD (parameters, momentum buffers, running statistics)', () => {
   for (const momentum of [0.9, 0]) {
     itTorch(`preresnet8, 5 steps, momentum ${momentum}, wd 5e-4`, async () => {
-      const r = await runSgdCheck({ model: 'preresnet8', steps: 5, lr: 0.1, wd: 5e-4, momentum, seed: 1 });
+      const r = await sgd({ model: 'preresnet8', steps: 5, lr: 0.1, wd: 5e-4, momentum });
       expect(Object.entries(r.errors).filter(([, e]) => e >= 1e-4)).toEqual([]);
       expect(r.ok).toBe(true);
     });
   }
   itTorch('cnn4-si (frozen last layer), 5 steps, momentum 0.9', async () => {
-    const r = await runSgdCheck({ model: 'cnn4-si', steps: 5, lr: 0.1, wd: 5e-3, momentum: 0.9, input: [1, 16, 16], seed: 1 });
+    const r = await sgd({ model: 'cnn4-si', steps: 5, lr: 0.1, wd: 5e-3, momentum: 0.9, input: [1, 16, 16] });
     expect(r.ok).toBe(true);
   });
 });
