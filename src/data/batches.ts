@@ -195,25 +195,18 @@ export function assembleBatch(
     for (let ch = 0; ch < c; ch++) {
       const src = (j * c + ch) * h * w;
       const dst = (i * c + ch) * h * w;
-      if (ds.images instanceof Uint8Array) {
-        copyPlaneU8(ds.images, src, x, dst, h, w, dy, dx, flip, a[ch], b[ch]);
-      } else {
-        copyPlaneF32(ds.images, src, x, dst, h, w, dy, dx, flip, a[ch], b[ch]);
-      }
+      copyPlane(ds.images, src, x, dst, h, w, dy, dx, flip, a[ch], b[ch]);
     }
   }
   return { x, y, shape: [n, c, h, w], indices };
 }
 
-// The two plane copies are the same code for uint8 and float32 sources; keeping them separate
-// keeps each call site monomorphic, which is what makes V8 compile the inner loop tightly.
-
 /**
  * Writes out[y][x] = src[y + dy][x' + dx] · a + b with x' = flip ? w−1−x : x, and b (a zero
  * pixel, i.e. the padding) where the source is outside the image.
  */
-function copyPlaneU8(
-  src: Uint8Array, s0: number, out: Float32Array, d0: number, h: number, w: number,
+function copyPlane(
+  src: Uint8Array | Float32Array, s0: number, out: Float32Array, d0: number, h: number, w: number,
   dy: number, dx: number, flip: boolean, a: number, b: number,
 ): void {
   for (let yy = 0; yy < h; yy++) {
@@ -239,28 +232,3 @@ function copyPlaneU8(
   }
 }
 
-function copyPlaneF32(
-  src: Float32Array, s0: number, out: Float32Array, d0: number, h: number, w: number,
-  dy: number, dx: number, flip: boolean, a: number, b: number,
-): void {
-  for (let yy = 0; yy < h; yy++) {
-    const sy = yy + dy;
-    const drow = d0 + yy * w;
-    if (sy < 0 || sy >= h) {
-      out.fill(b, drow, drow + w);
-      continue;
-    }
-    const srow = s0 + sy * w;
-    const lo = flip ? Math.max(0, dx) : Math.max(0, -dx);
-    const hi = flip ? Math.min(w, w + dx) : Math.min(w, w - dx);
-    if (lo > 0) out.fill(b, drow, drow + lo);
-    if (hi < w) out.fill(b, drow + hi, drow + w);
-    if (flip) {
-      const base = srow + w - 1 + dx;
-      for (let xx = lo; xx < hi; xx++) out[drow + xx] = src[base - xx] * a + b;
-    } else {
-      const base = srow + dx;
-      for (let xx = lo; xx < hi; xx++) out[drow + xx] = src[base + xx] * a + b;
-    }
-  }
-}
