@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { exportCommand } from './commands/export';
 import { figureCommands, reproduceCommand } from './commands/figures';
+import { benchCommand } from './commands/bench';
 import { modelsCommand } from './commands/models';
 import { parityCommand } from './commands/parity';
 import { trainCommand } from './commands/train';
@@ -18,6 +19,7 @@ export function cli(argv: string[]) {
     .command(exportCommand)
     .command(parityCommand)
     .command(modelsCommand)
+    .command(benchCommand)
     .demandCommand(1, 'name a command; `ilr --help` lists them')
     .strict()
     .recommendCommands()

@@ -3,7 +3,7 @@
  *
  * ONNX's BatchNormalization in training mode is avoided on purpose (DESIGN.md: refused on CUDA for
  * opset ≥ 14, an aliasing bug, and it hides the batch statistics the backward pass needs). The
- * composite expands to ReduceMean/Sub/Mul/Sqrt/Reciprocal and exposes x̂, the batch mean and
+ * composite expands to ReduceMean/Sub/Mul/Sqrt/Reciprocal and exposes x − μ, the batch mean and
  * variance and 1/σ, so the backward pass reuses them, as PyTorch's derivatives.yaml does.
  */
 import { Emitter, Node, OpDef, ShapeError, Value } from '../graph/ir';
@@ -14,7 +14,13 @@ import { typed } from './util';
 
 const AXES = [0, 2, 3];
 
-/** Inputs: x [N,C,H,W] and, when affine, γ [C] and β [C]. Outputs: y, x̂, mean [1,C,1,1], biased var [1,C,1,1], 1/σ [1,C,1,1]. */
+/**
+ * Inputs: x [N,C,H,W] and, when affine, γ [C] and β [C]. Outputs: y, the centred x − μ, mean
+ * [1,C,1,1], biased var [1,C,1,1], 1/σ [1,C,1,1]. The backward pass works from x − μ instead of
+ * x̂ = (x − μ)/σ (x̂·s = (x − μ)·(s/σ) for a per-channel s), so x̂ is never materialised: the affine
+ * forward is 4 full-tensor passes (Sub, Mul, Mul, Add) instead of 5, and the non-affine one
+ * returns y = x̂ without a copy.
+ */
 export const BatchNormTrain: OpDef = {
   name: 'BatchNormTrain',
   infer(inputs, attrs) {
@@ -32,10 +38,9 @@ export const BatchNormTrain: OpDef = {
   },
   emit(node: Node, e: Emitter) {
     const [x, gamma, beta] = node.inputs;
-    const [y, xhat, mean, variance, invStd] = node.outputs.map((v) => v.name);
+    const [y, centered, mean, variance, invStd] = node.outputs.map((v) => v.name);
     const axes = { ints: AXES };
     const keep = { int: 1 };
-    const centered = e.temp('bn_centered');
     const squared = e.temp('bn_squared');
     const shifted = e.temp('bn_var_eps');
     const std = e.temp('bn_std');
@@ -47,34 +52,35 @@ export const BatchNormTrain: OpDef = {
     e.node('Sqrt', [shifted], [std]);
     e.node('Reciprocal', [std], [invStd]);
     if (!gamma) {
-      e.node('Mul', [centered, invStd], [xhat]);
-      e.node('Identity', [xhat], [y]);
+      e.node('Mul', [centered, invStd], [y]);
       return;
     }
+    // y = (x − μ)·(γ/σ) + β: the per-channel factor first, then one pass over the tensor.
     const c = x.shape[1];
     const g4 = e.temp('bn_gamma4');
     const b4 = e.temp('bn_beta4');
+    const factor = e.temp('bn_factor');
     const scaled = e.temp('bn_scaled');
-    e.node('Mul', [centered, invStd], [xhat]);
     e.node('Reshape', [gamma.name, e.constInt64([1, c, 1, 1])], [g4]);
     e.node('Reshape', [beta.name, e.constInt64([1, c, 1, 1])], [b4]);
-    e.node('Mul', [xhat, g4], [scaled]);
+    e.node('Mul', [invStd, g4], [factor]);
+    e.node('Mul', [centered, factor], [scaled]);
     e.node('Add', [scaled, b4], [y]);
   },
-  // With s1 = Σdy and s2 = Σdy·x̂ over (N,H,W), m values per channel:
-  //   dγ = s2, dβ = s1, dx = γ/σ · (dy − s1/m − x̂·s2/m).
+  // With s1 = Σdy and s2 = Σdy·x̂ = Σdy·(x − μ) / σ over (N,H,W), m values per channel:
+  //   dγ = s2, dβ = s1, dx = γ/σ · (dy − s1/m − x̂·s2/m) = γ/σ · (dy − (x − μ)·(s2/(σ·m)) − s1/m).
   grad: (n, [dy], needs) => {
     if (!dy) return n.inputs.map(() => undefined);
     const [x, gamma] = n.inputs;
-    const [, xhat, , , invStd] = n.outputs;
+    const [, centered, , , invStd] = n.outputs;
     const c = x.shape[1];
     const m = x.shape[0] * x.shape[2] * x.shape[3];
     const s1 = reduceSum(dy, AXES, true);
-    const s2 = reduceSum(mul(dy, xhat), AXES, true);
+    const s2 = mul(reduceSum(mul(dy, centered), AXES, true), invStd);
     let dx: Value | undefined;
     if (needs[0]) {
       const factor = gamma ? mul(reshape(gamma, [1, c, 1, 1]), invStd) : invStd;
-      dx = mul(sub(sub(dy, scale(s1, 1 / m)), mul(xhat, scale(s2, 1 / m))), factor);
+      dx = mul(sub(dy, add(mul(centered, scale(mul(s2, invStd), 1 / m)), scale(s1, 1 / m))), factor);
     }
     if (!gamma) return [dx];
     return [dx, needs[1] ? reshape(s2, [c]) : undefined, needs[2] ? reshape(s1, [c]) : undefined];

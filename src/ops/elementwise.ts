@@ -42,8 +42,10 @@ export const Div = binary('Div', (n, [dy], needs) => {
 });
 
 export const Neg = unary('Neg', (_n, [dy]) => [dy && neg(dy)]);
-export const Relu = unary('Relu', (n, [dy]) => [mul(dy!, sign(n.outputs[0]))]); // relu'(x) = [x > 0] = sign(relu(x))
-export const Sign = unary('Sign', 'none');
+// relu'(x) = [x > 0] = [relu(x) > 0], as Cast(Greater) rather than Sign(relu(x)): ORT's Sign kernel
+// is scalar and single-threaded (at 2 threads, N=128, 16×32×32: relu + mask + Mul 3.7 ms vs 40 ms
+// with Sign; 3.7 vs 5.4 ms of CPU time at 1 thread).
+export const Relu = unary('Relu', (n, [dy]) => [mul(dy!, cast(greater(n.outputs[0], n.graph.scalar(0, dy!)), dy!.dtype))]);
 export const Sqrt = unary('Sqrt', (n, [dy]) => [div(mul(dy!, n.graph.scalar(0.5, dy!)), n.outputs[0])]);
 export const Reciprocal = unary('Reciprocal', (n, [dy]) => {
   const y = n.outputs[0];
@@ -108,7 +110,6 @@ export const mul = (a: Value, b: Value): Value => apply1(Mul, a, b);
 export const div = (a: Value, b: Value): Value => apply1(Div, a, b);
 export const neg = (x: Value): Value => apply1(Neg, x);
 export const relu = (x: Value): Value => apply1(Relu, x);
-export const sign = (x: Value): Value => apply1(Sign, x);
 export const sqrt = (x: Value): Value => apply1(Sqrt, x);
 export const reciprocal = (x: Value): Value => apply1(Reciprocal, x);
 export const exp = (x: Value): Value => apply1(Exp, x);

@@ -5,14 +5,14 @@
 import { OpDef } from '../graph/ir';
 import { BatchNormTrain } from './batchnorm';
 import { Conv, ConvTranspose } from './conv';
-import { Add, Cast, Div, Equal, Exp, Greater, Log, Mul, Neg, Reciprocal, Relu, Sign, Sqrt, Sub, Where } from './elementwise';
+import { Add, Cast, Div, Equal, Exp, Greater, Log, Mul, Neg, Reciprocal, Relu, Sqrt, Sub, Where } from './elementwise';
 import { Gemm, MatMul } from './matmul';
 import { ArgMax, ReduceMean, ReduceSum } from './reduce';
 import { Concat, Expand, Identity, Pad, Reshape, Slice, Transpose } from './shape';
 import { LogSoftmax, OneHot } from './softmax';
 
 export type OpName =
-  | 'Add' | 'Sub' | 'Mul' | 'Div' | 'Neg' | 'Relu' | 'Sign' | 'Sqrt' | 'Reciprocal' | 'Exp' | 'Log'
+  | 'Add' | 'Sub' | 'Mul' | 'Div' | 'Neg' | 'Relu' | 'Sqrt' | 'Reciprocal' | 'Exp' | 'Log'
   | 'Equal' | 'Greater' | 'Cast' | 'Where'
   | 'Conv' | 'ConvTranspose' | 'MatMul' | 'Gemm'
   | 'Reshape' | 'Transpose' | 'Slice' | 'Pad' | 'Concat' | 'Expand' | 'Identity'
@@ -20,7 +20,7 @@ export type OpName =
   | 'LogSoftmax' | 'OneHot' | 'BatchNormTrain';
 
 export const OPS = {
-  Add, Sub, Mul, Div, Neg, Relu, Sign, Sqrt, Reciprocal, Exp, Log,
+  Add, Sub, Mul, Div, Neg, Relu, Sqrt, Reciprocal, Exp, Log,
   Equal, Greater, Cast, Where,
   Conv, ConvTranspose, MatMul, Gemm,
   Reshape, Transpose, Slice, Pad, Concat, Expand, Identity,

@@ -40,7 +40,6 @@ const CASES: Record<OpName, GradCase[] | 'none'> = {
   Div: [d64((g, t) => all(E.div(x(g, 'a', [2, 3], t), E.exp(x(g, 'b', [3], t)))))],
   Neg: [d64((g, t) => all(E.neg(x(g, 'a', [4], t))))],
   Relu: [d64((g, t) => all(E.relu(x(g, 'a', [3, 4], t))))],
-  Sign: 'none',
   Sqrt: [d64((g, t) => all(E.sqrt(E.exp(x(g, 'a', [4], t)))))],
   Reciprocal: [d64((g, t) => all(E.reciprocal(E.exp(x(g, 'a', [4], t)))))],
   Exp: [d64((g, t) => all(E.exp(x(g, 'a', [2, 2], t))))],
@@ -59,6 +58,18 @@ const CASES: Record<OpName, GradCase[] | 'none'> = {
     d32((g, t) => all(conv(x(g, 'x', [2, 3, 9, 8], t), x(g, 'w', [4, 3, 3, 3], t), { stride: 2, pad: 1 }))),
     d32((g, t) => all(conv(x(g, 'x', [2, 3, 8, 8], t), x(g, 'w', [5, 3, 1, 1], t), { stride: 2, pad: 0 }))),
     d32((g, t) => all(conv(x(g, 'x', [2, 2, 7, 7], t), x(g, 'w', [3, 2, 3, 3], t), { stride: 3, pad: 0 }))),
+    // stride 1 (dX as a Conv with the flipped kernel): no padding on odd, non-square input
+    d32((g, t) => all(conv(x(g, 'x', [2, 3, 7, 5], t), x(g, 'w', [4, 3, 3, 3], t), { stride: 1, pad: 0 }))),
+    // 1×1, stride 1: the only im2col tap is the whole input
+    d32((g, t) => all(conv(x(g, 'x', [3, 4, 5, 3], t), x(g, 'w', [2, 4, 1, 1], t), { stride: 1, pad: 0 }))),
+    // pad = k − 1: the flipped conv needs no padding
+    d32((g, t) => all(conv(x(g, 'x', [2, 2, 5, 6], t), x(g, 'w', [3, 2, 3, 3], t), { stride: 1, pad: 2 }))),
+    // pad ≥ k: the flipped conv would need a negative pad, so dX falls back to ConvTranspose
+    d32((g, t) => all(conv(x(g, 'x', [2, 2, 4, 5], t), x(g, 'w', [3, 2, 3, 3], t), { stride: 1, pad: 3 }))),
+    // asymmetric pads [top, left, bottom, right] and a rectangular kernel, stride 1
+    d32((g, t) => all(g.apply(OPS.Conv, [x(g, 'x', [2, 3, 6, 7], t), x(g, 'w', [2, 3, 3, 2], t)], { strides: [1, 1], pads: [1, 0, 0, 1] })[0])),
+    // mixed strides [2, 1] with odd sizes and asymmetric pads: ConvTranspose for dX, strided taps on one axis only
+    d32((g, t) => all(g.apply(OPS.Conv, [x(g, 'x', [2, 3, 9, 6], t), x(g, 'w', [4, 3, 3, 2], t)], { strides: [2, 1], pads: [0, 1, 2, 0] })[0])),
   ],
   ConvTranspose: [d32((g, t) => {
     const a = x(g, 'x', [2, 4, 4, 4], t);

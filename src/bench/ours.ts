@@ -1,0 +1,101 @@
+/**
+ * Our side of the benchmark: the momentum train-step program of a model on one fixed synthetic
+ * batch, timed over warm steps. Runs in its own process (worker.ts), so the peak RSS it reports
+ * is the training step's alone.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { feedsOf, randomBatch } from '../bridge/parity';
+import { Graph } from '../graph/ir';
+import { initialState } from '../nn/init';
+import { InputShape, modelLayout } from '../nn/model';
+import { modelSpec } from '../nn/spec';
+import { trainStepGraph } from '../programs/programs';
+import { Feeds, Program } from '../runtime/session';
+import { Rng } from '../util/rng';
+
+export interface BenchCase {
+  model: string;
+  batch: number;
+  input: InputShape;
+  steps: number;
+  warmup: number;
+  threads: number;
+  lr: number;
+  momentum: number;
+  wd: number;
+  seed: number;
+  /** Write ORT's profile with this prefix (the profiled run is slower; its timings are for the breakdown only). */
+  profilePrefix?: string;
+}
+
+/** What each side reports, in the field names of `torch_bridge.py bench`. */
+export interface SideResult {
+  images_per_s: number;
+  ms_per_step: number;
+  ms_per_step_min: number;
+  ms_per_step_max: number;
+  peak_rss_mb: number;
+  threads: number;
+  /** The ORT profile file, when profiled. */
+  profile?: string;
+}
+
+export const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+};
+
+export function benchGraph(c: BenchCase): Graph {
+  const spec = modelSpec(c.model, { inChannels: c.input[0] });
+  return trainStepGraph({ spec, batch: c.batch, input: c.input }, c.momentum > 0);
+}
+
+export async function benchOurs(c: BenchCase): Promise<SideResult> {
+  const spec = modelSpec(c.model, { inChannels: c.input[0] });
+  const layout = modelLayout(spec, c.input);
+  const rng = new Rng([c.seed, 'bench']);
+  const state = initialState(layout, rng.fork('init'));
+  const program = await Program.create(benchGraph(c), { threads: c.threads, profilePrefix: c.profilePrefix });
+  const trainable = layout.params.filter((p) => p.trainable);
+  const feeds: Feeds = {
+    ...feedsOf(state),
+    ...randomBatch(rng.fork('data'), c.batch, c.input, spec.numClasses),
+    lr: Float32Array.of(c.lr),
+    wd: new Float32Array(trainable.length).fill(c.wd),
+  };
+  if (c.momentum > 0) {
+    feeds.momentum = Float32Array.of(c.momentum);
+    for (const p of trainable) feeds[`momentum.${p.name}`] = new Float32Array(p.shape.reduce((a, b) => a * b, 1));
+  }
+  // The same state every step (as the PyTorch side reuses one batch): what is timed is the step.
+  const times: number[] = [];
+  for (let i = 0; i < c.warmup + c.steps; i++) {
+    const t = performance.now();
+    await program.run(feeds);
+    if (i >= c.warmup) times.push(performance.now() - t);
+  }
+  if (c.profilePrefix) program.endProfiling();
+  const profile = c.profilePrefix ? profileFile(c.profilePrefix) : undefined;
+  await program.release();
+  const ms = median(times);
+  return {
+    images_per_s: (c.batch * 1000) / ms,
+    ms_per_step: ms,
+    ms_per_step_min: Math.min(...times),
+    ms_per_step_max: Math.max(...times),
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    threads: c.threads,
+    ...(profile ? { profile } : {}),
+  };
+}
+
+/** ORT names the profile `<prefix>_<date>.json`; the newest such file. */
+function profileFile(prefix: string): string {
+  const dir = path.dirname(prefix);
+  const base = path.basename(prefix);
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith(`${base}_`) && f.endsWith('.json'));
+  if (!files.length) throw new Error(`onnxruntime wrote no profile ${prefix}_*.json`);
+  return path.join(dir, files.sort().at(-1)!);
+}

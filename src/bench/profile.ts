@@ -1,0 +1,84 @@
+/**
+ * Where a train step's time goes: ORT's profile (Chrome trace JSON) summed by op type, with Conv
+ * nodes split by role. A Conv whose weight is a graph input is a forward conv; any other Conv (the
+ * flipped kernel) or ConvTranspose computes an input gradient; a Gemm whose result is reshaped
+ * into a kernel is a conv weight gradient (im2col), as are the Slices and Concats that feed it.
+ */
+import * as fs from 'fs';
+import { toModelProto } from '../graph/onnx';
+import { Graph } from '../graph/ir';
+
+export interface ProfileLine {
+  group: string;
+  ms: number;
+  share: number;
+  nodes: number;
+}
+
+interface NodeInfo {
+  opType: string;
+  input: string[];
+  output: string[];
+}
+
+/** Role-qualified group names for the nodes of `graph`, by ONNX node name. */
+export function nodeGroups(graph: Graph): Map<string, string> {
+  const proto = toModelProto(graph).graph!;
+  const graphInputs = new Set((proto.input ?? []).map((v) => v.name!));
+  const nodes = new Map<string, NodeInfo>();
+  const consumers = new Map<string, string[]>();
+  for (const n of proto.node ?? []) {
+    const info = { opType: n.opType!, input: n.input ?? [], output: n.output ?? [] };
+    nodes.set(n.name!, info);
+    for (const i of info.input) consumers.set(i, [...(consumers.get(i) ?? []), n.opType!]);
+  }
+  const groups = new Map<string, string>();
+  for (const [name, n] of nodes) {
+    let group = n.opType;
+    if (n.opType === 'Conv') group = graphInputs.has(n.input[1]) ? 'Conv (forward)' : 'Conv (input grad)';
+    else if (n.opType === 'ConvTranspose') group = 'ConvTranspose (input grad)';
+    else if (n.opType === 'Gemm' && (consumers.get(n.output[0]) ?? []).includes('Reshape')) group = 'Gemm (conv weight grad)';
+    groups.set(name, group);
+  }
+  return groups;
+}
+
+export interface ProfileEvent {
+  cat?: string;
+  name?: string;
+  ts?: number;
+  dur?: number;
+  args?: { op_name?: string };
+}
+
+/** Sums kernel times per group as ms per run, over the runs after the first `skipRuns` (warm-up). */
+export function summarizeProfile(events: readonly ProfileEvent[], groups: Map<string, string>, skipRuns = 0): ProfileLine[] {
+  const runs = events.filter((e) => e.name === 'model_run').map((e) => e.ts ?? 0).sort((a, b) => a - b);
+  if (runs.length <= skipRuns) throw new Error(`the profile holds ${runs.length} runs, none after the ${skipRuns} warm-up runs`);
+  const from = runs[skipRuns];
+  const steps = runs.length - skipRuns;
+  const sums = new Map<string, { us: number; nodes: Set<string> }>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time') || (e.ts ?? 0) < from) continue;
+    const node = e.name.slice(0, -'_kernel_time'.length);
+    const group = groups.get(node) ?? e.args?.op_name ?? 'other';
+    const s = sums.get(group) ?? { us: 0, nodes: new Set<string>() };
+    s.us += e.dur ?? 0;
+    s.nodes.add(node);
+    sums.set(group, s);
+  }
+  const total = [...sums.values()].reduce((a, s) => a + s.us, 0);
+  return [...sums.entries()]
+    .map(([group, s]) => ({ group, ms: s.us / 1000 / steps, share: total ? s.us / total : 0, nodes: s.nodes.size }))
+    .sort((a, b) => b.ms - a.ms);
+}
+
+export function readProfile(file: string): ProfileEvent[] {
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+export function formatProfile(lines: readonly ProfileLine[]): string {
+  const total = lines.reduce((a, l) => a + l.ms, 0);
+  const rows = lines.map((l) => `${l.group.padEnd(28)} ${l.ms.toFixed(1).padStart(8)} ms ${(100 * l.share).toFixed(1).padStart(6)} %  ${String(l.nodes).padStart(4)} nodes`);
+  return [...rows, `${'total (kernels)'.padEnd(28)} ${total.toFixed(1).padStart(8)} ms`].join('\n');
+}

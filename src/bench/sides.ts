@@ -1,0 +1,23 @@
+/** Runs each side of a benchmark case in a child process: ours (worker.js) and PyTorch (torch_bridge.py bench). */
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import { runBridge } from '../bridge/python';
+import { modelSpec } from '../nn/spec';
+import { BenchCase, SideResult } from './ours';
+
+export function runOursChild(c: BenchCase): SideResult {
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'worker.js'), JSON.stringify(c)], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`bench worker for ${c.model} failed (exit ${r.status}):\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as SideResult;
+}
+
+export function runTorchChild(c: BenchCase): SideResult {
+  const spec = modelSpec(c.model, { inChannels: c.input[0] });
+  const args = ['bench', '--model', JSON.stringify(spec), '--batch', String(c.batch), '--input', c.input.join('x'), '--steps', String(c.steps),
+    '--warmup', String(c.warmup), '--threads', String(c.threads), '--momentum', String(c.momentum), '--wd', String(c.wd), '--lr', String(c.lr),
+    '--seed', String(c.seed)];
+  const { status, result, stderr } = runBridge<SideResult>(args, c.threads);
+  if (status !== 0) throw new Error(`torch_bridge.py bench failed for ${c.model}:\n${stderr}`);
+  return result;
+}

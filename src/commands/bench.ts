@@ -1,0 +1,87 @@
+/** `ilr bench`: train-step throughput and peak memory, optionally against PyTorch and with a per-op profile. */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { CommandModule } from 'yargs';
+import { BenchCase, SideResult } from '../bench/ours';
+import { formatProfile, nodeGroups, readProfile, summarizeProfile } from '../bench/profile';
+import { runOursChild, runTorchChild } from '../bench/sides';
+import { BenchRow, combineRounds, formatTable } from '../bench/table';
+import { benchGraph } from '../bench/ours';
+import { InputShape } from '../nn/model';
+import { parseInputShape } from './options';
+
+interface Args {
+  model?: string;
+  input?: string;
+  batch: number;
+  steps: number;
+  warmup: number;
+  rounds: number;
+  threads: number;
+  'vs-torch': boolean;
+  profile: boolean;
+  lr: number;
+  momentum: number;
+  wd: number;
+  seed: number;
+}
+
+/** The default suite of the issue: preresnet20/32 on CIFAR-sized input, cnn4 on MNIST-sized input. */
+export const DEFAULT_SUITE: { model: string; input: InputShape }[] = [
+  { model: 'preresnet20', input: [3, 32, 32] },
+  { model: 'preresnet32', input: [3, 32, 32] },
+  { model: 'cnn4', input: [1, 28, 28] },
+];
+
+export const benchCommand: CommandModule<object, Args> = {
+  command: 'bench',
+  describe: 'train-step throughput (median images/s, ms/step) and peak RSS on synthetic data; --vs-torch runs PyTorch alongside',
+  builder: (y) =>
+    y
+      .option('model', { type: 'string', describe: 'one model (default: preresnet20, preresnet32 on 3x32x32 and cnn4 on 1x28x28)' })
+      .option('input', { type: 'string', describe: 'input shape CxHxW for --model (default 3x32x32)' })
+      .option('batch', { type: 'number', default: 128 })
+      .option('steps', { type: 'number', default: 12, describe: 'timed steps per round' })
+      .option('warmup', { type: 'number', default: 3, describe: 'untimed steps first' })
+      .option('rounds', { type: 'number', default: 2, describe: 'rounds per side, alternating ours and PyTorch; the median of the round medians is reported' })
+      .option('threads', { type: 'number', default: 2, describe: 'intra-op threads for ORT and torch.set_num_threads' })
+      .option('vs-torch', { type: 'boolean', default: false, describe: 'also run the same model, batch, optimizer and threads in PyTorch' })
+      .option('profile', { type: 'boolean', default: false, describe: 'print where our time goes by op type (ORT profiler; a separate, slower run)' })
+      .option('lr', { type: 'number', default: 0.1 })
+      .option('momentum', { type: 'number', default: 0.9 })
+      .option('wd', { type: 'number', default: 5e-4 })
+      .option('seed', { type: 'number', default: 0 }),
+  handler: async (a) => {
+    if (a.steps < 1 || a.warmup < 0 || a.rounds < 1 || a.threads < 1 || a.batch < 1) throw new Error('--steps, --rounds, --threads and --batch must be ≥ 1, --warmup ≥ 0');
+    const suite = a.model ? [{ model: a.model, input: parseInputShape(a.input ?? '3x32x32') }] : DEFAULT_SUITE;
+    console.log(`batch ${a.batch}, ${a.threads} threads (ORT intra-op / torch.set_num_threads), SGD lr ${a.lr} momentum ${a.momentum} wd ${a.wd}; ` +
+      `${a.warmup} warm-up + ${a.steps} timed steps × ${a.rounds} rounds${a['vs-torch'] ? ', ours and PyTorch alternating' : ''}; each side in its own process (peak = its max RSS)`);
+    const rows: BenchRow[] = [];
+    for (const { model, input } of suite) {
+      const c: BenchCase = { model, input, batch: a.batch, steps: a.steps, warmup: a.warmup, threads: a.threads, lr: a.lr, momentum: a.momentum, wd: a.wd, seed: a.seed };
+      const ours: SideResult[] = [];
+      const torch: SideResult[] = [];
+      for (let r = 0; r < a.rounds; r++) {
+        ours.push(runOursChild(c));
+        if (a['vs-torch']) torch.push(runTorchChild(c));
+      }
+      const row: BenchRow = { model, input, batch: a.batch, threads: a.threads, ours: combineRounds(a.batch, ours), ...(torch.length ? { torch: combineRounds(a.batch, torch) } : {}) };
+      rows.push(row);
+      console.error(`${model}: ours ${row.ours.ms_per_step.toFixed(1)} ms/step${row.torch ? `, PyTorch ${row.torch.ms_per_step.toFixed(1)} ms/step` : ''}`);
+      if (a.profile) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-bench-'));
+        try {
+          const p = runOursChild({ ...c, profilePrefix: path.join(dir, model) });
+          const lines = summarizeProfile(readProfile(p.profile!), nodeGroups(benchGraph(c)), c.warmup);
+          console.log(`\nprofile of ${model} (ORT kernel time per step, ${c.steps} profiled steps):\n${formatProfile(lines)}\n`);
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    }
+    console.log(formatTable(rows));
+    const load = os.loadavg()[0];
+    if (load > os.cpus().length) console.log(`warning: load average ${load.toFixed(1)} on ${os.cpus().length} cores: other processes competed for the CPU, the timings are not reliable`);
+  },
+};

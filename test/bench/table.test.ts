@@ -1,0 +1,63 @@
+/** The bench table's arithmetic and layout (no timing here: the numbers are made up). */
+import { median, SideResult } from '../../src/bench/ours';
+import { summarizeProfile } from '../../src/bench/profile';
+import { combineRounds, formatTable, ratios } from '../../src/bench/table';
+
+const side = (ms: number, peak: number, extra: Partial<SideResult> = {}): SideResult => ({
+  images_per_s: (128 * 1000) / ms, ms_per_step: ms, ms_per_step_min: ms - 1, ms_per_step_max: ms + 1, peak_rss_mb: peak, threads: 2, ...extra,
+});
+
+describe('bench table', () => {
+  it('median of odd and even lists', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it('combines rounds: median step time, largest peak, throughput from the combined time', () => {
+    const c = combineRounds(128, [side(400, 500), side(600, 450), side(500, 480)]);
+    expect(c.ms_per_step).toBe(500);
+    expect(c.images_per_s).toBeCloseTo(256);
+    expect(c.peak_rss_mb).toBe(500);
+    expect(c.ms_per_step_min).toBe(399);
+    expect(c.ms_per_step_max).toBe(601);
+    expect(() => combineRounds(128, [])).toThrow(/no rounds/);
+  });
+
+  it('ratios are ours over PyTorch, for speed and for memory', () => {
+    const r = ratios({ model: 'm', input: [3, 32, 32], batch: 128, threads: 2, ours: side(500, 400), torch: side(250, 800) })!;
+    expect(r.speed).toBeCloseTo(0.5);
+    expect(r.memory).toBeCloseTo(0.5);
+    expect(ratios({ model: 'm', input: [3, 32, 32], batch: 128, threads: 2, ours: side(500, 400) })).toBeUndefined();
+  });
+
+  it('prints one aligned row per model, with the PyTorch columns only when measured', () => {
+    const rows = [
+      { model: 'preresnet20', input: [3, 32, 32], batch: 128, threads: 2, ours: side(500, 460), torch: side(250, 640) },
+      { model: 'cnn4', input: [1, 28, 28], batch: 128, threads: 2, ours: side(100, 300), torch: side(200, 600) },
+    ];
+    const lines = formatTable(rows).split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^model\s+input\s+batch\s+threads\s+ours img\/s\s+ms\/step\s+peak MB\s+torch img\/s\s+ms\/step\s+peak MB\s+speed ours\/torch\s+mem ours\/torch$/);
+    expect(lines[2].split(/\s+/)).toEqual(['preresnet20', '3x32x32', '128', '2', '256', '500.0', '460', '512', '250.0', '640', '0.50', '0.72']);
+    expect(lines[3].split(/\s+/)).toEqual(['cnn4', '1x28x28', '128', '2', '1280', '100.0', '300', '640', '200.0', '600', '2.00', '0.50']);
+    expect(new Set(lines.map((l) => l.length)).size).toBe(1); // right-aligned columns end together
+    const oursOnly = formatTable([{ ...rows[0], torch: undefined }]).split('\n');
+    expect(oursOnly[0]).not.toMatch(/torch/);
+  });
+
+  it('profile: kernel time per group and per step, skipping warm-up runs', () => {
+    const events = [
+      { name: 'model_run', ts: 0 },
+      { cat: 'Node', name: 'Conv_1_kernel_time', ts: 1, dur: 5000, args: { op_name: 'Conv' } },
+      { name: 'model_run', ts: 100 },
+      { cat: 'Node', name: 'Conv_1_kernel_time', ts: 101, dur: 2000, args: { op_name: 'Conv' } },
+      { cat: 'Node', name: 'Mul_2_kernel_time', ts: 102, dur: 1000, args: { op_name: 'Mul' } },
+      { cat: 'Node', name: 'Mul_2_fence_before', ts: 102, dur: 9, args: { op_name: 'Mul' } },
+      { name: 'model_run', ts: 200 },
+      { cat: 'Node', name: 'Conv_1_kernel_time', ts: 201, dur: 4000, args: { op_name: 'Conv' } },
+    ];
+    const lines = summarizeProfile(events, new Map([['Conv_1', 'Conv (forward)']]), 1);
+    expect(lines.map((l) => [l.group, l.ms, l.nodes])).toEqual([['Conv (forward)', 3, 1], ['Mul', 0.5, 1]]);
+    expect(lines[0].share).toBeCloseTo(6 / 7);
+  });
+});
