@@ -14,6 +14,7 @@ Subcommands (each prints exactly one JSON object on stdout):
   logits     eval-mode logits (running statistics) of a checkpoint
   bench      float32 training-step timing of the same architecture on random data
   load       strict load_state_dict of a checkpoint: proves it loads in PyTorch
+  swa-eval   average snapshots (AveragedModel), update_bn, evaluate: the referee of `ilr swa`
 
 Exit status: 0 all errors within tolerance (or success), 1 some relative error above tolerance,
 2 bad input (message on stderr), 3 an unexpected internal error (traceback on stderr).
@@ -689,12 +690,31 @@ def cmd_bench(args):
             "torch": torch.__version__, "final_loss": loss.item()}
 
 
+# A training checkpoint (src/train/checkpoint.ts) keeps torch.optim.SGD's state next to the
+# state_dict: optimizer.momentum_buffer.<param>. Other optimizer.* entries are not model state.
+OPTIMIZER_PREFIX = "optimizer."
+MOMENTUM_PREFIXES = ("optimizer.momentum_buffer.", "momentum.")
+
+
+def split_checkpoint(tensors):
+    """(state dict, momentum buffers by parameter, other optimizer.* keys) of a checkpoint."""
+    momentum, other, state = {}, [], {}
+    for k, v in tensors.items():
+        prefix = next((p for p in MOMENTUM_PREFIXES if k.startswith(p)), None)
+        if prefix:
+            momentum[k[len(prefix):]] = v
+        elif k.startswith(OPTIMIZER_PREFIX):
+            other.append(k)
+        else:
+            state[k] = v
+    return state, momentum, sorted(other)
+
+
 def cmd_load(args):
     tensors, meta, spec = read_file(args.file)
     path = args.file
     model = build_model(spec)
-    momentum = split_prefix(tensors, "momentum.")
-    state = {k: v for k, v in tensors.items() if not k.startswith("momentum.")}
+    state, momentum, ignored = split_checkpoint(tensors)
     # Our own check first, for an error message that names the keys; then PyTorch's strict load.
     load_state(model, state, path, require_buffers=True)
     expected = model.state_dict()
@@ -706,10 +726,11 @@ def cmd_load(args):
     params = dict(model.named_parameters())
     wrong = sorted(k for k in momentum if k not in params or not params[k].requires_grad)
     if wrong:
-        raise BadInput(f"{path}: momentum.* names that are not trainable parameters: {wrong}")
+        raise BadInput(f"{path}: momentum buffers (optimizer.momentum_buffer.* or momentum.*) for names that "
+                       f"are not trainable parameters: {wrong}")
     for k, v in momentum.items():
         if tuple(v.shape) != tuple(params[k].shape):
-            raise BadInput(f"{path}: momentum.{k} has shape {list(v.shape)}, expected {list(params[k].shape)}")
+            raise BadInput(f"{path}: the momentum buffer of {k} has shape {list(v.shape)}, expected {list(params[k].shape)}")
     nonfinite = sorted(k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all())
     return {"model": spec, "ok": True,
             "num_params": sum(p.numel() for p in model.parameters()),
@@ -717,8 +738,63 @@ def cmd_load(args):
             "keys": list(expected),
             "defaulted": sorted(k for k in expected if k not in state),
             "momentum_buffers": sorted(momentum),
+            "ignored_optimizer_keys": ignored,
             "non_finite": nonfinite,
             "metadata_keys": sorted(meta)}
+
+
+def cmd_swa_eval(args):
+    """SWA as PyTorch does it: AveragedModel over the snapshots, update_bn, eval-mode logits."""
+    from torch.optim.swa_utils import AveragedModel, update_bn
+
+    tensors, meta, spec = read_file(args.data)
+    path = args.data
+    if args.bn_batch < 1:
+        raise BadInput("--bn-batch must be a positive integer")
+    known = {"bn.input", "test.input", "test.target"}
+    ours = split_prefix(tensors, "ours.")
+    ours_state = split_prefix(ours, "state.")
+    stray = sorted(k for k in tensors if k not in known and not k.startswith("ours."))
+    stray += sorted("ours." + k for k in ours if k != "logits" and not k.startswith("state."))
+    if stray:
+        raise BadInput(f"{path}: unexpected tensors {stray} (expected bn.input, test.input, test.target, "
+                       f"optionally ours.logits and ours.state.<state dict key>)")
+    bn_input = get_tensor(tensors, "bn.input", path).double()
+    x, y = get_batch(tensors, "test.", path, spec)
+    if bn_input.dim() != 4 or bn_input.shape[1:] != x.shape[1:]:
+        raise BadInput(f"{path}: bn.input must be [M,{','.join(map(str, x.shape[1:]))}], got {list(bn_input.shape)}")
+
+    model = build_model(spec).double()
+    averaged = AveragedModel(model)
+    for f in args.snapshots:
+        snap, _, snap_spec = read_file(f)
+        if snap_spec != spec:
+            raise BadInput(f"{f}: a snapshot of {json.dumps(snap_spec)}, but {path} describes {json.dumps(spec)}")
+        state, _, _ = split_checkpoint(snap)
+        load_state(model, state, f, require_buffers=False)
+        averaged.update_parameters(model)
+    loader = [bn_input[i:i + args.bn_batch] for i in range(0, bn_input.shape[0], args.bn_batch)]
+    with torch.no_grad():
+        update_bn(loader, averaged)
+        averaged.eval()
+        logits = averaged(x)
+    loss = F.cross_entropy(logits, y).item()
+    acc = (logits.argmax(1) == y).double().mean().item()
+    ref_state = averaged.module.state_dict()
+
+    errors = {}
+    if "logits" in ours:
+        errors["logits"] = rel_err(ours["logits"], logits, "ours.logits", path)
+    for k, t in sorted(ours_state.items()):
+        if k not in ref_state:
+            raise BadInput(f"{path}: ours.state.{k} is not a state dict key of the model")
+        errors["state." + k] = rel_err(t.double(), ref_state[k].double(), "ours.state." + k, path)
+    extra = {"snapshots": len(args.snapshots), "bn_batches": len(loader), "bn_images": bn_input.shape[0],
+             "test_images": x.shape[0], "test_loss": loss, "test_acc": acc,
+             "num_batches_tracked": sorted({int(v) for k, v in ref_state.items() if k.endswith("num_batches_tracked")})}
+    if "logits" in ours:
+        extra["ours_test_acc"] = (ours["logits"].argmax(1) == y).double().mean().item()
+    return verdict(spec, errors, args.tol, extra=extra)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -737,7 +813,12 @@ File contract (safetensors; model spec as JSON text in __metadata__["model"]):
              optional), final.momentum.<param> when momentum > 0, optionally ours.losses [steps];
              __metadata__["optim"] = JSON {"lr": x|[x]*steps, "wd": x|[x]*steps, "momentum": b, "steps": K}.
   logits:    <state dict keys incl. running stats>, input, ours.logits (eval mode).
-  load:      <state dict keys>, optionally momentum.<param>.
+  swa-eval:  --data FILE: bn.input [M,C,H,W] (update_bn's data, in order, already normalised),
+             test.input, test.target, optionally ours.logits [T,classes] and ours.state.<key>
+             (our averaged weights and recomputed running stats) to compare; the snapshots are
+             checkpoints given with --snapshots (optimizer.* entries ignored).
+  load:      <state dict keys>, optionally optimizer.momentum_buffer.<param> (as our checkpoints hold
+             them) or momentum.<param>; other optimizer.* entries are ignored and listed.
 Exit: 0 ok, 1 an error above --tol, 2 bad input, 3 internal error.
 """
 
@@ -788,6 +869,18 @@ def build_parser():
     s.add_argument("--lr", type=float, default=0.1)
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("swa-eval", help="SWA in PyTorch: AveragedModel over snapshots, update_bn, eval logits",
+                       description="Averages the snapshots with torch.optim.swa_utils.AveragedModel (float64), "
+                                   "recomputes BN statistics with update_bn over bn.input in batches of --bn-batch "
+                                   "(the last one smaller), evaluates test.input in eval mode, and compares "
+                                   "ours.logits / ours.state.* when given.",
+                       epilog=FORMAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--snapshots", nargs="+", required=True, help="checkpoint files to average (equal weights)")
+    s.add_argument("--data", required=True, help="safetensors file: bn.input, test.input, test.target, ours.*")
+    s.add_argument("--bn-batch", type=int, default=128, help="update_bn batch size (default 128)")
+    s.add_argument("--tol", type=float, default=1e-4, help="max relative error (default 1e-4)")
+    s.set_defaults(func=cmd_swa_eval)
 
     s = sub.add_parser("load", help="strict load_state_dict of a checkpoint; prints parameter count and keys",
                        description="Loads a checkpoint into the model built from its metadata with "

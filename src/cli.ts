@@ -5,6 +5,8 @@ import { hideBin } from 'yargs/helpers';
 import { exportCommand } from './commands/export';
 import { figureCommands, reproduceCommand } from './commands/figures';
 import { benchCommand } from './commands/bench';
+import { dataCommand } from './commands/data';
+import { swaCommand } from './commands/swa';
 import { modelsCommand } from './commands/models';
 import { parityCommand } from './commands/parity';
 import { trainCommand } from './commands/train';
@@ -20,6 +22,8 @@ export function cli(argv: string[]) {
     .command(parityCommand)
     .command(modelsCommand)
     .command(benchCommand)
+    .command(dataCommand)
+    .command(swaCommand)
     .demandCommand(1, 'name a command; `ilr --help` lists them')
     .strict()
     .recommendCommands()

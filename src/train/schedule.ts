@@ -2,8 +2,9 @@
  * LR and WD schedules as data: a schedule is JSON, and its value at a step is a pure function of
  * the step (timgaripov/swa's `schedule(epoch)` idea), so a resumed run needs no scheduler state.
  *
- * Kinds (milestones and lengths count `unit`s, epochs by default; an epoch-unit schedule changes
- * at epoch boundaries, as torch's MultiStepLR stepped once per epoch does):
+ * Kinds (milestones and lengths count `unit`s, epochs by default; epoch-unit milestones take
+ * effect at epoch boundaries, as torch's MultiStepLR stepped once per epoch does, while cosine
+ * follows the fractional epoch):
  * - constant
  * - multistep: LR × lrFactor at each of lrMilestones, WD × wdFactor at each of wdMilestones
  *   (the paper's `wd_x_y_lr_z_u`: WD ÷10 at epochs x, y; LR ÷10 at z, u)

@@ -256,9 +256,13 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
       const { out, images } = await step(state, momentum, { lr: sched.lr, wd: wdScale.map((s) => s * sched.wd), momentum: c.momentum });
       const loss = out.loss[0] as number;
       const stepNo = position.step + 1;
-      if (!Number.isFinite(loss)) {
+      // The new state must be finite too: a BN running variance or a weight can overflow float32
+      // while the (normalised) loss still looks fine, and a checkpoint of it would not be "good".
+      const broken = Number.isFinite(loss) ? firstNonFinite(out) : undefined;
+      if (!Number.isFinite(loss) || broken) {
         status = 'diverged';
-        message = `training diverged at step ${stepNo}: the loss is ${loss} (lr ${sched.lr}, wd ${sched.wd}). The last good checkpoint is kept in ${files.checkpoints}; lower the learning rate or λη and start again.`;
+        const what = broken ? `${broken} has non-finite values after the update (loss ${loss})` : `the loss is ${loss}`;
+        message = `training diverged at step ${stepNo}: ${what} (lr ${sched.lr}, wd ${sched.wd}). The last good checkpoint is kept in ${files.checkpoints}; lower the learning rate or λη and start again.`;
         log.append({ type: 'diverged', step: stepNo, epoch: stepNo / stepsPerEpoch, message });
         break;
       }
@@ -298,6 +302,15 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
     await evaluator.release();
   }
   return { status, step: position.step, runDir, state, lastEval, message };
+}
+
+/** The first updated tensor (`next.*`) holding a NaN or an infinity, if any. */
+function firstNonFinite(out: Fetches): string | undefined {
+  for (const [k, v] of Object.entries(out)) {
+    if (!k.startsWith('next.') || typeof v[0] !== 'number') continue;
+    for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return k.slice(5);
+  }
+  return undefined;
 }
 
 function nextState(state: TensorMap, out: Fetches): TensorMap {

@@ -1,0 +1,214 @@
+/**
+ * Stochastic weight averaging (Izmailov et al. 2018; timgaripov/swa), issue #7 part 1: the equal
+ * average of SWA snapshots, BatchNorm statistics recomputed for the averaged weights, and its
+ * test loss and accuracy.
+ *
+ * - Averaging is a running mean (avg += (w − avg)/(k+1), in float64), so one model is in memory
+ *   however many snapshots there are; only parameters are averaged (as AveragedModel does).
+ * - The BN recomputation is PyTorch's torch.optim.swa_utils.update_bn: running statistics reset,
+ *   momentum None, i.e. each BN's running mean and (unbiased) variance become the plain average
+ *   of the per-batch values over one pass of the training data, every batch weighted equally,
+ *   the last smaller batch included. The batches are the training set in its stored order,
+ *   unaugmented (`fullBatches`); the bridge's `swa-eval` replays exactly these batches.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Dataset, fullBatches } from '../data';
+import { readSafetensors, TensorMap, writeSafetensors } from '../io/safetensors';
+import { InputShape, ModelLayout, modelLayout } from '../nn/model';
+import { ModelSpec, specName } from '../nn/spec';
+import { batchStatsGraph } from '../programs/programs';
+import { Program, RuntimeOptions } from '../runtime/session';
+import { FORMAT } from '../train/checkpoint';
+import { TrainConfig } from '../train/config';
+import { EvalResult, Evaluator } from '../train/evaluate';
+
+export const SWA_FORMAT = `${FORMAT}/swa`;
+
+/** `*` and `?` in the last path component; everything else literal. */
+function globFiles(pattern: string): string[] {
+  const dir = path.dirname(pattern);
+  const re = new RegExp(`^${path.basename(pattern).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).filter((f) => re.test(f)).sort().map((f) => path.join(dir, f));
+}
+
+/**
+ * The snapshot files that `spec` names: a file; a glob on file names (`run/checkpoints/epoch-*`);
+ * a checkpoints directory (its SWA snapshots, epoch-*.safetensors); or a run directory (the same
+ * in its checkpoints/). Sorted by name, which is epoch order.
+ */
+export function resolveSnapshots(specs: string | readonly string[]): string[] {
+  const out: string[] = [];
+  for (const s of typeof specs === 'string' ? [specs] : specs) {
+    let files: string[];
+    if (/[*?]/.test(path.basename(s))) {
+      files = globFiles(s);
+      if (files.length === 0) throw new Error(`--checkpoints ${s}: no file matches`);
+    } else if (fs.existsSync(s) && fs.statSync(s).isDirectory()) {
+      const dir = fs.existsSync(path.join(s, 'checkpoints')) ? path.join(s, 'checkpoints') : s;
+      files = globFiles(path.join(dir, 'epoch-*.safetensors'));
+      if (files.length === 0) {
+        const there = fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
+        throw new Error(
+          `--checkpoints ${s}: ${dir} holds no SWA snapshots (epoch-*.safetensors; train with --snapshot-epochs)` +
+            (there.length ? `; it has ${there.join(', ')} — name them with a glob or one by one` : ''),
+        );
+      }
+    } else if (fs.existsSync(s)) {
+      files = [s];
+    } else {
+      throw new Error(`--checkpoints ${s}: no such file or directory`);
+    }
+    out.push(...files);
+  }
+  return [...new Set(out)];
+}
+
+/** The training config of the run a snapshot belongs to (<run>/checkpoints/F → <run>/config.json), if any. */
+export function runConfigOf(file: string): TrainConfig | undefined {
+  const f = path.join(path.dirname(path.resolve(file)), '..', 'config.json');
+  if (!fs.existsSync(f)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(f, 'utf8')).config as TrainConfig;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The model spec in a snapshot's metadata. */
+export function snapshotSpec(file: string): ModelSpec {
+  const { metadata } = readSafetensors(file);
+  if (!metadata.model) throw new Error(`${file}: no model description in its metadata; is it an intrinsic-lr checkpoint?`);
+  return JSON.parse(metadata.model) as ModelSpec;
+}
+
+/** Equal-weight running average of the snapshots' parameters (float64 accumulation, float32 result). */
+export function averageSnapshots(files: readonly string[], spec: ModelSpec, layout: ModelLayout): TensorMap {
+  if (files.length === 0) throw new Error('SWA needs at least one snapshot');
+  const avg = new Map<string, Float64Array>(layout.params.map((p) => [p.name, new Float64Array(p.shape.reduce((a, b) => a * b, 1))]));
+  files.forEach((file, k) => {
+    const { tensors, metadata } = readSafetensors(file);
+    if (metadata.model !== JSON.stringify(spec)) {
+      throw new Error(`${file} is a snapshot of ${metadata.model ? specName(JSON.parse(metadata.model)) : 'an unknown model'}, but ${files[0]} is one of ${specName(spec)}: SWA averages snapshots of one model`);
+    }
+    for (const p of layout.params) {
+      const t = tensors.get(p.name);
+      if (!t || t.dtype !== 'float32' || t.shape.join(',') !== p.shape.join(',')) {
+        throw new Error(`${file}: tensor ${p.name} is ${t ? `${t.dtype}[${t.shape}]` : 'missing'}, the model needs float32[${p.shape}]`);
+      }
+      const a = avg.get(p.name)!;
+      const w = t.data as Float32Array;
+      for (let i = 0; i < a.length; i++) a[i] += (w[i] - a[i]) / (k + 1);
+    }
+  });
+  const out: TensorMap = new Map();
+  for (const p of layout.params) out.set(p.name, { dtype: 'float32', shape: p.shape, data: Float32Array.from(avg.get(p.name)!) });
+  return out;
+}
+
+export interface BnUpdate {
+  /** running_mean / running_var of every BN. */
+  stats: TensorMap;
+  batches: number;
+  images: number;
+}
+
+/** update_bn: each BN's running statistics = the average of its batch statistics over one pass of `data`. */
+export async function recomputeBn(spec: ModelSpec, input: InputShape, params: TensorMap, data: Dataset, batch: number, runtime: RuntimeOptions = {}): Promise<BnUpdate> {
+  const layout = modelLayout(spec, input);
+  const programs = new Map<number, Program>();
+  const program = async (n: number) => {
+    if (!programs.has(n)) programs.set(n, await Program.create(batchStatsGraph({ spec, batch: n, input }), runtime));
+    return programs.get(n)!;
+  };
+  const feeds: Record<string, Float32Array> = {};
+  for (const [k, v] of params) feeds[k] = v.data as Float32Array;
+  // Running statistics are inputs of the train-mode forward but do not affect batch statistics.
+  for (const b of layout.buffers) if (!feeds[b.name]) feeds[b.name] = new Float32Array(b.shape.reduce((x, y) => x * y, 1)).fill(b.name.endsWith('running_var') ? 1 : 0);
+  const avg = new Map<string, Float64Array>();
+  let batches = 0;
+  try {
+    for (const b of fullBatches(data, { chunkSize: batch, last: 'keep' })) {
+      const n = b.y.length;
+      const p = await program(n);
+      const out = await p.run({ ...feeds, input: b.x, target: b.y }, p.outputNames);
+      batches++;
+      for (const [name, v] of Object.entries(out)) {
+        // batch.<bn>.mean → <bn>.running_mean, batch.<bn>.var → <bn>.running_var
+        const m = /^batch\.(.+)\.(mean|var)$/.exec(name);
+        if (!m) continue;
+        const key = `${m[1]}.running_${m[2]}`;
+        if (!avg.has(key)) avg.set(key, new Float64Array(v.length));
+        const a = avg.get(key)!;
+        for (let i = 0; i < a.length; i++) a[i] += ((v[i] as number) - a[i]) / batches;
+      }
+    }
+  } finally {
+    for (const p of programs.values()) await p.release();
+  }
+  const stats: TensorMap = new Map();
+  for (const info of layout.buffers) {
+    const a = avg.get(info.name);
+    if (!a) throw new Error(`batch statistics program gave no value for ${info.name}`);
+    stats.set(info.name, { dtype: 'float32', shape: info.shape, data: Float32Array.from(a) });
+  }
+  return { stats, batches, images: data.count };
+}
+
+export interface SwaOptions {
+  snapshots: readonly string[];
+  train: Dataset;
+  test: Dataset;
+  bnBatch?: number;
+  evalBatch?: number;
+  runtime?: RuntimeOptions;
+  /** Write the averaged model here (state_dict + num_batches_tracked, SWA metadata). */
+  out?: string;
+}
+
+export interface SwaResult {
+  spec: ModelSpec;
+  snapshots: string[];
+  /** Averaged parameters and recomputed running statistics, by state_dict name. */
+  state: TensorMap;
+  bn: { batches: number; images: number };
+  test: EvalResult;
+  out?: string;
+}
+
+export async function swa(o: SwaOptions): Promise<SwaResult> {
+  const input = o.train.shape as InputShape;
+  const spec = snapshotSpec(o.snapshots[0]);
+  if (spec.inChannels !== input[0] || spec.numClasses !== o.train.numClasses) {
+    throw new Error(`${o.snapshots[0]}: ${specName(spec)} takes ${spec.inChannels} channels and ${spec.numClasses} classes, ${o.train.name} has ${input[0]} and ${o.train.numClasses}: wrong --dataset?`);
+  }
+  const layout = modelLayout(spec, input);
+  const params = averageSnapshots(o.snapshots, spec, layout);
+  const bn = await recomputeBn(spec, input, params, o.train, o.bnBatch ?? 128, o.runtime);
+  const state: TensorMap = new Map([...params, ...bn.stats]);
+  const evaluator = await Evaluator.create(spec, input, Math.min(o.evalBatch ?? 500, o.test.count), o.runtime ?? {});
+  let test: EvalResult;
+  try {
+    test = await evaluator.evaluate(state, o.test);
+  } finally {
+    await evaluator.release();
+  }
+  const result: SwaResult = { spec, snapshots: [...o.snapshots], state, bn: { batches: bn.batches, images: bn.images }, test };
+  if (o.out) {
+    const tensors: TensorMap = new Map(state);
+    for (const b of layout.buffers) {
+      if (b.name.endsWith('.running_mean')) {
+        tensors.set(b.name.replace(/running_mean$/, 'num_batches_tracked'), { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(bn.batches)) });
+      }
+    }
+    writeSafetensors(o.out, tensors, {
+      format: SWA_FORMAT,
+      model: JSON.stringify(spec),
+      model_name: specName(spec),
+      swa: JSON.stringify({ snapshots: o.snapshots, bn: result.bn, bnData: `${o.train.name} ${o.train.split}`, test: { ...test, data: `${o.test.name} ${o.test.split}` } }),
+    });
+    result.out = o.out;
+  }
+  return result;
+}

@@ -1,0 +1,162 @@
+/**
+ * How training fails: truncated checkpoints, divergence, and bad input. Each failure must say
+ * what happened and what to do, keep what was good, and (for bad input) stop before any work.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { readSafetensors } from '../../src/io/safetensors';
+import { modelLayout } from '../../src/nn/model';
+import { modelSpec } from '../../src/nn/spec';
+import { loadCheckpoint, rollingName } from '../../src/train/checkpoint';
+import { readMetrics } from '../../src/train/metrics';
+import { runFiles, train } from '../../src/train/trainer';
+import { runCli, tmpDir, writeConfig } from '../cli';
+import { tinyConfig, TINY_DATA } from './fixtures';
+
+let dir: string;
+beforeAll(() => {
+  dir = tmpDir('ilr-failures-');
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const ckpt = (run: string, step: number) => path.join(runFiles(run).checkpoints, rollingName(step));
+const input = TINY_DATA.shape;
+const cnn4 = modelSpec('cnn4', { inChannels: 1 });
+
+function truncate(file: string, keep = 0.6): void {
+  const bytes = fs.readFileSync(file);
+  fs.writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length * keep)));
+}
+
+describe('corrupt checkpoints', () => {
+  it('a truncated checkpoint fails to load with an error naming the file; the previous one is still there and loads', async () => {
+    const run = path.join(dir, 'truncated');
+    await train(tinyConfig({ steps: 20, checkpointEvery: 10 }), run, { quiet: true });
+    const newest = ckpt(run, 20);
+    const previous = ckpt(run, 10);
+    truncate(newest);
+    const expected = { spec: cnn4, layout: modelLayout(cnn4, input) };
+    expect(() => loadCheckpoint(newest, expected)).toThrow(newest);
+    expect(() => loadCheckpoint(newest, expected)).toThrow(/not a valid safetensors file .*truncated/);
+    expect(fs.existsSync(previous)).toBe(true);
+    expect(loadCheckpoint(previous, expected).position.step).toBe(10);
+    // Cut inside the header too.
+    truncate(newest, 0.01);
+    expect(() => loadCheckpoint(newest, expected)).toThrow(newest);
+  });
+
+  it('resuming from a truncated newest checkpoint says which file to delete; after deleting it the run resumes', async () => {
+    const run = path.join(dir, 'resume-truncated');
+    const config = tinyConfig({ steps: 30, checkpointEvery: 10 });
+    const full = await train(config, path.join(dir, 'resume-reference'), { quiet: true });
+    await train(config, run, { quiet: true });
+    // Make it an interrupted run: no summary, and its newest checkpoint cut short.
+    fs.rmSync(runFiles(run).summary);
+    fs.rmSync(ckpt(run, 30));
+    truncate(ckpt(run, 20));
+    const metricsBefore = fs.readFileSync(runFiles(run).metrics, 'utf8');
+    const err = await train(config, run, { resume: true, quiet: true }).then(() => null, (e: Error) => e);
+    expect(err).not.toBeNull();
+    expect(err!.message).toContain(`To resume from the one before it, delete ${ckpt(run, 20)}`);
+    expect(err!.message).toMatch(/truncated/);
+    expect(fs.readFileSync(runFiles(run).metrics, 'utf8')).toBe(metricsBefore); // nothing touched
+    fs.rmSync(ckpt(run, 20));
+    const r = await train(config, run, { resume: true, quiet: true });
+    expect(r.status).toBe('finished');
+    expect(fs.readFileSync(runFiles(run).metrics, 'utf8')).toBe(fs.readFileSync(runFiles(full.runDir).metrics, 'utf8'));
+  });
+
+  it('the CLI reports the same and exits non-zero', async () => {
+    const run = path.join(dir, 'resume-truncated');
+    truncate(ckpt(run, 30));
+    fs.rmSync(runFiles(run).summary);
+    const r = await runCli(['train', '--resume', run, '--quiet']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`delete ${ckpt(run, 30)}`);
+  });
+
+  it('a checkpoint of another architecture is refused, naming both models', async () => {
+    const run = path.join(dir, 'truncated');
+    const file = ckpt(run, 10);
+    const pre = modelSpec('preresnet8', { inChannels: 1 });
+    expect(() => loadCheckpoint(file, { spec: pre, layout: modelLayout(pre, input) })).toThrow(/is a checkpoint of cnn4 .*but this run uses preresnet8/);
+    const si = modelSpec('cnn4-si', { inChannels: 1 });
+    expect(() => loadCheckpoint(file, { spec: si, layout: modelLayout(si, input) })).toThrow(/checkpoint of cnn4 .*this run uses cnn4-si/);
+    const rgb = modelSpec('cnn4', { inChannels: 3 });
+    expect(() => loadCheckpoint(file, { spec: rgb, layout: modelLayout(rgb, [3, 12, 12]) })).toThrow(file);
+  });
+
+  it('an exported state dict is not a training checkpoint', async () => {
+    const run = path.join(dir, 'truncated');
+    const out = path.join(dir, 'sd.safetensors');
+    const r = await runCli(['export', '--checkpoint', ckpt(run, 10), '--format', 'safetensors', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(() => loadCheckpoint(out, { spec: cnn4, layout: modelLayout(cnn4, input) })).toThrow(/not a training checkpoint/);
+  });
+});
+
+describe('divergence', () => {
+  it('lr 1e6: the run stops with a clear message, keeps the last good (finite) checkpoint, exits with code 3', async () => {
+    const run = path.join(dir, 'diverged');
+    const config = writeConfig(dir, 'diverge.json', { ...tinyConfig(), lr: 1e6, steps: 40, checkpointEvery: 1, logEvery: 1 });
+    const r = await runCli(['train', '--config', config, '--out', run, '--quiet']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^error: training diverged at step \d+: (.*non-finite values|the loss is NaN)/);
+    expect(r.stderr).toContain(`The last good checkpoint is kept in ${runFiles(run).checkpoints}`);
+    expect(fs.existsSync(runFiles(run).summary)).toBe(false);
+    const records = readMetrics(runFiles(run).metrics);
+    const last = records[records.length - 1];
+    expect(last.type).toBe('diverged');
+    const files = fs.readdirSync(runFiles(run).checkpoints).sort();
+    expect(files.length).toBeGreaterThan(0);
+    const newest = path.join(runFiles(run).checkpoints, files[files.length - 1]);
+    expect(loadCheckpoint(newest, { spec: cnn4, layout: modelLayout(cnn4, input) }).position.step).toBe(last.step - 1);
+    for (const [name, t] of readSafetensors(newest).tensors) {
+      if (t.dtype === 'float32') expect([name, (t.data as Float32Array).every(Number.isFinite)]).toEqual([name, true]);
+    }
+  });
+
+  it('lr 1e3: the loss stays finite but a BN running variance overflows; that is divergence too', async () => {
+    const run = path.join(dir, 'overflow');
+    const r = await train(tinyConfig({ lr: 1e3, steps: 40, checkpointEvery: 1 }), run, { quiet: true });
+    expect(r.status).toBe('diverged');
+    expect(r.message).toMatch(/running_var has non-finite values after the update/);
+    for (const t of r.state.values()) expect((t.data as Float32Array).every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('bad input is refused before any work starts', () => {
+  const refused = async (args: string[], why: RegExp) => {
+    const out = path.join(dir, `bad-${Math.random().toString(36).slice(2)}`);
+    const r = await runCli(['train', ...args, '--out', out, '--quiet']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(why);
+    expect(fs.existsSync(out)).toBe(false);
+  };
+
+  it('an unknown model', () => refused(['--model', 'resnet9', '--steps', '5'], /unknown model "resnet9"\. Known presets: preresnet/));
+  it('a bad preset depth', () => refused(['--model', 'preresnet10', '--steps', '5'], /depth must be 6n\+2/));
+  it('a schedule that does not parse', () => refused(['--model', 'cnn4', '--steps', '5', '--schedule', 'wd_40_lr_x'], /--schedule "wd_40_lr_x": not JSON, not a file, and not of the form wd_x_y_lr_z_u/));
+  it('a schedule of an unknown kind', () => refused(['--model', 'cnn4', '--steps', '5', '--schedule', '{"kind":"step"}'], /unknown kind "step"/));
+  it('an unknown data set', () => refused(['--model', 'cnn4', '--steps', '5', '--dataset', 'imagenet'], /--dataset "imagenet": expected one of/));
+  it('a config file with a bad value', async () => {
+    const config = writeConfig(dir, 'bad.json', { ...tinyConfig(), momentum: 1.5 });
+    await refused(['--config', config], /momentum must be in \[0, 1\)/);
+  });
+
+  it('resuming a directory that holds no run', async () => {
+    const r = await runCli(['train', '--resume', path.join(dir, 'nothing-here'), '--quiet']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/holds no run \(no config\.json\); nothing to resume/);
+  });
+
+  it('starting a run in a directory that already holds one', async () => {
+    const run = path.join(dir, 'truncated');
+    const before = fs.readFileSync(runFiles(run).metrics, 'utf8');
+    const config = writeConfig(dir, 'again.json', tinyConfig());
+    const r = await runCli(['train', '--config', config, '--out', run, '--quiet']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`continue it with --resume ${run}`);
+    expect(fs.readFileSync(runFiles(run).metrics, 'utf8')).toBe(before);
+  });
+});
