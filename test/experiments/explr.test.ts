@@ -1,0 +1,151 @@
+/**
+ * The explr figure's checks on synthetic divergence curves (with and without the phenomenon), its
+ * helpers, and a tiny real run of the train-step programs: run B on the ExpLR schedule keeps
+ * |w_B| / |w_A| = α^(−t).
+ */
+import { explrAlpha, explrBufferFactor, explrLr, explrNormRatio } from '../../src/analysis/explr';
+import { fullBatches, syntheticDataset } from '../../src/data';
+import {
+  baselineWindow, checkBnEps, checkCurves, ExplrCurves, geometricMean, relativeDistance, ulpPerturb,
+} from '../../src/experiments/explr';
+import { initialState } from '../../src/nn/init';
+import { InputShape, modelLayout } from '../../src/nn/model';
+import { modelSpec } from '../../src/nn/spec';
+import { trainStepGraph } from '../../src/programs/programs';
+import { Feeds, Program } from '../../src/runtime/session';
+import { Rng } from '../../src/util/rng';
+
+const thresholds = { factor: 10, baselineEnd: 1e-2, controlEnd: 1e-3, normWindow: 1e-3, normTol: 0.01 };
+
+/** Chaotic growth from 1e-7 by `rate` per step, saturating at 3e-2 (as measured at cpu scale). */
+const growth = (start: number, rate: number, steps: number) => Array.from({ length: steps }, (_, i) => Math.min(start * rate ** i, 3e-2));
+
+function curves(over: Partial<ExplrCurves> = {}): ExplrCurves {
+  const steps = Array.from({ length: 30 }, (_, i) => i + 1);
+  const alpha = 0.999;
+  const normA = steps.map((t) => 8 + 0.01 * t);
+  return {
+    momentum: 0, alpha, steps,
+    explr: growth(3e-7, 4, 30),
+    baseline: growth(5e-7, 4, 30),
+    control: steps.map((t) => Math.min(3e-4 * 3 ** (t - 1), 5e-2)),
+    normA,
+    normB: normA.map((n, i) => n * explrNormRatio(alpha, steps[i]) * (1 + 1e-7)),
+    ...over,
+  };
+}
+
+const passed = (c: ExplrCurves) => checkCurves(c, thresholds).map((v) => v.passed);
+
+describe('explr checks', () => {
+  it('pass on curves with the phenomenon', () => {
+    expect(passed(curves())).toEqual([true, true, true]);
+  });
+
+  it('the windows end where the baseline first reaches the threshold', () => {
+    const b = growth(5e-7, 4, 30);
+    expect(baselineWindow(b, 1e-2)).toBe(b.findIndex((x) => x >= 1e-2));
+    expect(baselineWindow([1e-7, 1e-6], 1e-2)).toBe(2);
+    expect(baselineWindow([1e-1], 1e-2)).toBe(0);
+  });
+
+  it('fail when the ExpLR pair diverges faster than rounding', () => {
+    // A real discrepancy (e.g. B's buffer from zero): 1e-4 at step 1, then amplified by the same chaos.
+    expect(passed(curves({ explr: growth(1e-4, 4, 30) }))[0]).toBe(false);
+    // One late excursion above 10× inside the window is enough.
+    const c = curves();
+    const explr = [...c.explr];
+    explr[3] = 11 * c.baseline[3];
+    expect(passed({ ...c, explr })[0]).toBe(false);
+    // After the baseline passed 1e-2 anything goes.
+    const late = [...c.explr];
+    late[25] = 100 * c.baseline[25];
+    expect(passed({ ...c, explr: late })[0]).toBe(true);
+  });
+
+  it('fail when the control is not separated from the rounding baseline', () => {
+    expect(passed(curves({ control: growth(2e-6, 4, 30) }))[1]).toBe(false);
+  });
+
+  it('fail when the norm ratio does not follow α^(−t)', () => {
+    const c = curves();
+    // Ratio 1 (no rescaling at all), and α^(−t) with a 2% wrong exponent.
+    expect(passed({ ...c, normB: c.normA })[2]).toBe(false);
+    expect(passed({ ...c, normB: c.normA.map((n, i) => n * explrNormRatio(c.alpha, c.steps[i]) ** 1.02) })[2]).toBe(false);
+    expect(passed({ ...c, normB: c.normA.map((n, i) => n * explrNormRatio(c.alpha, c.steps[i]) ** 1.005) })[2]).toBe(true);
+  });
+
+  it('fail with empty windows (the baseline already at 1e-2 at step 1)', () => {
+    expect(passed(curves({ baseline: new Array(30).fill(2e-2) }))).toEqual([false, false, false]);
+  });
+
+  it('BN ε is negligible in float32 only below 2^−24 of the smallest variance', () => {
+    expect(checkBnEps(1e-12, 0.03).passed).toBe(true);
+    expect(checkBnEps(1e-5, 0.03).passed).toBe(false);
+  });
+});
+
+describe('explr helpers', () => {
+  it('relative distance and geometric mean', () => {
+    expect(relativeDistance([3, 4], [3, 4])).toBe(0);
+    expect(relativeDistance([3, 4], [3, 5])).toBeCloseTo(0.2, 15);
+    expect(geometricMean([1e-6, 1e-4])).toBeCloseTo(1e-5, 18);
+  });
+
+  it('ulpPerturb moves every non-zero entry by exactly one float32 ulp', () => {
+    const x = Float32Array.from([1, -0.3, 7e-5, 0, 123.5]);
+    const y = ulpPerturb(x, new Rng([1, 'test']));
+    expect(y[3]).toBe(0);
+    for (const i of [0, 1, 2, 4]) {
+      const ulp = 2 ** (Math.floor(Math.log2(Math.abs(x[i]))) - 23);
+      const d = Math.abs(y[i] - x[i]);
+      expect(d === ulp || d === ulp / 2).toBe(true); // a step down from a power of two is half an ulp
+    }
+  });
+});
+
+describe('explr on the real train-step programs', () => {
+  it('keeps |w_B| / |w_A| = α^(−t) for the first steps, with and without momentum', async () => {
+    const ds = syntheticDataset('train', { trainCount: 64, shape: [1, 8, 8], numClasses: 4, seed: 3 });
+    const input = ds.shape as InputShape;
+    const spec = modelSpec('cnn4-si', { inChannels: input[0], numClasses: ds.numClasses, bnEps: 1e-12 });
+    const layout = modelLayout(spec, input);
+    const trained = layout.params.filter((x) => x.trainable).map((x) => x.name);
+    const init = new Map([...initialState(layout, new Rng([0, 'init']))].map(([k, v]) => [k, v.data as Float32Array]));
+    const batches = [...fullBatches(ds, { chunkSize: 16 })];
+    const norm = (s: Map<string, Float32Array>) => Math.sqrt(trained.reduce((a, k) => a + s.get(k)!.reduce((b, x) => b + x * x, 0), 0));
+    for (const momentum of [0, 0.9]) {
+      const program = await Program.create(trainStepGraph({ spec, batch: 16, input }, momentum > 0), { threads: 1 });
+      const h = { lr: Math.fround(0.1), wd: Math.fround(0.02), momentum: Math.fround(momentum) };
+      const alpha = explrAlpha(h);
+      const k = explrBufferFactor(h, alpha);
+      const run = (wd: number, lr: (t: number) => number, buffer: (w: Float32Array) => Float32Array) => ({
+        state: new Map(init), wd: new Float32Array(trained.length).fill(wd), lr,
+        buffers: new Map(trained.map((n) => [n, buffer(init.get(n)!)])),
+      });
+      const A = run(h.wd, () => h.lr, (w) => new Float32Array(w.length));
+      const B = run(0, (t) => explrLr(h, t, alpha), (w) => Float32Array.from(w, (x) => k * x));
+      for (let t = 0; t < batches.length; t++) {
+        for (const r of [A, B]) {
+          const feeds: Feeds = { ...Object.fromEntries(r.state), input: batches[t].x, target: batches[t].y, lr: Float32Array.of(r.lr(t)), wd: r.wd };
+          if (momentum > 0) {
+            feeds.momentum = Float32Array.of(momentum);
+            for (const [n, v] of r.buffers) feeds[`momentum.${n}`] = v;
+          }
+          const out = await program.run(feeds);
+          for (const [key, v] of Object.entries(out)) {
+            if (key.startsWith('next.momentum.')) r.buffers.set(key.slice(14), v as Float32Array);
+            else if (key.startsWith('next.')) r.state.set(key.slice(5), v as Float32Array);
+          }
+        }
+        const predicted = explrNormRatio(alpha, t + 1);
+        expect(Math.abs(Math.log(norm(B.state) / norm(A.state)) / Math.log(predicted) - 1)).toBeLessThan(0.01);
+        // And weight by weight: w_B = α^(−t)·w_A up to float32 rounding amplified over a few steps.
+        const wA = A.state.get(trained[1])!;
+        const wB = B.state.get(trained[1])!;
+        expect(relativeDistance(Float64Array.from(wA, (x) => x * predicted), wB)).toBeLessThan(1e-3);
+      }
+      await program.release();
+    }
+  });
+});
