@@ -8,6 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { spikeSteps } from '../analysis/equilibrium';
 import { gradients } from '../autodiff/engine';
 import { Graph } from '../graph/ir';
 import { add, div, mul, sub } from '../ops/elementwise';
@@ -75,20 +76,6 @@ async function simulate(p: ToyPreset, threads: number): Promise<ToyTrace> {
   }
   await program.release();
   return trace;
-}
-
-/** Steps at which the loss rises above `high` after having been below `low` since the last spike. */
-export function spikeSteps(loss: readonly number[], low: number, high: number, from = 0, to = loss.length): number[] {
-  const spikes: number[] = [];
-  let armed = false;
-  for (let t = from; t < to; t++) {
-    if (loss[t] < low) armed = true;
-    else if (armed && loss[t] > high) {
-      spikes.push(t);
-      armed = false;
-    }
-  }
-  return spikes;
 }
 
 export function checkToy(trace: ToyTrace, p: ToyPreset) {

@@ -1,0 +1,69 @@
+/**
+ * Reading a trajectory of weight snapshots (PAPER.md claim 6): rank correlation, the distance
+ * |w_T − w_{T+Δ}| between snapshots for every pair, and whether it keeps growing with Δ. An
+ * Ornstein–Uhlenbeck process (a mixing diffusion) would plateau; SGD on a normalized net keeps
+ * drifting. Plain arrays in, plain numbers out, so the checks can be fed synthetic trajectories.
+ */
+
+/** Ranks 1…n, ties sharing their average rank. */
+export function ranks(x: readonly number[]): number[] {
+  const order = x.map((v, i) => i).sort((a, b) => x[a] - x[b]);
+  const r = new Array<number>(x.length);
+  for (let i = 0; i < order.length; ) {
+    let j = i;
+    while (j + 1 < order.length && x[order[j + 1]] === x[order[i]]) j++;
+    for (let k = i; k <= j; k++) r[order[k]] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return r;
+}
+
+/** Spearman's rank correlation ρ (Pearson on the ranks); NaN with fewer than 2 points or a constant input. */
+export function spearman(x: readonly number[], y: readonly number[]): number {
+  if (x.length !== y.length) throw new Error(`spearman: ${x.length} x values but ${y.length} y values`);
+  const n = x.length;
+  if (n < 2) return NaN;
+  const [rx, ry] = [ranks(x), ranks(y)];
+  const m = (n + 1) / 2;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (rx[i] - m) * (ry[i] - m);
+    sxx += (rx[i] - m) ** 2;
+    syy += (ry[i] - m) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN;
+}
+
+/** Euclidean distance between two parameter vectors given as lists of tensors (same order, same sizes). */
+export function distance(a: readonly ArrayLike<number>[], b: readonly ArrayLike<number>[]): number {
+  if (a.length !== b.length) throw new Error(`distance: ${a.length} tensors vs ${b.length}`);
+  let s = 0;
+  a.forEach((t, k) => {
+    const u = b[k];
+    if (t.length !== u.length) throw new Error(`distance: tensor ${k} has ${t.length} vs ${u.length} values`);
+    for (let i = 0; i < t.length; i++) s += (t[i] - u[i]) ** 2;
+  });
+  return Math.sqrt(s);
+}
+
+/** |w_T − w_{T+Δ}| for one start T, for every later snapshot. */
+export interface DriftCurve {
+  t: number;
+  delta: number[];
+  dist: number[];
+}
+
+/** Distance curves from every snapshot to every later one; `times` ascending, `dist(i, j)` any metric. */
+export function driftCurves(times: readonly number[], dist: (i: number, j: number) => number): DriftCurve[] {
+  return times.slice(0, -1).map((t, i) => {
+    const later = times.map((_, j) => j).filter((j) => j > i);
+    return { t, delta: later.map((j) => times[j] - t), dist: later.map((j) => dist(i, j)) };
+  });
+}
+
+/** Spearman ρ of distance against Δ for each start T with at least `minPoints` later snapshots. */
+export function driftMonotonicity(curves: readonly DriftCurve[], minPoints = 3): { t: number; rho: number; points: number }[] {
+  return curves.filter((c) => c.delta.length >= minPoints).map((c) => ({ t: c.t, rho: spearman(c.delta, c.dist), points: c.delta.length }));
+}

@@ -1,0 +1,493 @@
+/**
+ * Figure 4 (PAPER.md claim 3, the fast equilibrium conjecture): three LR/WD schedules whose
+ * intrinsic LR λη differs until step E and is equal from then on. Many independent runs of each
+ * schedule give, for every input of a fixed evaluation set, a distribution of the predicted
+ * label over the SGD noise. The ℓ1 distance between two schedules' distributions, averaged over
+ * inputs, falls within O(1/λη) steps after E to the level of two independent halves of the same
+ * schedule, although the schedules took different paths until E.
+ *
+ * Many runs are needed (24 at cpu scale, 1500 at paper scale). This figure drives the train-step
+ * and evaluation programs itself, one run after another in one process, and records each run's
+ * predicted labels on the evaluation set at every evaluation step; a run's result is one JSON
+ * file, so an interrupted figure continues with the runs it has not done yet. Why not the
+ * trainer: a run's fixed cost there is small (building the programs takes ≈0.3 s), but at cpu
+ * scale the figure needs a network and inputs that a TrainConfig cannot name — cnn4-si at a
+ * quarter of its width on 14×14 pooled images, ≈6× cheaper per image than cnn4-si on 28×28
+ * (measured here: ≈2800 vs ≈250 images/s under load) — and the trainer records no predictions.
+ * The driver runs everything in one process, so `--jobs` does not apply to it. The
+ * random-schedules figure uses the same driver.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { spread, windowMean } from '../analysis/equilibrium';
+import { argmaxRows, crossDistance, halvesDistance, Labels } from '../analysis/predictions';
+import { BatchStream, channelStats, Dataset, DatasetName, fullBatches, loadSubset } from '../data';
+import { TensorMap } from '../io/safetensors';
+import { initialState } from '../nn/init';
+import { InputShape, modelLayout } from '../nn/model';
+import { ModelSpec, modelSpec } from '../nn/spec';
+import { evaluateGraph, trainStepGraph } from '../programs/programs';
+import { writeChart } from '../plot/chart';
+import { Program, RuntimeOptions } from '../runtime/session';
+import { resolveConfig } from '../train/config';
+import { Schedule, scheduleAt } from '../train/schedule';
+import { ProgressBar } from '../util/progress';
+import { Rng } from '../util/rng';
+import { Context, Experiment, fmt, PlannedRun, verdict } from './frame';
+
+export interface FastEqSchedule {
+  name: string;
+  /** LR and WD from each `at` step on, before E (the first at 0); from E on every schedule uses `FastEqPreset.after`. */
+  phases: { at: number; lr: number; wd: number }[];
+}
+
+export interface FastEqPreset extends DriverConfig {
+  /** Test images whose predicted labels are recorded. */
+  evalSubset: number;
+  schedules: FastEqSchedule[];
+  /** LR and WD of every schedule from step E on. */
+  after: { lr: number; wd: number };
+  /** E: the step from which λη is equal. */
+  equalizeStep: number;
+  steps: number;
+  evalEvery: number;
+  /** Independent runs per schedule. */
+  runs: number;
+  /** Random draws of runs averaged in each distance estimate. */
+  draws: number;
+  /** The check's windows, in units of 1/λη: after E + settle/λη the distance is at the baseline; over [E − before/λη, E] it is clearly above. */
+  settle: number;
+  before: number;
+}
+
+/** The schedule as data: piecewise in steps, equal from E on. */
+export const scheduleOf = (s: FastEqSchedule, p: Pick<FastEqPreset, 'after' | 'equalizeStep'>): Schedule => ({
+  kind: 'piecewise',
+  unit: 'step',
+  points: [...s.phases, { at: p.equalizeStep, lr: p.after.lr, wd: p.after.wd }],
+});
+
+/**
+ * The figure's three schedules, equal from E on at (lr, wd): A keeps (lr, wd) throughout; B decays
+ * the LR ÷10 at `decayAt` (< E), so it is colder than A until E; C runs at 2.5× the WD, so it is
+ * hotter (λη 2.5× larger, still below the unstable regime at cpu scale) until E.
+ */
+export function threeSchedules(lr: number, wd: number, decayAt: number): FastEqSchedule[] {
+  return [
+    { name: 'A', phases: [{ at: 0, lr, wd }] },
+    { name: 'B', phases: [{ at: 0, lr, wd }, { at: decayAt, lr: Number((lr / 10).toPrecision(6)), wd }] },
+    { name: 'C', phases: [{ at: 0, lr, wd: Number((2.5 * wd).toPrecision(6)) }] },
+  ];
+}
+
+const rho = (p: Pick<FastEqPreset, 'after'>) => p.after.lr * p.after.wd;
+const seedOf = (schedule: number, run: number) => 1000 * (schedule + 1) + run;
+
+/**
+ * The in-process driver (shared with random-schedules): one train-step program and one evaluation
+ * program, runs trained one after another with plain SGD + WD (no momentum), each run's state kept
+ * in memory, and at every evaluation step the predicted labels on the evaluation set, the test
+ * accuracy, |w| and the effective LR η/|w|² recorded.
+ */
+export interface DriverConfig {
+  dataset: DatasetName;
+  /** A model preset (`cnn4-si`, `preresnet32-si`, …). */
+  model: string;
+  /** For cnn4 presets: other conv widths than the preset's 32/64/128. */
+  widths?: [number, number, number];
+  trainSubset: number | null;
+  /** Images are average-pooled by this factor (1: as stored; 2: 28×28 → 14×14), to make a step cheaper at cpu scale. */
+  pool: number;
+  /** Test images evaluated (a class-balanced subset; null: the whole test split). */
+  evalSubset: number | null;
+  batch: number;
+}
+
+export interface PlannedDriverRun {
+  name: string;
+  seed: number;
+  /** Base LR and WD, and the schedule over them (as for the trainer). */
+  lr: number;
+  wd: number;
+  schedule: Schedule;
+  steps: number;
+  evalEvery: number;
+  /** Keep the predicted labels of every evaluation. */
+  keepLabels: boolean;
+}
+
+/** What one run leaves, at every evaluation step (step 0 included). */
+export interface RunTrace {
+  name: string;
+  seed: number;
+  steps: number[];
+  /** The predicted labels, base64 of one byte per evaluation image (when kept). */
+  labels: string[];
+  acc: number[];
+  wNorm: number[];
+  effLr: number[];
+  lr: number[];
+  wd: number[];
+}
+
+/** The data set with every image average-pooled over k×k blocks (rounded to uint8), normalised with its own statistics. */
+export function poolImages(ds: Dataset, k: number): Dataset {
+  if (k === 1) return ds;
+  const [c, h, w] = ds.shape;
+  if (h % k !== 0 || w % k !== 0 || !(ds.images instanceof Uint8Array)) throw new Error(`poolImages: cannot pool ${ds.name} images of ${h}×${w} by ${k}`);
+  const [ph, pw] = [h / k, w / k];
+  const images = new Uint8Array(ds.count * c * ph * pw);
+  for (let p = 0; p < ds.count * c; p++) {
+    for (let y = 0; y < ph; y++) {
+      for (let x = 0; x < pw; x++) {
+        let sum = 0;
+        for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) sum += ds.images[p * h * w + (y * k + dy) * w + x * k + dx];
+        images[p * ph * pw + y * pw + x] = Math.round(sum / (k * k));
+      }
+    }
+  }
+  const pooled: Dataset = { ...ds, shape: [c, ph, pw], images, source: `${ds.source} [pooled ${k}×${k}]` };
+  return { ...pooled, ...channelStats(pooled) };
+}
+
+export function driverSpec(c: DriverConfig, ds: Pick<Dataset, 'shape' | 'numClasses'>): ModelSpec {
+  const spec = modelSpec(c.model, { inChannels: ds.shape[0], numClasses: ds.numClasses });
+  if (!c.widths) return spec;
+  if (spec.arch !== 'cnn4') throw new Error(`widths apply to cnn4 models, not ${c.model}`);
+  return { ...spec, widths: c.widths };
+}
+
+export interface Driver {
+  config: DriverConfig;
+  train: Dataset;
+  test: Dataset;
+  spec: ModelSpec;
+  input: InputShape;
+  evalBatch: number;
+  step: Program;
+  evaluate: Program;
+}
+
+/** The largest divisor of `n` not above 500, so every evaluation batch is full. */
+function divisorBatch(n: number): number {
+  for (let b = Math.min(500, n); b > 1; b--) if (n % b === 0) return b;
+  return 1;
+}
+
+export async function openDriver(c: DriverConfig, ctx: Context): Promise<Driver> {
+  const opts = { dataDir: ctx.dataDir };
+  const train = poolImages(await loadSubset({ dataset: c.dataset, split: 'train', size: c.trainSubset, seed: 0 }, opts), c.pool);
+  // Normalised like the training images (a data set's stored statistics are its training split's).
+  const test = { ...poolImages(await loadSubset({ dataset: c.dataset, split: 'test', size: c.evalSubset, seed: 0 }, opts), c.pool), mean: train.mean, std: train.std };
+  const spec = driverSpec(c, train);
+  const input = train.shape as InputShape;
+  const runtime: RuntimeOptions = { ep: ctx.ep, threads: ctx.threads };
+  const evalBatch = divisorBatch(test.count);
+  const step = await Program.create(trainStepGraph({ spec, batch: c.batch, input }, false), runtime);
+  const evaluate = await Program.create(evaluateGraph({ spec, batch: evalBatch, input }), runtime);
+  return { config: c, train, test, spec, input, evalBatch, step, evaluate };
+}
+
+export async function closeDriver(d: Driver): Promise<void> {
+  await d.step.release();
+  await d.evaluate.release();
+}
+
+async function predict(d: Driver, state: TensorMap): Promise<Uint8Array> {
+  const feeds: Record<string, Float32Array> = {};
+  for (const [k, v] of state) feeds[k] = v.data as Float32Array;
+  const out = new Uint8Array(d.test.count);
+  for (const b of fullBatches(d.test, { chunkSize: d.evalBatch, last: 'drop' })) {
+    const logits = (await d.evaluate.run({ ...feeds, input: b.x, target: b.y }, ['logits'])).logits as Float32Array;
+    out.set(argmaxRows(logits, d.evalBatch, d.spec.numClasses), b.index * d.evalBatch);
+  }
+  return out;
+}
+
+/** Trains one run from its seed's initialisation; `progress(steps)` is called every 50 steps. */
+export async function trainRun(d: Driver, r: PlannedDriverRun, progress: (steps: number) => void = () => {}): Promise<RunTrace> {
+  const layout = modelLayout(d.spec, d.input);
+  const trainable = layout.params.filter((q) => q.trainable);
+  const si = new Set(layout.params.filter((q) => q.scaleInvariant).map((q) => q.name));
+  let state = initialState(layout, new Rng([r.seed, 'init']));
+  const stream = new BatchStream(d.train, { batchSize: d.config.batch, seed: r.seed });
+  const trace: RunTrace = { name: r.name, seed: r.seed, steps: [], labels: [], acc: [], wNorm: [], effLr: [], lr: [], wd: [] };
+  const hyper = (t: number) => scheduleAt(r.schedule, { lr: r.lr, wd: r.wd }, t, stream.perEpoch);
+  const record = async (step: number) => {
+    // The LR and WD of the step that led here (of the first step, at step 0).
+    const h = hyper(Math.max(0, step - 1));
+    const labels = await predict(d, state);
+    let w2 = 0;
+    for (const [k, v] of state) if (si.has(k)) for (const x of v.data as Float32Array) w2 += x * x;
+    trace.steps.push(step);
+    if (r.keepLabels) trace.labels.push(Buffer.from(labels).toString('base64'));
+    trace.acc.push(labels.reduce((n, l, i) => n + (l === d.test.labels[i] ? 1 : 0), 0) / labels.length);
+    trace.wNorm.push(Math.sqrt(w2));
+    trace.effLr.push(h.lr / w2);
+    trace.lr.push(h.lr);
+    trace.wd.push(h.wd);
+  };
+  await record(0);
+  for (let t = 0; t < r.steps; t++) {
+    const h = hyper(t);
+    const b = stream.next();
+    const feeds: Record<string, Float32Array | BigInt64Array> = { input: b.x, target: b.y, lr: Float32Array.of(h.lr), wd: new Float32Array(trainable.length).fill(h.wd) };
+    for (const [k, v] of state) feeds[k] = v.data as Float32Array;
+    const out = await d.step.run(feeds);
+    const loss = out.loss[0] as number;
+    if (!Number.isFinite(loss)) throw new Error(`run ${r.name} diverged at step ${t + 1} (loss ${loss}, η ${h.lr}, λ ${h.wd}); lower λη`);
+    const next: TensorMap = new Map();
+    for (const [k, v] of state) next.set(k, out[`next.${k}`] ? { ...v, data: out[`next.${k}`] } : v);
+    state = next;
+    if ((t + 1) % r.evalEvery === 0 || t + 1 === r.steps) await record(t + 1);
+    if ((t + 1) % 50 === 0) progress(t + 1);
+  }
+  return trace;
+}
+
+/** Runs every planned run whose trace file is missing, in order; each trace is written to `<dir>/<name>.json` when its run ends. */
+export async function runAll(c: DriverConfig, runs: PlannedDriverRun[], dir: string, ctx: Context, label: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  const todo = runs.filter((r) => !fs.existsSync(path.join(dir, `${r.name}.json`)));
+  if (todo.length === 0) return;
+  const d = await openDriver(c, ctx);
+  const bar = new ProgressBar({ total: todo.reduce((s, r) => s + r.steps, 0), label, unit: ' steps', quiet: ctx.quiet });
+  let done = 0;
+  try {
+    for (const r of todo) {
+      const trace = await trainRun(d, r, (n) => bar.update(done + n, r.name));
+      const file = path.join(dir, `${r.name}.json`);
+      fs.writeFileSync(file + '.tmp', JSON.stringify(trace));
+      fs.renameSync(file + '.tmp', file);
+      done += r.steps;
+    }
+  } finally {
+    bar.done();
+    await closeDriver(d);
+  }
+}
+
+export const readTrace = (dir: string, name: string): RunTrace => JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8'));
+
+const runsDir = (ctx: Context) => path.join(ctx.dir, 'runs');
+
+/** The runs, schedule by schedule: seeds differ across schedules too, so every run is independent. */
+function plannedRuns(p: FastEqPreset): PlannedDriverRun[][] {
+  return p.schedules.map((s, i) => Array.from({ length: p.runs }, (_, j) => ({
+    name: `${s.name}-s${seedOf(i, j)}`, seed: seedOf(i, j), lr: s.phases[0].lr, wd: s.phases[0].wd, schedule: scheduleOf(s, p), steps: p.steps, evalEvery: p.evalEvery, keepLabels: true,
+  })));
+}
+
+function readTraces(p: FastEqPreset, ctx: Context): RunTrace[][] {
+  return plannedRuns(p).map((runs) => runs.map((r) => readTrace(runsDir(ctx), r.name)));
+}
+
+/** The distance curves of the figure, from labels[schedule][evaluation][run]. */
+export interface DistanceCurves {
+  steps: number[];
+  /** Per pair of schedules: n/2 runs of one against n/2 of the other. */
+  pairs: { name: string; d: number[] }[];
+  /** The mean over pairs. */
+  cross: number[];
+  /** Per schedule: two disjoint halves of its runs. */
+  halves: { name: string; d: number[] }[];
+  /** The baseline: the mean over schedules of `halves`. */
+  base: number[];
+}
+
+export function distanceCurves(steps: number[], names: string[], labels: Labels[][][], classes: number, draws: number, seed: number): DistanceCurves {
+  const rng = new Rng([seed, 'fast-equilibrium', 'draws']);
+  const pairs: DistanceCurves['pairs'] = [];
+  for (let a = 0; a < names.length; a++) {
+    for (let b = a + 1; b < names.length; b++) {
+      pairs.push({ name: `${names[a]} vs ${names[b]}`, d: steps.map((_, t) => crossDistance(labels[a][t], labels[b][t], classes, draws, rng)) });
+    }
+  }
+  const halves = names.map((name, a) => ({ name, d: steps.map((_, t) => halvesDistance(labels[a][t], classes, draws, rng)) }));
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  return {
+    steps,
+    pairs,
+    cross: steps.map((_, t) => mean(pairs.map((q) => q.d[t]))),
+    halves,
+    base: steps.map((_, t) => mean(halves.map((q) => q.d[t]))),
+  };
+}
+
+export interface FastEqWindows {
+  /** E: the step from which λη is equal. */
+  equalizeStep: number;
+  /** 1/λη in steps. */
+  timeScale: number;
+  settle: number;
+  before: number;
+}
+
+/**
+ * The error bar of one baseline estimate: the standard deviation of the halves distances of every
+ * schedule at every evaluation in (from, to] — a window at equilibrium, where all schedules and
+ * evaluations estimate the same level.
+ */
+export function baselineError(c: DistanceCurves, from: number, to: number): number {
+  const xs = c.halves.flatMap((h) => h.d.filter((_, i) => c.steps[i] > from && c.steps[i] <= to));
+  return spread(xs).std;
+}
+
+/**
+ * After E + settle/λη the schedules' distance is at the baseline (window means; ≤ baseline + one
+ * error bar); over (E − before/λη, E] it is clearly above (≥ baseline + 3 error bars). The error
+ * bar is `baselineError` over the late window.
+ */
+export function checkFastEquilibrium(c: DistanceCurves, w: FastEqWindows) {
+  const last = c.steps[c.steps.length - 1];
+  const lateFrom = w.equalizeStep + w.settle * w.timeScale;
+  const earlyFrom = w.equalizeStep - w.before * w.timeScale;
+  const err = baselineError(c, lateFrom, last);
+  // Windows (from, to]: the evaluation at E itself belongs to the "before" window (λη changes after it).
+  const over = (from: number, to: number) => ({
+    cross: windowMean(c.steps, c.cross, from, to),
+    base: windowMean(c.steps, c.base, from, to),
+    count: c.steps.filter((s) => s > from && s <= to).length,
+  });
+  const early = over(earlyFrom, w.equalizeStep);
+  const late = over(lateFrom, last);
+  const earlyOk = early.count > 0 && late.count > 1 && early.cross >= early.base + 3 * err;
+  const lateOk = late.count > 1 && late.cross <= late.base + err;
+  const span = (from: number, to: number, n: number) => `steps ${Math.round(from)}–${Math.round(to)} (${n} evaluations)`;
+  return [
+    verdict('fast-equilibrium', 'before E the schedules\' distance is clearly above the baseline', earlyOk,
+      `${fmt(early.cross)} vs baseline ${fmt(early.base)} ± ${fmt(err)} over ${span(earlyFrom, w.equalizeStep, early.count)}`,
+      '≥ baseline + 3 error bars'),
+    verdict('fast-equilibrium', `from E + ${w.settle}/λη on the distance is at the baseline`, lateOk,
+      `${fmt(late.cross)} vs baseline ${fmt(late.base)} ± ${fmt(err)} over ${span(lateFrom, last, late.count)}`,
+      '≤ baseline + 1 error bar'),
+  ];
+}
+
+/** The first evaluation at or after E from which the distance stays within baseline ± `err` (or undefined). */
+export function settleStep(c: DistanceCurves, equalizeStep: number, err: number): number | undefined {
+  let first: number | undefined;
+  for (let i = 0; i < c.steps.length; i++) {
+    if (c.steps[i] < equalizeStep) continue;
+    if (c.cross[i] <= c.base[i] + err) first ??= c.steps[i];
+    else first = undefined;
+  }
+  return first;
+}
+
+function curvesOf(p: FastEqPreset, ctx: Context) {
+  const traces = readTraces(p, ctx);
+  const steps = traces[0][0].steps;
+  const labels = traces.map((runs) => steps.map((_, t) => runs.map((r) => Buffer.from(r.labels[t], 'base64'))));
+  return { traces, curves: distanceCurves(steps, p.schedules.map((s) => s.name), labels, 10, p.draws, ctx.seed) };
+}
+
+const lateError = (p: FastEqPreset, c: DistanceCurves) => baselineError(c, p.equalizeStep + p.settle / rho(p), p.steps);
+const windows = (p: FastEqPreset): FastEqWindows => ({ equalizeStep: p.equalizeStep, timeScale: 1 / rho(p), settle: p.settle, before: p.before });
+
+export const fastEquilibrium: Experiment<FastEqPreset> = {
+  id: 'fast-equilibrium',
+  title: 'Fast equilibrium: after λη is equalized, the prediction distributions of different schedules agree',
+  claim: 'Runs with different LR/WD histories reach the same equilibrium in function space within O(1/λη) steps once their λη is equal: the distribution of predicted labels over the SGD noise of one schedule becomes indistinguishable from another\'s (PAPER.md claim 3, Fig. 4).',
+  preset(scale, ctx) {
+    const dataset = ctx.dataset ?? (scale === 'paper' ? 'mnist' : 'fashion-mnist');
+    if (scale === 'paper') {
+      // (?) MNIST at batch 128: 468 steps per epoch; λη equalized at epoch 81 as in the paper, from LR 0.1 and WD 5e-4.
+      const epoch = 468;
+      return {
+        dataset, model: 'cnn4-si', widths: [32, 64, 128], trainSubset: null, pool: 1, evalSubset: 10000, batch: 128,
+        schedules: threeSchedules(0.1, 5e-4, 40 * epoch),
+        after: { lr: 0.1, wd: 5e-4 }, equalizeStep: 81 * epoch, steps: 200 * epoch, evalEvery: 5 * epoch, runs: 500, draws: 20, settle: 3, before: 1,
+      };
+    }
+    // cpu: cnn4-si at quarter width on a 4000-image Fashion-MNIST subset pooled to 14×14, batch 32,
+    // λη = 2e-3 from E on (1/λη = 500 steps). Measured here: one run of A reaches ≈75% test
+    // accuracy and two runs agree on ≈75% of the test images at equilibrium.
+    const base = {
+      dataset, model: 'cnn4-si', widths: [8, 16, 32] as [number, number, number], trainSubset: 4000, pool: 2, evalSubset: 1000, batch: 32,
+      schedules: threeSchedules(0.1, 0.02, 250),
+      after: { lr: 0.1, wd: 0.02 }, draws: 20, settle: 1.5, before: 0.5,
+    };
+    if (scale === 'smoke') return { ...base, schedules: threeSchedules(0.1, 0.02, 50), trainSubset: 1000, evalSubset: 200, equalizeStep: 100, steps: 400, evalEvery: 50, runs: 2, settle: 0.5 };
+    return { ...base, equalizeStep: 500, steps: 1750, evalEvery: 125, runs: 8 };
+  },
+  settings: (p) => ({
+    model: `${p.model}, conv widths ${p.widths?.join('/') ?? 'as the preset'}`,
+    data: `${p.dataset}${p.pool > 1 ? ` pooled ${p.pool}×${p.pool}` : ''}${p.trainSubset ? `, ${p.trainSubset}-image training subset` : ''}; predictions on ${p.evalSubset} test images`,
+    batch: p.batch,
+    schedules: p.schedules.map((s) => `${s.name}: ${s.phases.map((q) => `η ${q.lr}, λ ${q.wd} (λη ${fmt(q.lr * q.wd)}) from step ${q.at}`).join(', ')}`).join('; ') + `; from E on η ${p.after.lr}, λ ${p.after.wd}`,
+    'λη from E': fmt(rho(p)),
+    'E (step)': p.equalizeStep,
+    steps: p.steps,
+    'runs per schedule': p.runs,
+    evaluation: `every ${p.evalEvery} steps`,
+    baseline: `${Math.floor(p.runs / 2)} runs vs ${Math.floor(p.runs / 2)} runs of one schedule, against ${Math.floor(p.runs / 2)} vs ${Math.floor(p.runs / 2)} of two schedules (${p.draws} random draws averaged)`,
+  }),
+  plan(p, ctx) {
+    // What each run is, as a trainer config, for --dry-run (the figure drives the programs itself, with the widths and pooling of `settings`; see the top of this file).
+    return plannedRuns(p).flat().map((r): PlannedRun => ({
+      name: r.name,
+      config: resolveConfig({
+        model: p.model, dataset: p.dataset, dataDir: ctx.dataDir, trainSubset: p.trainSubset, testSubset: p.evalSubset, evalTrainSubset: 0,
+        batchSize: p.batch, lr: r.lr, wd: r.wd, schedule: r.schedule, steps: r.steps, seed: r.seed, evalEvery: r.evalEvery,
+      }),
+    }));
+  },
+  async run(p, ctx) {
+    await runAll(p, plannedRuns(p).flat(), runsDir(ctx), ctx, 'fast-equilibrium');
+  },
+  async plot(p, ctx) {
+    const { traces, curves } = curvesOf(p, ctx);
+    const x = curves.steps;
+    const err = lateError(p, curves);
+    const r = rho(p);
+    const vlines = [{ x: p.equalizeStep, label: 'E: λη equal' }, { x: p.equalizeStep + p.settle / r, label: `E + ${p.settle}/λη` }];
+    // From the first evaluation after step 0: the random initial nets predict one or two classes for every input.
+    const skip0 = (ys: number[]) => ys.filter((_, i) => x[i] > 0);
+    const xs = skip0(x);
+    const meanOver = (runs: RunTrace[], key: 'acc' | 'wNorm' | 'effLr') => x.map((_, t) => runs.reduce((s, q) => s + q[key][t], 0) / runs.length);
+    const files = await writeChart(
+      {
+        title: `Fast equilibrium: ${p.schedules.length} schedules × ${p.runs} runs, λη = ${fmt(r)} from step ${p.equalizeStep}`,
+        columns: 2,
+        panels: [
+          {
+            title: 'ℓ1 distance between schedules (n/2 vs n/2 runs)', xLabel: 'step', yLabel: 'mean ℓ1 distance over inputs',
+            series: [
+              ...curves.pairs.map((q) => ({ name: q.name, x: xs, y: skip0(q.d) })),
+              { name: 'baseline (halves of one schedule)', x: xs, y: skip0(curves.base), color: '#000000' },
+            ],
+            bands: [{ name: 'baseline (halves of one schedule)', x: xs, lo: skip0(curves.base).map((b) => b - err), hi: skip0(curves.base).map((b) => b + err) }],
+            vlines,
+          },
+          {
+            title: 'each schedule\'s own spread: halves vs halves', xLabel: 'step', yLabel: 'mean ℓ1 distance over inputs',
+            series: curves.halves.map((q) => ({ name: `${q.name} vs ${q.name}`, x: xs, y: skip0(q.d) })),
+            vlines,
+          },
+          { title: 'test accuracy (mean over runs)', xLabel: 'step', yLabel: 'accuracy', series: traces.map((runs, i) => ({ name: p.schedules[i].name, x, y: meanOver(runs, 'acc') })), vlines },
+          { title: 'effective LR η/|w|² (mean over runs)', xLabel: 'step', yLabel: 'η/|w|² (log)', logY: true, series: traces.map((runs, i) => ({ name: p.schedules[i].name, x, y: meanOver(runs, 'effLr') })), vlines },
+        ],
+      },
+      path.join(ctx.dir, 'fast-equilibrium'),
+    );
+    return [files.png];
+  },
+  check(p, ctx) {
+    return checkFastEquilibrium(curvesOf(p, ctx).curves, windows(p));
+  },
+  notes(p, ctx) {
+    const { curves } = curvesOf(p, ctx);
+    const err = lateError(p, curves);
+    const at = settleStep(curves, p.equalizeStep, err);
+    return [
+      at === undefined
+        ? 'The distance between schedules did not settle within the baseline band by the end of the run.'
+        : `The distance between schedules stays within the baseline band from step ${at} on, ${fmt((at - p.equalizeStep) * rho(p))}/λη after E.`,
+      `Each schedule's own spread (halves vs halves) over (E − ${p.before}/λη, E]: ${curves.halves.map((h) => `${h.name} ${fmt(windowMean(curves.steps, h.d, p.equalizeStep - p.before / rho(p), p.equalizeStep))}`).join(', ')}; ` +
+        `after E + ${p.settle}/λη: ${curves.halves.map((h) => `${h.name} ${fmt(windowMean(curves.steps, h.d, p.equalizeStep + p.settle / rho(p), p.steps))}`).join(', ')}.`,
+      `The error bar (band) is the standard deviation of one baseline estimate, measured over every schedule and evaluation after E + ${p.settle}/λη: ${fmt(err)}.`,
+      'Each schedule\'s baseline compares two disjoint halves of its runs, and each schedule pair compares half of one schedule\'s runs with half of the other\'s, so both distances carry the same finite-sample bias.',
+    ];
+  },
+};

@@ -1,0 +1,203 @@
+/**
+ * Figure 2 of the paper: a small LR generalizes as well as a large one, if trained long enough
+ * (PAPER.md claim 5). Two runs with the same WD and the same schedule shape (constant, then one
+ * final LR ÷10 at the same fraction of the run): initial LR η and η/100, the small one trained
+ * `lengthRatio` (≈10) times as many steps. A scale-invariant net reaches its equilibrium in
+ * O(1/λη) steps; the small run's λη is 100× smaller, and it is trained for ≈1/λη of its own, as
+ * in the paper (LR 0.001, λ = 5e-4: 1/λη = 2·10⁶ steps ≈ 5000 epochs). The check: final test
+ * accuracies agree within 1 percentage point, or within the seed spread where that is larger.
+ */
+import * as path from 'path';
+import { spread } from '../analysis/equilibrium';
+import type { DatasetName } from '../data';
+import { writeChart } from '../plot/chart';
+import type { Verdict } from '../plot/report';
+import { TrainConfig } from '../train/config';
+import { Context, Experiment, fmt, PlannedRun, Scale, verdict } from './frame';
+import { runMetrics, runPlanned } from './runs';
+
+export interface SmallLrPreset {
+  model: string;
+  dataset: DatasetName;
+  dataDir?: string;
+  trainSubset: number | null;
+  testSubset: number | null;
+  batchSize: number;
+  bnEps: number;
+  /** The large initial LR; the small run starts at lr / lrRatio. */
+  lr: number;
+  lrRatio: number;
+  wd: number;
+  /** Steps of the large-LR run; the small run takes lengthRatio times as many. */
+  steps: number;
+  lengthRatio: number;
+  /** Fractions of each run after which its LR is divided by 10 (the last one is the final decay). */
+  decayAt: number[];
+  /** Evaluations per run (test set and the fixed train subset). */
+  evals: number;
+  logEvery: number;
+  seeds: number[];
+  /** Largest allowed gap between the final test accuracies when the seed spread is smaller (fraction, 0.01 = 1 point). */
+  tolerance: number;
+  /** Steps per epoch, for the plot and the plan (batchesPerEpoch of the training subset). */
+  stepsPerEpoch: number;
+}
+
+export const DECAY_FACTOR = 10;
+
+export interface SmallLrRun {
+  /** Initial LR of the run. */
+  lr: number;
+  seed: number;
+  finalTestAcc: number;
+}
+
+/**
+ * Final test accuracies of the large- and small-LR runs (one or more seeds each): the gap between
+ * their means, against max(tolerance, the seed spread = the largest max − min within either group).
+ */
+export function smallLrMeasures(large: readonly number[], small: readonly number[], tolerance: number) {
+  const [l, s] = [spread(large), spread(small)];
+  const seedSpread = Math.max(l.max - l.min, s.max - s.min);
+  return { large: l, small: s, gap: s.mean - l.mean, seedSpread, allowed: Math.max(tolerance, seedSpread) };
+}
+
+export function checkSmallLr(large: readonly number[], small: readonly number[], p: Pick<SmallLrPreset, 'tolerance' | 'lr' | 'lrRatio' | 'wd' | 'steps' | 'lengthRatio'>): Verdict[] {
+  const m = smallLrMeasures(large, small, p.tolerance);
+  const pts = (x: number) => `${fmt(100 * x)}%`;
+  const smallLe = (p.lr / p.lrRatio) * p.wd;
+  const smallSteps = p.steps * p.lengthRatio;
+  return [
+    verdict('small-lr', `the small-LR run is trained ≈ 1/λη of its own (${fmt(p.lengthRatio)}× the large run)`, smallSteps * smallLe >= 0.5,
+      `${smallSteps} steps = ${fmt(smallSteps * smallLe)}/λη at λη = ${fmt(smallLe)}`, '≥ 0.5/λη'),
+    verdict('small-lr', 'final test accuracy: small LR (η/100, trained longer) matches large LR', Math.abs(m.gap) <= m.allowed,
+      `${pts(m.small.mean)} vs ${pts(m.large.mean)} (gap ${fmt(100 * m.gap)} points; ${small.length}+${large.length} run(s), seed spread ${fmt(100 * m.seedSpread)} points)`,
+      `|gap| ≤ ${fmt(100 * m.allowed)} points (max of ${fmt(100 * p.tolerance)} and the seed spread)`),
+  ];
+}
+
+const runName = (lr: number, seed: number) => `lr-${lr}-s${seed}`;
+
+function runs(p: SmallLrPreset): { name: string; lr: number; seed: number; length: number }[] {
+  const out = [];
+  for (const [lr, steps] of [[p.lr, p.steps], [p.lr / p.lrRatio, p.steps * p.lengthRatio]]) {
+    for (const seed of p.seeds) out.push({ name: runName(lr, seed), lr, seed, length: steps });
+  }
+  return out;
+}
+
+function plan(p: SmallLrPreset): PlannedRun[] {
+  return runs(p).map((r) => {
+    const config: TrainConfig = {
+      model: p.model,
+      bnEps: p.bnEps,
+      dataset: p.dataset,
+      dataDir: p.dataDir,
+      trainSubset: p.trainSubset,
+      testSubset: p.testSubset,
+      evalTrainSubset: 1000,
+      dataSeed: 0,
+      batchSize: p.batchSize,
+      chunkSize: 500,
+      lr: r.lr,
+      wd: p.wd,
+      momentum: 0,
+      wdGroups: [],
+      // The same shape for both runs: constant, then LR ÷10 at the same fractions of the run.
+      schedule: { kind: 'multistep', unit: 'step', lrMilestones: p.decayAt.map((f) => Math.round(f * r.length)), lrFactor: 1 / DECAY_FACTOR },
+      steps: r.length,
+      seed: r.seed,
+      logEvery: p.logEvery,
+      layerEvery: 0,
+      evalEvery: Math.max(1, Math.round(r.length / p.evals)),
+      evalBatch: 500,
+      checkpointEvery: 500,
+      snapshotEpochs: [],
+      keepCheckpoints: 1,
+      ep: 'cpu',
+      threads: 0,
+    };
+    return { name: r.name, config };
+  });
+}
+
+function finals(p: SmallLrPreset, ctx: Context) {
+  const acc = (lr: number) => p.seeds.map((seed) => {
+    const { evals } = runMetrics(ctx, runName(lr, seed));
+    return evals[evals.length - 1].test_acc;
+  });
+  return { large: acc(p.lr), small: acc(p.lr / p.lrRatio) };
+}
+
+export const smallLr: Experiment<SmallLrPreset> = {
+  id: 'small-lr',
+  title: 'A small LR generalizes as well, if trained ≈1/λη',
+  claim: 'With the initial LR 100× smaller (same WD, same schedule shape with a final LR decay), training takes ~10× as many epochs, ≈1/λη of the small run, but reaches the same test accuracy (PAPER.md claim 5, Fig. 2).',
+  preset(scale: Scale, ctx: Context): SmallLrPreset {
+    const common = { dataset: ctx.dataset ?? ('fashion-mnist' as DatasetName), dataDir: ctx.dataDir, lrRatio: 100, lengthRatio: 10, decayAt: [0.5, 0.75], tolerance: 0.01, seeds: [ctx.seed] };
+    if (scale === 'paper') {
+      // PreResNet-32, CIFAR-10, batch 128, λ = 5e-4, η = 0.1 vs 0.001; 1/λη of the small run is 2·10⁶ steps ≈ 5000
+      // epochs. The large run: 500 epochs (?), the small one 5000, each with its final LR ÷10 at 80% (?).
+      const perEpoch = 390;
+      return {
+        ...common, dataset: ctx.dataset ?? 'cifar10', model: 'preresnet32-si', trainSubset: null, testSubset: null, batchSize: 128, bnEps: 1e-8,
+        lr: 0.1, wd: 5e-4, steps: 500 * perEpoch, evals: 100, logEvery: 100, stepsPerEpoch: perEpoch, seeds: [ctx.seed, ctx.seed + 1],
+      };
+    }
+    // cnn4-si, 2000 Fashion-MNIST images, batch 16 (125 steps per epoch), λ = 0.125: the large run (η = 0.1,
+    // λη = 0.0125) takes 400 steps = 5/λη, the small one (η = 0.001, λη = 1.25e-4) 4000 steps = 0.5/λη of its
+    // own. λη = 0.0125 is in the unstable regime (PAPER.md calibration); two ÷10 decays bring it to 1.25e-4 at
+    // the end. A smaller λ would leave the small run further from 1/λη within the 15-minute budget.
+    const cpu = { ...common, model: 'cnn4-si', trainSubset: 2000, testSubset: 5000, batchSize: 16, bnEps: 1e-8, lr: 0.1, wd: 0.125, logEvery: 10, stepsPerEpoch: 125 };
+    if (scale === 'smoke') return { ...cpu, testSubset: 1000, steps: 10, evals: 2 };
+    return { ...cpu, steps: 400, evals: 10 };
+  },
+  settings: (p) => ({
+    model: p.model,
+    data: `${p.dataset}${p.trainSubset ? `, ${p.trainSubset} images` : ''}${p.testSubset ? `, ${p.testSubset} test images` : ''}, batch ${p.batchSize}`,
+    'λ': p.wd,
+    'η (large / small)': `${p.lr} / ${p.lr / p.lrRatio}`,
+    'λη (large / small)': `${fmt(p.lr * p.wd)} / ${fmt((p.lr / p.lrRatio) * p.wd)}`,
+    'steps (large / small)': `${p.steps} / ${p.steps * p.lengthRatio} (${fmt(p.steps / p.stepsPerEpoch)} / ${fmt((p.steps * p.lengthRatio) / p.stepsPerEpoch)} epochs)`,
+    schedule: `constant, LR ÷${DECAY_FACTOR} after ${p.decayAt.map((f) => `${100 * f}%`).join(' and ')} of each run`,
+    seeds: p.seeds.join(', '),
+    'BN ε': p.bnEps,
+  }),
+  plan: (p) => plan(p),
+  run: (p, ctx) => runPlanned(plan(p), ctx),
+  async plot(p, ctx) {
+    const curves = runs(p).map((r) => ({ ...r, ...runMetrics(ctx, r.name) }));
+    const label = (r: (typeof curves)[number]) => `η = ${r.lr}${p.seeds.length > 1 ? `, seed ${r.seed}` : ''}`;
+    const acc = (k: 'test_acc' | 'train_acc') => curves.map((r) => ({ name: label(r), x: r.evals.map((e) => e.epoch), y: r.evals.map((e) => e[k] ?? NaN) }));
+    const vlines = runs(p).filter((r) => r.seed === p.seeds[0]).flatMap((r) => p.decayAt.map((f) => ({ x: (f * r.length) / p.stepsPerEpoch, label: `η = ${r.lr}: ÷10` })));
+    const files = await writeChart(
+      {
+        title: `LR ${p.lr} vs ${p.lr / p.lrRatio} at λ = ${p.wd}: ${p.model}, batch ${p.batchSize}`,
+        panels: [
+          { title: 'test accuracy', xLabel: 'epoch (log)', yLabel: 'accuracy', logX: true, vlines, series: acc('test_acc') },
+          { title: 'train accuracy (fixed 1000-image subset)', xLabel: 'epoch (log)', yLabel: 'accuracy', logX: true, vlines, series: acc('train_acc') },
+          {
+            title: 'effective LR', xLabel: 'epoch (log)', yLabel: 'η/|w|² (log)', logX: true, logY: true, vlines,
+            series: curves.map((r) => ({ name: label(r), x: r.steps.map((s) => s.epoch), y: r.steps.map((s) => s.eff_lr) })),
+          },
+        ],
+      },
+      path.join(ctx.dir, 'small-lr'),
+    );
+    return [files.png];
+  },
+  check(p, ctx) {
+    const f = finals(p, ctx);
+    return checkSmallLr(f.large, f.small, p);
+  },
+  notes(p, ctx) {
+    const curves = runs(p).map((r) => ({ ...r, ...runMetrics(ctx, r.name) }));
+    return curves.map((r) => {
+      const decay = Math.round(p.decayAt[p.decayAt.length - 1] * r.length);
+      const before = r.evals.filter((e) => e.step <= decay).pop();
+      const last = r.evals[r.evals.length - 1];
+      return `η = ${r.lr}, seed ${r.seed}: test accuracy ${before ? `${fmt(100 * before.test_acc)}% before its final decay, ` : ''}${fmt(100 * last.test_acc)}% at the end (train ${fmt(100 * (last.train_acc ?? NaN))}%); ` +
+        `it ran ${r.length} steps = ${fmt(r.length * r.lr * p.wd)}/λη at its initial λη.`;
+    });
+  },
+};
