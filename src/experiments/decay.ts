@@ -11,7 +11,7 @@ import { blockMeans, isMonotone, logProgress, predictedAngularUpdate, windowGeoM
 import type { DatasetName } from '../data';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
-import { TrainConfig } from '../train/config';
+import { resolveConfig } from '../train/config';
 import type { Schedule } from '../train/schedule';
 import { Context, Experiment, fmt, PlannedRun, Scale, verdict } from './frame';
 import { runMetrics, runPlanned } from './runs';
@@ -127,34 +127,25 @@ function plan(p: DecayPreset): PlannedRun[] {
     'wd-decay': { kind: 'multistep', unit: 'step', wdMilestones: [p.decayStep], wdFactor: 1 / DECAY_FACTOR },
   };
   return RUNS.map((name) => {
-    const config: TrainConfig = {
+    const config = resolveConfig({
       model: p.model,
       bnEps: p.bnEps,
       dataset: p.dataset,
       dataDir: p.dataDir,
       trainSubset: p.trainSubset,
       testSubset: p.testSubset,
-      evalTrainSubset: 1000,
-      dataSeed: 0,
       batchSize: p.batchSize,
-      chunkSize: 500,
       lr: p.lr,
       wd: p.wd,
       momentum: p.momentum,
-      wdGroups: [],
       schedule: schedules[name],
       steps: p.steps,
       seed: p.seed,
       logEvery: p.logEvery,
-      layerEvery: 0,
       evalEvery: p.evalEvery,
-      evalBatch: 500,
       checkpointEvery: Math.max(500, p.evalEvery),
-      snapshotEpochs: [],
       keepCheckpoints: 1,
-      ep: 'cpu',
-      threads: 0,
-    };
+    });
     return { name, config };
   });
 }

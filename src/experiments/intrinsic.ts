@@ -12,7 +12,7 @@ import { maxRelativeDeviation, predictedAngularUpdate, spread, windowGeoMean, wi
 import type { DatasetName } from '../data';
 import { writeChart, Series } from '../plot/chart';
 import type { Verdict } from '../plot/report';
-import { TrainConfig } from '../train/config';
+import { resolveConfig } from '../train/config';
 import { Context, Experiment, fmt, PlannedRun, Scale, verdict } from './frame';
 import { runMetrics, runPlanned } from './runs';
 
@@ -105,7 +105,7 @@ function groupBy<T, K>(xs: readonly T[], key: (x: T) => K): Map<K, T[]> {
 function plan(p: IntrinsicPreset): PlannedRun[] {
   return p.grid.map((g) => {
     const steps = stepsOf(p, g);
-    const config: TrainConfig = {
+    const config = resolveConfig({
       model: p.model,
       bnEps: p.bnEps,
       dataset: p.dataset,
@@ -113,26 +113,18 @@ function plan(p: IntrinsicPreset): PlannedRun[] {
       trainSubset: null,
       testSubset: p.testSubset,
       evalTrainSubset: 0,
-      dataSeed: 0,
       batchSize: p.batchSize,
-      chunkSize: 500,
       lr: g.lr,
       wd: g.wd,
       momentum: p.momentum,
-      wdGroups: [],
       schedule: { kind: 'constant' },
       steps,
       seed: g.seed,
       logEvery: p.logEvery,
-      layerEvery: 0,
       evalEvery: Math.max(1, Math.round(1 / (product(g) * p.evalsPerUnit))),
-      evalBatch: 500,
       checkpointEvery: Math.max(500, Math.round(steps / 4)),
-      snapshotEpochs: [],
       keepCheckpoints: 1,
-      ep: 'cpu',
-      threads: 0,
-    };
+    });
     return { name: runName(g), config };
   });
 }

@@ -18,7 +18,8 @@ async function runOne(r: PlannedRun, ctx: Context, threads: number): Promise<voi
   if (isFinished(dir)) return;
   const resume = rollingCheckpointsOf(dir).length > 0;
   if (!resume) fs.rmSync(dir, { recursive: true, force: true });
-  const config = { ...r.config, threads };
+  // The figure's command line decides where runs execute, not the preset.
+  const config = { ...r.config, threads, ep: ctx.ep };
   if (ctx.jobs <= 1) {
     const result = await train(config, dir, { resume, quiet: ctx.quiet });
     if (result.status !== 'finished') throw new Error(`run ${dir} ${result.status}: ${result.message ?? ''}`);

@@ -12,7 +12,7 @@ import { spread } from '../analysis/equilibrium';
 import type { DatasetName } from '../data';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
-import { TrainConfig } from '../train/config';
+import { resolveConfig } from '../train/config';
 import { Context, Experiment, fmt, PlannedRun, Scale, verdict } from './frame';
 import { runMetrics, runPlanned } from './runs';
 
@@ -88,35 +88,24 @@ function runs(p: SmallLrPreset): { name: string; lr: number; seed: number; lengt
 
 function plan(p: SmallLrPreset): PlannedRun[] {
   return runs(p).map((r) => {
-    const config: TrainConfig = {
+    const config = resolveConfig({
       model: p.model,
       bnEps: p.bnEps,
       dataset: p.dataset,
       dataDir: p.dataDir,
       trainSubset: p.trainSubset,
       testSubset: p.testSubset,
-      evalTrainSubset: 1000,
-      dataSeed: 0,
       batchSize: p.batchSize,
-      chunkSize: 500,
       lr: r.lr,
       wd: p.wd,
-      momentum: 0,
-      wdGroups: [],
       // The same shape for both runs: constant, then LR ÷10 at the same fractions of the run.
       schedule: { kind: 'multistep', unit: 'step', lrMilestones: p.decayAt.map((f) => Math.round(f * r.length)), lrFactor: 1 / DECAY_FACTOR },
       steps: r.length,
       seed: r.seed,
       logEvery: p.logEvery,
-      layerEvery: 0,
       evalEvery: Math.max(1, Math.round(r.length / p.evals)),
-      evalBatch: 500,
-      checkpointEvery: 500,
-      snapshotEpochs: [],
       keepCheckpoints: 1,
-      ep: 'cpu',
-      threads: 0,
-    };
+    });
     return { name: r.name, config };
   });
 }

@@ -20,7 +20,7 @@ import { modelSpec } from '../nn/spec';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { snapshotName } from '../train/checkpoint';
-import { TrainConfig } from '../train/config';
+import { resolveConfig, TrainConfig } from '../train/config';
 import { Context, Experiment, fmt, PlannedRun, Scale, verdict } from './frame';
 import { runDir, runMetrics, runPlanned } from './runs';
 
@@ -96,34 +96,24 @@ const snapshotEpochs = (p: SwaPreset) => Array.from({ length: p.epochs - p.first
 const snapshotFile = (ctx: Context, run: string, epoch: number) => path.join(runDir(ctx, run), 'checkpoints', snapshotName(epoch));
 
 function plan(p: SwaPreset): PlannedRun[] {
-  const config = (seed: number, snapshots: number[]): TrainConfig => ({
-    model: p.model,
-    bnEps: p.bnEps,
-    dataset: p.dataset,
-    dataDir: p.dataDir,
-    trainSubset: p.trainSubset,
-    testSubset: p.testSubset,
-    evalTrainSubset: 1000,
-    dataSeed: 0,
-    batchSize: p.batchSize,
-    chunkSize: 500,
-    lr: p.lr,
-    wd: p.wd,
-    momentum: 0,
-    wdGroups: [],
-    schedule: { kind: 'constant' },
-    steps: p.epochs * p.stepsPerEpoch,
-    seed,
-    logEvery: p.logEvery,
-    layerEvery: 0,
-    evalEvery: 0,
-    evalBatch: 500,
-    checkpointEvery: 500,
-    snapshotEpochs: snapshots,
-    keepCheckpoints: 1,
-    ep: 'cpu',
-    threads: 0,
-  });
+  const config = (seed: number, snapshots: number[]): TrainConfig =>
+    resolveConfig({
+      model: p.model,
+      bnEps: p.bnEps,
+      dataset: p.dataset,
+      dataDir: p.dataDir,
+      trainSubset: p.trainSubset,
+      testSubset: p.testSubset,
+      batchSize: p.batchSize,
+      lr: p.lr,
+      wd: p.wd,
+      schedule: { kind: 'constant' },
+      steps: p.epochs * p.stepsPerEpoch,
+      seed,
+      logEvery: p.logEvery,
+      snapshotEpochs: snapshots,
+      keepCheckpoints: 1,
+    });
   return [
     { name: RUNS.a, config: config(p.seed, snapshotEpochs(p)) },
     // Another initialisation (and data order); only its final weights are used.
