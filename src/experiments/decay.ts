@@ -13,17 +13,10 @@ import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
 import type { Schedule } from '../train/schedule';
-import { Context, Experiment, fmt, PlannedRun, Scale, verdict } from './frame';
+import { Context, Experiment, fmt, PlannedRun, Scale, verdict, TrainingPreset } from './frame';
 import { runMetrics, runPlanned } from './runs';
 
-export interface DecayPreset {
-  model: string;
-  dataset: DatasetName;
-  dataDir?: string;
-  trainSubset: number | null;
-  testSubset: number | null;
-  batchSize: number;
-  bnEps: number;
+export interface DecayPreset extends TrainingPreset {
   lr: number;
   wd: number;
   momentum: number;

@@ -38,6 +38,17 @@ export interface Context {
   quiet: boolean;
 }
 
+/** The model and data fields of every training figure's preset. */
+export interface TrainingPreset {
+  model: string;
+  dataset: DatasetName;
+  dataDir?: string;
+  trainSubset: number | null;
+  testSubset: number | null;
+  batchSize: number;
+  bnEps: number;
+}
+
 export interface PlannedRun {
   /** Subdirectory of the figure's directory. */
   name: string;

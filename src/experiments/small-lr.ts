@@ -13,17 +13,10 @@ import type { DatasetName } from '../data';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
-import { Context, Experiment, fmt, PlannedRun, Scale, verdict } from './frame';
+import { Context, Experiment, fmt, PlannedRun, Scale, verdict, TrainingPreset } from './frame';
 import { runMetrics, runPlanned } from './runs';
 
-export interface SmallLrPreset {
-  model: string;
-  dataset: DatasetName;
-  dataDir?: string;
-  trainSubset: number | null;
-  testSubset: number | null;
-  batchSize: number;
-  bnEps: number;
+export interface SmallLrPreset extends TrainingPreset {
   /** The large initial LR; the small run starts at lr / lrRatio. */
   lr: number;
   lrRatio: number;

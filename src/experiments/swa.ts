@@ -21,17 +21,10 @@ import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { snapshotName } from '../train/checkpoint';
 import { resolveConfig, TrainConfig } from '../train/config';
-import { Context, Experiment, fmt, PlannedRun, Scale, verdict } from './frame';
+import { Context, Experiment, fmt, PlannedRun, Scale, verdict, TrainingPreset } from './frame';
 import { runDir, runMetrics, runPlanned } from './runs';
 
-export interface SwaPreset {
-  model: string;
-  dataset: DatasetName;
-  dataDir?: string;
-  trainSubset: number | null;
-  testSubset: number | null;
-  batchSize: number;
-  bnEps: number;
+export interface SwaPreset extends TrainingPreset {
   lr: number;
   wd: number;
   epochs: number;

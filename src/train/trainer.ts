@@ -19,7 +19,7 @@ import { applyGraph, gradientGraph, ProgramShape, trainStepGraph } from '../prog
 import { Feeds, Fetches, Program, RuntimeOptions } from '../runtime/session';
 import { ProgressBar } from '../util/progress';
 import { Rng } from '../util/rng';
-import { Checkpoint, loadCheckpoint, Position, pruneCheckpoints, rollingCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
+import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
 import { resolveConfig, TrainConfig, wdScales } from './config';
 import { Evaluator } from './evaluate';
 import { angularUpdate, EvalRecord, MetricsLog, StepRecord, sumStats } from './metrics';
