@@ -65,7 +65,7 @@ async function runFigures(experiments: Experiment[], a: FigureArgs): Promise<voi
 }
 
 export const figureCommands: CommandModule<object, FigureArgs>[] = EXPERIMENTS.map((e) => ({
-  command: e.id,
+  command: e.command ?? e.id,
   describe: e.title,
   builder: (y) => y.options(figureOptions),
   handler: (a) => runFigures([e], a),

@@ -57,6 +57,8 @@ export interface PlannedRun {
 
 export interface Experiment<P = unknown> {
   id: string;
+  /** The CLI command, when it cannot be the id (`ilr swa` is the averaging tool). */
+  command?: string;
   title: string;
   /** The paper's claim, one or two sentences. */
   claim: string;

@@ -150,6 +150,7 @@ async function measure(p: SwaPreset, ctx: Context): Promise<SwaMeasures> {
 
 export const swaFigure: Experiment<SwaPreset> = {
   id: 'swa',
+  command: 'swa-figure',
   title: 'SWA helps, averaging runs does not: SGD keeps drifting',
   claim: 'At a constant LR past equilibrium, the stochastic weight average of one trajectory\'s snapshots beats the snapshots, while averaging two runs from different initialisations does not help; the distance |w_T − w_{T+Δ}| keeps growing with Δ for every T, unlike a mixing (Ornstein–Uhlenbeck) diffusion (PAPER.md claim 6, Fig. 3).',
   preset(scale: Scale, ctx: Context): SwaPreset {
