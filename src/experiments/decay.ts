@@ -13,7 +13,7 @@ import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
 import type { Schedule } from '../train/schedule';
-import { Context, Experiment, fmt, PlannedRun, Scale, verdict, TrainingPreset } from './frame';
+import { Context, Experiment, fmt, PlannedRun, Scale, verdict, presetFields, TrainingPreset } from './frame';
 import { runMetrics, runPlanned } from './runs';
 
 export interface DecayPreset extends TrainingPreset {
@@ -121,13 +121,7 @@ function plan(p: DecayPreset): PlannedRun[] {
   };
   return RUNS.map((name) => {
     const config = resolveConfig({
-      model: p.model,
-      bnEps: p.bnEps,
-      dataset: p.dataset,
-      dataDir: p.dataDir,
-      trainSubset: p.trainSubset,
-      testSubset: p.testSubset,
-      batchSize: p.batchSize,
+      ...presetFields(p),
       lr: p.lr,
       wd: p.wd,
       momentum: p.momentum,

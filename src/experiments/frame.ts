@@ -49,6 +49,11 @@ export interface TrainingPreset {
   bnEps: number;
 }
 
+/** The TrainConfig fields a TrainingPreset fixes, to spread into resolveConfig. */
+export function presetFields(p: TrainingPreset): Pick<TrainConfig, 'model' | 'bnEps' | 'dataset' | 'dataDir' | 'trainSubset' | 'testSubset' | 'batchSize'> {
+  return { model: p.model, bnEps: p.bnEps, dataset: p.dataset, dataDir: p.dataDir, trainSubset: p.trainSubset, testSubset: p.testSubset, batchSize: p.batchSize };
+}
+
 export interface PlannedRun {
   /** Subdirectory of the figure's directory. */
   name: string;

@@ -13,7 +13,7 @@ import type { DatasetName } from '../data';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
-import { Context, Experiment, fmt, PlannedRun, Scale, verdict, TrainingPreset } from './frame';
+import { Context, Experiment, fmt, PlannedRun, Scale, verdict, presetFields, TrainingPreset } from './frame';
 import { runMetrics, runPlanned } from './runs';
 
 export interface SmallLrPreset extends TrainingPreset {
@@ -82,13 +82,7 @@ function runs(p: SmallLrPreset): { name: string; lr: number; seed: number; lengt
 function plan(p: SmallLrPreset): PlannedRun[] {
   return runs(p).map((r) => {
     const config = resolveConfig({
-      model: p.model,
-      bnEps: p.bnEps,
-      dataset: p.dataset,
-      dataDir: p.dataDir,
-      trainSubset: p.trainSubset,
-      testSubset: p.testSubset,
-      batchSize: p.batchSize,
+      ...presetFields(p),
       lr: r.lr,
       wd: p.wd,
       // The same shape for both runs: constant, then LR ÷10 at the same fractions of the run.

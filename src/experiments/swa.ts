@@ -21,7 +21,7 @@ import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { snapshotName } from '../train/checkpoint';
 import { resolveConfig, TrainConfig } from '../train/config';
-import { Context, Experiment, fmt, PlannedRun, Scale, verdict, TrainingPreset } from './frame';
+import { Context, Experiment, fmt, PlannedRun, Scale, verdict, presetFields, TrainingPreset } from './frame';
 import { runDir, runMetrics, runPlanned } from './runs';
 
 export interface SwaPreset extends TrainingPreset {
@@ -91,13 +91,7 @@ const snapshotFile = (ctx: Context, run: string, epoch: number) => path.join(run
 function plan(p: SwaPreset): PlannedRun[] {
   const config = (seed: number, snapshots: number[]): TrainConfig =>
     resolveConfig({
-      model: p.model,
-      bnEps: p.bnEps,
-      dataset: p.dataset,
-      dataDir: p.dataDir,
-      trainSubset: p.trainSubset,
-      testSubset: p.testSubset,
-      batchSize: p.batchSize,
+      ...presetFields(p),
       lr: p.lr,
       wd: p.wd,
       schedule: { kind: 'constant' },
