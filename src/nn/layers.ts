@@ -46,7 +46,7 @@ export class LayerBuilder {
   /** With `frozen`, parameters and buffers become constants holding these values (standalone inference models). */
   constructor(readonly graph: Graph, readonly spec: ModelSpec, readonly mode: 'train' | 'eval', private readonly frozen?: TensorMap) {}
 
-  /** The graph input holding a parameter or buffer, created on first use. */
+  /** The value (graph input or constant) of a parameter or buffer the forward pass has declared. */
   value(name: string): Value {
     const v = this.values.get(name);
     if (!v) throw new Error(`model uses ${name} before declaring it`);
