@@ -5,20 +5,17 @@
  *
  * - Averaging is a running mean (avg += (w − avg)/(k+1), in float64), so one model is in memory
  *   however many snapshots there are; only parameters are averaged (as AveragedModel does).
- * - The BN recomputation is PyTorch's torch.optim.swa_utils.update_bn: running statistics reset,
- *   momentum None, i.e. each BN's running mean and (unbiased) variance become the plain average
- *   of the per-batch values over one pass of the training data, every batch weighted equally,
- *   the last smaller batch included. The batches are the training set in its stored order,
- *   unaugmented (`fullBatches`); the bridge's `swa-eval` replays exactly these batches.
+ * - The BN recomputation is PyTorch's update_bn (train/bn-stats.ts) over the training set in its
+ *   stored order, unaugmented; the bridge's `swa-eval` replays exactly these batches.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Dataset, fullBatches } from '../data';
+import { Dataset } from '../data';
 import { readSafetensors, TensorMap, writeSafetensors } from '../io/safetensors';
 import { InputShape, ModelLayout, modelLayout } from '../nn/model';
 import { ModelSpec, specName } from '../nn/spec';
-import { batchStatsGraph } from '../programs/programs';
-import { Program, RuntimeOptions } from '../runtime/session';
+import { RuntimeOptions } from '../runtime/session';
+import { recomputeBn } from '../train/bn-stats';
 import { FORMAT } from '../train/checkpoint';
 import { TrainConfig } from '../train/config';
 import { EvalResult, Evaluator } from '../train/evaluate';
@@ -105,55 +102,6 @@ export function averageSnapshots(files: readonly string[], spec: ModelSpec, layo
   const out: TensorMap = new Map();
   for (const p of layout.params) out.set(p.name, { dtype: 'float32', shape: p.shape, data: Float32Array.from(avg.get(p.name)!) });
   return out;
-}
-
-export interface BnUpdate {
-  /** running_mean / running_var of every BN. */
-  stats: TensorMap;
-  batches: number;
-  images: number;
-}
-
-/** update_bn: each BN's running statistics = the average of its batch statistics over one pass of `data`. */
-export async function recomputeBn(spec: ModelSpec, input: InputShape, params: TensorMap, data: Dataset, batch: number, runtime: RuntimeOptions = {}): Promise<BnUpdate> {
-  const layout = modelLayout(spec, input);
-  const programs = new Map<number, Program>();
-  const program = async (n: number) => {
-    if (!programs.has(n)) programs.set(n, await Program.create(batchStatsGraph({ spec, batch: n, input }), runtime));
-    return programs.get(n)!;
-  };
-  const feeds: Record<string, Float32Array> = {};
-  for (const [k, v] of params) feeds[k] = v.data as Float32Array;
-  // Running statistics are inputs of the train-mode forward but do not affect batch statistics.
-  for (const b of layout.buffers) if (!feeds[b.name]) feeds[b.name] = new Float32Array(b.shape.reduce((x, y) => x * y, 1)).fill(b.name.endsWith('running_var') ? 1 : 0);
-  const avg = new Map<string, Float64Array>();
-  let batches = 0;
-  try {
-    for (const b of fullBatches(data, { chunkSize: batch, last: 'keep' })) {
-      const n = b.y.length;
-      const p = await program(n);
-      const out = await p.run({ ...feeds, input: b.x, target: b.y }, p.outputNames);
-      batches++;
-      for (const [name, v] of Object.entries(out)) {
-        // batch.<bn>.mean → <bn>.running_mean, batch.<bn>.var → <bn>.running_var
-        const m = /^batch\.(.+)\.(mean|var)$/.exec(name);
-        if (!m) continue;
-        const key = `${m[1]}.running_${m[2]}`;
-        if (!avg.has(key)) avg.set(key, new Float64Array(v.length));
-        const a = avg.get(key)!;
-        for (let i = 0; i < a.length; i++) a[i] += ((v[i] as number) - a[i]) / batches;
-      }
-    }
-  } finally {
-    for (const p of programs.values()) await p.release();
-  }
-  const stats: TensorMap = new Map();
-  for (const info of layout.buffers) {
-    const a = avg.get(info.name);
-    if (!a) throw new Error(`batch statistics program gave no value for ${info.name}`);
-    stats.set(info.name, { dtype: 'float32', shape: info.shape, data: Float32Array.from(a) });
-  }
-  return { stats, batches, images: data.count };
 }
 
 export interface SwaOptions {

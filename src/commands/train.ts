@@ -16,6 +16,7 @@ interface Args {
   'train-subset'?: number;
   'test-subset'?: number;
   'eval-train-subset': number;
+  'bn-recompute': number;
   'data-seed': number;
   augment?: boolean;
   'batch-size': number;
@@ -73,6 +74,7 @@ async function configFromArgs(a: Args): Promise<TrainConfig> {
     trainSubset: a['train-subset'] ?? null,
     testSubset: a['test-subset'] ?? null,
     evalTrainSubset: a['eval-train-subset'],
+    bnRecompute: a['bn-recompute'],
     dataSeed: a['data-seed'],
     augment: a.augment,
     batchSize: a['batch-size'],
@@ -109,6 +111,7 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('train-subset', { type: 'number', describe: 'class-balanced training subset size (default: the whole split)' })
       .option('test-subset', { type: 'number', describe: 'class-balanced test subset size (default: the whole split)' })
       .option('eval-train-subset', { type: 'number', default: DEFAULTS.evalTrainSubset, describe: 'fixed train subset evaluated like the test set (0: none)' })
+      .option('bn-recompute', { type: 'number', default: DEFAULTS.bnRecompute, describe: 'evaluate with BN statistics recomputed on this many train images (update_bn) instead of the running ones (0: running)' })
       .option('data-seed', { type: 'number', default: DEFAULTS.dataSeed, describe: 'seed of the subset choices' })
       .option('augment', { type: 'boolean', describe: 'crop+flip augmentation (default: on for cifar10 only)' })
       .option('batch-size', { type: 'number', default: DEFAULTS.batchSize, describe: 'images per step; 0 = full-batch gradient descent' })

@@ -28,6 +28,12 @@ export interface TrainConfig {
   testSubset: number | null;
   /** A fixed, class-balanced train subset evaluated like the test set (0: none). */
   evalTrainSubset: number;
+  /**
+   * Evaluate with BN statistics recomputed (update_bn) on this many fixed, class-balanced train
+   * images instead of the running statistics (0: running statistics, as PyTorch's eval mode).
+   * The running statistics average only the last ≈10 batches and lag weights that turn fast.
+   */
+  bnRecompute: number;
   /** Augmentation; undefined: the data set's default (crop+flip for CIFAR-10 only). */
   augment?: boolean;
   synthetic?: SyntheticSpec;
@@ -66,6 +72,7 @@ export const DEFAULTS: Omit<TrainConfig, 'model' | 'dataset' | 'steps'> = {
   trainSubset: null,
   testSubset: null,
   evalTrainSubset: 1000,
+  bnRecompute: 0,
   dataSeed: 0,
   batchSize: 128,
   chunkSize: 500,
@@ -102,7 +109,7 @@ export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
   for (const k of ['logEvery', 'checkpointEvery', 'evalBatch', 'keepCheckpoints', 'chunkSize'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
   }
-  for (const k of ['layerEvery', 'evalEvery', 'evalTrainSubset'] as const) {
+  for (const k of ['layerEvery', 'evalEvery', 'evalTrainSubset', 'bnRecompute'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 0) bad(`${k} must be a non-negative integer, got ${c[k]}`);
   }
   for (const g of c.wdGroups) {

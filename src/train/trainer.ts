@@ -21,6 +21,7 @@ import { ProgressBar } from '../util/progress';
 import { Rng } from '../util/rng';
 import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
 import { resolveConfig, TrainConfig, wdScales } from './config';
+import { BnStatistics } from './bn-stats';
 import { Evaluator } from './evaluate';
 import { angularUpdate, EvalRecord, MetricsLog, StepRecord, sumStats } from './metrics';
 import { scheduleAt } from './schedule';
@@ -75,6 +76,8 @@ interface RunData {
   train: Dataset;
   test: Dataset;
   evalTrain?: Dataset;
+  /** The images update_bn runs on before each evaluation (config.bnRecompute). */
+  bnData?: Dataset;
 }
 
 async function loadRunData(c: TrainConfig): Promise<RunData> {
@@ -82,7 +85,8 @@ async function loadRunData(c: TrainConfig): Promise<RunData> {
   const train = await loadSubset({ dataset: c.dataset, split: 'train', size: c.trainSubset, seed: c.dataSeed, synthetic: c.synthetic }, opts);
   const test = await loadSubset({ dataset: c.dataset, split: 'test', size: c.testSubset, seed: c.dataSeed, synthetic: c.synthetic }, opts);
   const evalTrain = c.evalTrainSubset > 0 ? subsetOf(train, Math.min(c.evalTrainSubset, train.count), c.dataSeed + 1) : undefined;
-  return { train, test, evalTrain };
+  const bnData = c.bnRecompute > 0 ? subsetOf(train, Math.min(c.bnRecompute, train.count), c.dataSeed + 2) : undefined;
+  return { train, test, evalTrain, bnData };
 }
 
 export function runSpec(c: TrainConfig, data: Pick<Dataset, 'shape' | 'numClasses'>): ModelSpec {
@@ -167,7 +171,7 @@ function writeConfig(file: string, c: TrainConfig, spec: ModelSpec, data: RunDat
     threads: runtime.threads,
   };
   const describe = (d?: Dataset) => (d ? describeDataset(d) : null);
-  const body = { config: c, model: spec, data: { train: describe(data.train), test: describe(data.test), evalTrain: describe(data.evalTrain) }, env, command: process.argv.slice(1).join(' '), created: new Date().toISOString() };
+  const body = { config: c, model: spec, data: { train: describe(data.train), test: describe(data.test), evalTrain: describe(data.evalTrain), bnRecompute: describe(data.bnData) }, env, command: process.argv.slice(1).join(' '), created: new Date().toISOString() };
   fs.writeFileSync(file, JSON.stringify(body, null, 2) + '\n');
 }
 
@@ -235,9 +239,11 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
     saveCheckpoint(file, { spec, state, momentum, position }, layout);
     opts.onCheckpoint?.(position.step, file);
   };
+  const bnStatistics = data.bnData ? new BnStatistics(spec, input, Math.min(c.evalBatch, data.bnData.count), runtime) : undefined;
   const evaluate = async (): Promise<EvalRecord> => {
-    const test = await evaluator.evaluate(state, data.test);
-    const tr = data.evalTrain ? await evaluator.evaluate(state, data.evalTrain) : undefined;
+    const evalState = bnStatistics && data.bnData ? new Map([...state, ...(await bnStatistics.compute(state, data.bnData)).stats]) : state;
+    const test = await evaluator.evaluate(evalState, data.test);
+    const tr = data.evalTrain ? await evaluator.evaluate(evalState, data.evalTrain) : undefined;
     const r: EvalRecord = { type: 'eval', step: position.step, epoch: position.step / stepsPerEpoch, test_loss: test.loss, test_acc: test.acc, ...(tr ? { train_loss: tr.loss, train_acc: tr.acc } : {}) };
     log.append(r);
     return r;
@@ -300,6 +306,7 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     await evaluator.release();
+    await bnStatistics?.release();
   }
   return { status, step: position.step, runDir, state, lastEval, message };
 }

@@ -5,7 +5,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { averageSnapshots, recomputeBn, resolveSnapshots, swa, SwaResult } from '../../src/analysis/swa';
+import { averageSnapshots, resolveSnapshots, swa, SwaResult } from '../../src/analysis/swa';
+import { recomputeBn } from '../../src/train/bn-stats';
 import { runBridge } from '../../src/bridge/python';
 import { Dataset, fullBatches, loadDataset } from '../../src/data';
 import { readSafetensors, TensorMap, writeSafetensors } from '../../src/io/safetensors';
