@@ -47,11 +47,13 @@ export interface TrainingPreset {
   testSubset: number | null;
   batchSize: number;
   bnEps: number;
+  /** Evaluate with BN statistics recomputed on this many train images (config.bnRecompute; default 0: running statistics). */
+  bnRecompute?: number;
 }
 
 /** The TrainConfig fields a TrainingPreset fixes, to spread into resolveConfig. */
-export function presetFields(p: TrainingPreset): Pick<TrainConfig, 'model' | 'bnEps' | 'dataset' | 'dataDir' | 'trainSubset' | 'testSubset' | 'batchSize'> {
-  return { model: p.model, bnEps: p.bnEps, dataset: p.dataset, dataDir: p.dataDir, trainSubset: p.trainSubset, testSubset: p.testSubset, batchSize: p.batchSize };
+export function presetFields(p: TrainingPreset): Pick<TrainConfig, 'model' | 'bnEps' | 'dataset' | 'dataDir' | 'trainSubset' | 'testSubset' | 'batchSize' | 'bnRecompute'> {
+  return { model: p.model, bnEps: p.bnEps, dataset: p.dataset, dataDir: p.dataDir, trainSubset: p.trainSubset, testSubset: p.testSubset, batchSize: p.batchSize, bnRecompute: p.bnRecompute ?? 0 };
 }
 
 export interface PlannedRun {

@@ -1,6 +1,7 @@
 /**
  * Launching a figure's training runs: each run lives in its own directory; finished runs are
- * skipped, interrupted ones resumed from their newest checkpoint. With jobs > 1 the runs go to
+ * skipped, interrupted ones resumed from their newest checkpoint, and a run made with another
+ * config (the preset changed since) is started again. With jobs > 1 the runs go to
  * worker processes (`ilr train --config`), each with its share of the cores.
  */
 import { spawn } from 'child_process';
@@ -8,13 +9,31 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { readMetrics, MetricsRecord, EvalRecord, StepRecord } from '../train/metrics';
-import { isFinished, rollingCheckpointsOf, train } from '../train/trainer';
+import type { TrainConfig } from '../train/config';
+import { isFinished, readRunConfig, rollingCheckpointsOf, runFiles, train } from '../train/trainer';
 import { Context, PlannedRun } from './frame';
 
 export const runDir = (ctx: Context, name: string): string => path.join(ctx.dir, name);
 
+/** The config as text with sorted keys, without where it executes (threads, ep), which does not change the numbers. */
+function configKey(c: TrainConfig): string {
+  const { threads: _threads, ep: _ep, ...rest } = c;
+  const sorted = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+  return JSON.stringify(sorted(rest));
+}
+
+/** True when `dir` holds a run (finished or not) of another config than `config`. */
+function isStale(dir: string, config: TrainConfig): boolean {
+  return fs.existsSync(runFiles(dir).config) && configKey(readRunConfig(dir)) !== configKey(config);
+}
+
 async function runOne(r: PlannedRun, ctx: Context, threads: number): Promise<void> {
   const dir = runDir(ctx, r.name);
+  if (isStale(dir, r.config)) {
+    console.log(`${dir} was made with another config than the figure now plans; starting it again`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
   if (isFinished(dir)) return;
   const resume = rollingCheckpointsOf(dir).length > 0;
   if (!resume) fs.rmSync(dir, { recursive: true, force: true });

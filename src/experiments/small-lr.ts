@@ -121,12 +121,14 @@ export const smallLr: Experiment<SmallLrPreset> = {
       };
     }
     // cnn4-si, 2000 Fashion-MNIST images, batch 16 (125 steps per epoch), λ = 0.125: the large run (η = 0.1,
-    // λη = 0.0125) takes 400 steps = 5/λη, the small one (η = 0.001, λη = 1.25e-4) 4000 steps = 0.5/λη of its
-    // own. λη = 0.0125 is in the unstable regime (PAPER.md calibration); two ÷10 decays bring it to 1.25e-4 at
-    // the end. A smaller λ would leave the small run further from 1/λη within the 15-minute budget.
-    const cpu = { ...common, model: 'cnn4-si', trainSubset: 2000, testSubset: 5000, batchSize: 16, bnEps: 1e-8, lr: 0.1, wd: 0.125, logEvery: 10, stepsPerEpoch: 125 };
-    if (scale === 'smoke') return { ...cpu, testSubset: 1000, steps: 10, evals: 2 };
-    return { ...cpu, steps: 400, evals: 10 };
+    // λη = 0.0125) takes 1000 steps = 12.5/λη, the small one (η = 0.001, λη = 1.25e-4) 10000 steps = 1.25/λη of
+    // its own. λη = 0.0125 is in the unstable regime (PAPER.md calibration); two ÷10 decays bring it to 1.25e-4 at
+    // the end. Two seeds each, so the tolerance is the larger of 1 point and the measured seed spread.
+    // Measured: with 400 / 4000 steps the large run was still undertrained (train accuracy 78.8% vs 83.2%) and
+    // ended 2 points below the small one.
+    const cpu = { ...common, model: 'cnn4-si', trainSubset: 2000, testSubset: 5000, batchSize: 16, bnEps: 1e-8, lr: 0.1, wd: 0.125, logEvery: 10, stepsPerEpoch: 125, seeds: [ctx.seed, ctx.seed + 1] };
+    if (scale === 'smoke') return { ...cpu, testSubset: 1000, steps: 10, evals: 2, seeds: [ctx.seed] };
+    return { ...cpu, steps: 1000, evals: 10 };
   },
   settings: (p) => ({
     model: p.model,

@@ -1,0 +1,26 @@
+/** runPlanned: finished runs are skipped; a run of another config (the preset changed) is made again. */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Context } from '../../src/experiments/frame';
+import { runMetrics, runPlanned } from '../../src/experiments/runs';
+import { tmpDir } from '../cli';
+import { tinyConfig } from '../train/fixtures';
+
+let dir: string;
+beforeAll(() => {
+  dir = tmpDir('ilr-runs-');
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+it('skips a finished run of the same config and redoes one whose config changed', async () => {
+  const ctx: Context = { scale: 'smoke', dir, seed: 0, ep: 'cpu', threads: 1, jobs: 1, quiet: true };
+  const summary = path.join(dir, 'a', 'summary.json');
+  await runPlanned([{ name: 'a', config: tinyConfig({ steps: 5 }) }], ctx);
+  const first = fs.statSync(summary).mtimeMs;
+
+  await runPlanned([{ name: 'a', config: tinyConfig({ steps: 5, threads: 2 }) }], ctx); // where it runs does not matter
+  expect(fs.statSync(summary).mtimeMs).toBe(first);
+
+  await runPlanned([{ name: 'a', config: tinyConfig({ steps: 5, lr: 0.05 }) }], ctx);
+  expect(runMetrics(ctx, 'a').steps.map((r) => r.lr)).toEqual([0.05]);
+});
