@@ -23,6 +23,7 @@ Relative error of a tensor: ||ours - ref||_2 / max(||ref||_2, 1e-30), computed i
 """
 
 import argparse
+import gzip
 import json
 import math
 import os
@@ -32,6 +33,7 @@ import sys
 import time
 import traceback
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -690,6 +692,69 @@ def cmd_bench(args):
             "torch": torch.__version__, "final_loss": loss.item()}
 
 
+def angle_between(a, b):
+    """(stable angle, naive angle) between two float32 weight vectors. The stable one splits b - a
+    into its parts along and across a in float64 (as src/train/metrics.ts angularUpdate); the naive
+    one is acos of the float32 cosine, whose rounding floor is about 1e-2 rad for 1e5 weights."""
+    a64, d = a.double(), (b - a).double()
+    along = float(d @ a64) / float(a64.norm())
+    across = math.sqrt(max(float(d @ d) - along * along, 0.0))
+    naive = math.acos(max(-1.0, min(1.0, float(a @ b / (a.norm() * b.norm())))))
+    return math.atan2(across, float(a64.norm()) + along), naive
+
+
+def read_idx(path):
+    with (gzip.open(path) if path.endswith(".gz") else open(path, "rb")) as f:
+        data = f.read()
+    if len(data) < 8 or data[2] != 8 or data[3] not in (1, 3):
+        raise BadInput(f"{path}: not an IDX file of unsigned bytes")
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * data[3])
+
+
+def cmd_angular(args):
+    """PyTorch's own run of the angular-update dynamics, as the decay figure measures them."""
+    import glob
+    found = {k: glob.glob(os.path.join(args.data_dir, f"{k}-idx*-ubyte*")) for k in ("train-images", "train-labels")}
+    if not all(found.values()):
+        raise BadInput(f"--data-dir {args.data_dir}: no train-images/train-labels IDX files (Fashion-MNIST or MNIST)")
+    x = read_idx(found["train-images"][0]).reshape(-1, 1, 28, 28) / 255.0
+    x = torch.tensor((x - x.mean()) / x.std(), dtype=torch.float32)
+    y = torch.tensor(read_idx(found["train-labels"][0]).astype(np.int64))
+    spec = spec_from_name(args.model, 1, 10)
+    spec["bnEps"] = args.bn_eps
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    model = build_model(spec)
+    with torch.no_grad():  # fcScale, as src/nn/layers.ts initialises the last layer
+        bound = spec["fcScale"] / math.sqrt(model.fc.weight.shape[1])
+        model.fc.weight.uniform_(-bound, bound)
+        model.fc.bias.uniform_(-bound, bound)
+    convs = [p for n, p in model.named_parameters() if p.requires_grad and n.endswith("weight") and p.dim() == 4]
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.wd)
+    perm, pos, windows, acc = torch.randperm(len(x)), 0, [], []
+    for t in range(args.steps):
+        if t == args.decay_step:
+            for g in opt.param_groups:
+                g[args.decay] /= 10
+        if pos + args.batch > len(x):
+            perm, pos = torch.randperm(len(x)), 0
+        idx = perm[pos:pos + args.batch]
+        pos += args.batch
+        before = torch.cat([p.detach().flatten() for p in convs])
+        opt.zero_grad()
+        F.cross_entropy(model(x[idx]), y[idx]).backward()
+        opt.step()
+        acc.append(angle_between(before, torch.cat([p.detach().flatten() for p in convs])))
+        if (t + 1) % args.window == 0:
+            g = opt.param_groups[0]
+            windows.append({"from": t + 1 - args.window, "to": t + 1, "lr": g["lr"], "wd": g["weight_decay"],
+                            "predicted": math.sqrt(2 * g["lr"] * g["weight_decay"]),
+                            "angular_update": statistics.fmean(a for a, _ in acc),
+                            "angular_update_float32_acos": statistics.fmean(b for _, b in acc)})
+            acc = []
+    return {"model": spec, "batch": args.batch, "windows": windows, "torch": torch.__version__}
+
+
 # A training checkpoint (src/train/checkpoint.ts) keeps torch.optim.SGD's state next to the
 # state_dict: optimizer.momentum_buffer.<param>. Other optimizer.* entries are not model state.
 OPTIMIZER_PREFIX = "optimizer."
@@ -881,6 +946,25 @@ def build_parser():
     s.add_argument("--bn-batch", type=int, default=128, help="update_bn batch size (default 128)")
     s.add_argument("--tol", type=float, default=1e-4, help="max relative error (default 1e-4)")
     s.set_defaults(func=cmd_swa_eval)
+
+    s = sub.add_parser("angular", help="angular update per window of a PyTorch run, with an optional LR or WD decay",
+                       description="Trains a preset (cnn4-si, ...) on 1x28x28 IDX data with torch.optim.SGD and "
+                                   "weight decay, divides the LR or the WD by 10 at --decay-step, and reports the "
+                                   "mean angular update of the conv weights per window: computed stably in "
+                                   "float64, and as acos of the float32 cosine (which has a rounding floor).")
+    s.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist", help="directory with train-*-idx*-ubyte[.gz]")
+    s.add_argument("--model", default="cnn4-si")
+    s.add_argument("--batch", type=int, default=128)
+    s.add_argument("--lr", type=float, default=0.2)
+    s.add_argument("--wd", type=float, default=5e-3)
+    s.add_argument("--bn-eps", type=float, default=1e-8)
+    s.add_argument("--steps", type=int, default=2000)
+    s.add_argument("--decay-step", type=int, default=1500)
+    s.add_argument("--decay", choices=["lr", "weight_decay"], default="lr")
+    s.add_argument("--window", type=int, default=250)
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_angular)
 
     s = sub.add_parser("load", help="strict load_state_dict of a checkpoint; prints parameter count and keys",
                        description="Loads a checkpoint into the model built from its metadata with "

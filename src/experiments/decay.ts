@@ -13,7 +13,7 @@ import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
 import type { Schedule } from '../train/schedule';
-import { Context, Experiment, fmt, PlannedRun, Scale, verdict, presetFields, TrainingPreset } from './frame';
+import { bnEvaluation, Context, Experiment, fmt, PlannedRun, Scale, verdict, presetFields, TrainingPreset } from './frame';
 import { runMetrics, runPlanned } from './runs';
 
 export interface DecayPreset extends TrainingPreset {
@@ -195,7 +195,7 @@ export const decay: Experiment<DecayPreset> = {
     steps: p.steps,
     'equilibrium windows': `the ${p.window} steps before the decay and the last ${p.window}`,
     'BN ε': p.bnEps,
-    'error measured with': p.bnRecompute ? `BN statistics recomputed on ${p.bnRecompute} train images (update_bn)` : 'BN running statistics',
+    evaluation: bnEvaluation(p.bnRecompute),
   }),
   plan: (p) => plan(p),
   run: (p, ctx) => runPlanned(plan(p), ctx),

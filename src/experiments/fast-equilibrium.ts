@@ -119,6 +119,8 @@ export interface PlannedDriverRun {
 /** What one run leaves, at every evaluation step (step 0 included). */
 export interface RunTrace {
   name: string;
+  /** What the run was made from (planKey); a trace of another plan is stale and made again. */
+  plan: string;
   seed: number;
   steps: number[];
   /** The predicted labels, base64 of one byte per evaluation image (when kept). */
@@ -204,6 +206,12 @@ async function predict(d: Driver, state: TensorMap): Promise<Uint8Array> {
   return out;
 }
 
+/** The driver settings and run plan that determine a trace, as text. */
+export function planKey(c: DriverConfig, r: PlannedDriverRun): string {
+  const { dataset, model, widths, trainSubset, pool, evalSubset, batch } = c;
+  return JSON.stringify({ dataset, model, widths, trainSubset, pool, evalSubset, batch, run: r });
+}
+
 /** Trains one run from its seed's initialisation; `progress(steps)` is called every 50 steps. */
 export async function trainRun(d: Driver, r: PlannedDriverRun, progress: (steps: number) => void = () => {}): Promise<RunTrace> {
   const layout = modelLayout(d.spec, d.input);
@@ -211,7 +219,7 @@ export async function trainRun(d: Driver, r: PlannedDriverRun, progress: (steps:
   const si = new Set(layout.params.filter((q) => q.scaleInvariant).map((q) => q.name));
   let state = initialState(layout, new Rng([r.seed, 'init']));
   const stream = new BatchStream(d.train, { batchSize: d.config.batch, seed: r.seed });
-  const trace: RunTrace = { name: r.name, seed: r.seed, steps: [], labels: [], acc: [], wNorm: [], effLr: [], lr: [], wd: [] };
+  const trace: RunTrace = { name: r.name, plan: planKey(d.config, r), seed: r.seed, steps: [], labels: [], acc: [], wNorm: [], effLr: [], lr: [], wd: [] };
   const hyper = (t: number) => scheduleAt(r.schedule, { lr: r.lr, wd: r.wd }, t, stream.perEpoch);
   const record = async (step: number) => {
     // The LR and WD of the step that led here (of the first step, at step 0).
@@ -245,21 +253,25 @@ export async function trainRun(d: Driver, r: PlannedDriverRun, progress: (steps:
   return trace;
 }
 
-/** Runs every planned run whose trace file is missing, in order; each trace is written to `<dir>/<name>.json` when its run ends. */
+/**
+ * Runs every planned run whose trace file is missing or was made from another plan (the preset
+ * changed), in order; each trace is written to `<dir>/<name>.json` when its run ends.
+ */
 export async function runAll(c: DriverConfig, runs: PlannedDriverRun[], dir: string, ctx: Context, label: string): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
-  const todo = runs.filter((r) => !fs.existsSync(path.join(dir, `${r.name}.json`)));
+  const done = (r: PlannedDriverRun) => fs.existsSync(path.join(dir, `${r.name}.json`)) && readTrace(dir, r.name).plan === planKey(c, r);
+  const todo = runs.filter((r) => !done(r));
   if (todo.length === 0) return;
   const d = await openDriver(c, ctx);
   const bar = new ProgressBar({ total: todo.reduce((s, r) => s + r.steps, 0), label, unit: ' steps', quiet: ctx.quiet });
-  let done = 0;
+  let stepsDone = 0;
   try {
     for (const r of todo) {
-      const trace = await trainRun(d, r, (n) => bar.update(done + n, r.name));
+      const trace = await trainRun(d, r, (n) => bar.update(stepsDone + n, r.name));
       const file = path.join(dir, `${r.name}.json`);
       fs.writeFileSync(file + '.tmp', JSON.stringify(trace));
       fs.renameSync(file + '.tmp', file);
-      done += r.steps;
+      stepsDone += r.steps;
     }
   } finally {
     bar.done();

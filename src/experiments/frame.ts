@@ -56,6 +56,11 @@ export function presetFields(p: TrainingPreset): Pick<TrainConfig, 'model' | 'bn
   return { model: p.model, bnEps: p.bnEps, dataset: p.dataset, dataDir: p.dataDir, trainSubset: p.trainSubset, testSubset: p.testSubset, batchSize: p.batchSize, bnRecompute: p.bnRecompute ?? 0 };
 }
 
+/** How test accuracy is measured, for a figure's settings. */
+export function bnEvaluation(bnRecompute: number | undefined): string {
+  return bnRecompute ? `with BN statistics recomputed on ${bnRecompute} train images (update_bn)` : 'with BN running statistics';
+}
+
 export interface PlannedRun {
   /** Subdirectory of the figure's directory. */
   name: string;

@@ -1,5 +1,11 @@
-import { baselineError, checkFastEquilibrium, DistanceCurves, distanceCurves, poolImages, settleStep, threeSchedules } from '../../src/experiments/fast-equilibrium';
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  baselineError, checkFastEquilibrium, DistanceCurves, distanceCurves, DriverConfig, PlannedDriverRun, poolImages, readTrace, runAll, settleStep, threeSchedules,
+} from '../../src/experiments/fast-equilibrium';
+import { Context } from '../../src/experiments/frame';
 import { Dataset } from '../../src/data';
+import { tmpDir } from '../cli';
 
 const steps = Array.from({ length: 15 }, (_, i) => 125 * i);
 const w = { equalizeStep: 500, timeScale: 500, settle: 1.5, before: 0.5 };
@@ -65,4 +71,22 @@ it('threeSchedules: equal until B decays, C hotter, all equal from E on', () => 
   expect(a.phases).toEqual([{ at: 0, lr: 0.1, wd: 0.02 }]);
   expect(b.phases[1]).toEqual({ at: 250, lr: 0.01, wd: 0.02 });
   expect(c.phases[0].lr * c.phases[0].wd).toBeCloseTo(2.5 * 0.1 * 0.02);
+});
+
+it('runAll keeps a finished trace and makes again one whose plan changed', async () => {
+  const dir = tmpDir('ilr-driver-');
+  try {
+    const c: DriverConfig = { dataset: 'synthetic', model: 'cnn4-si', widths: [4, 4, 4], trainSubset: 100, pool: 1, evalSubset: 50, batch: 10 };
+    const run: PlannedDriverRun = { name: 'r', seed: 1, lr: 0.1, wd: 0.01, schedule: { kind: 'constant' }, steps: 4, evalEvery: 2, keepLabels: true };
+    const ctx: Context = { scale: 'smoke', dir, seed: 0, ep: 'cpu', threads: 1, jobs: 1, quiet: true };
+    const file = path.join(dir, 'r.json');
+    await runAll(c, [run], dir, ctx, 'test');
+    const first = fs.statSync(file).mtimeMs;
+    await runAll(c, [run], dir, ctx, 'test');
+    expect(fs.statSync(file).mtimeMs).toBe(first);
+    await runAll(c, [{ ...run, steps: 6 }], dir, ctx, 'test');
+    expect(readTrace(dir, 'r').steps).toEqual([0, 2, 4, 6]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
