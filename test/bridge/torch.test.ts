@@ -1,8 +1,12 @@
 /**
  * PyTorch as referee (float64): gradients of every model family at two input shapes, and K steps
- * of SGD with and without momentum. In CI (REQUIRE_TORCH=1) these run; they never skip there.
+ * of SGD with and without momentum, and PyTorch's own angular update at an LR decay. In CI (REQUIRE_TORCH=1) these run; they never skip there.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { ParityReport, runParity } from '../../src/bridge/parity';
+import { runBridge } from '../../src/bridge/python';
+import { DATASETS } from '../../src/data';
 import { runSgdCheck, SgdCheckOptions } from '../../src/bridge/sgd';
 import { itTorch } from '../helpers';
 
@@ -53,5 +57,22 @@ describe('SGD steps match torch.optim.SGD (parameters, momentum buffers, running
   itTorch('cnn4-si (frozen last layer), 5 steps, momentum 0.9', async () => {
     const r = await sgd({ model: 'cnn4-si', steps: 5, lr: 0.1, wd: 5e-3, momentum: 0.9, input: [1, 16, 16] });
     expect(r.ok).toBe(true);
+  });
+});
+
+describe('torch_bridge.py angular (the decay figure\'s PyTorch referee)', () => {
+  const data = DATASETS['fashion-mnist'].systemDir as string;
+  const itData = fs.existsSync(path.join(data, 'train-images-idx3-ubyte.gz')) || process.env.REQUIRE_DATA === '1' ? itTorch : it.skip;
+  itData('cnn4-si, LR ÷10 after 10 steps: the stable angle falls with the LR; acos of a float32 cosine reads a floor', () => {
+    type Window = { lr: number; angular_update: number; angular_update_float32_acos: number };
+    const r = runBridge<{ windows: Window[] }>(['angular', '--data-dir', data, '--steps', '20', '--decay-step', '10', '--window', '10', '--threads', '1']);
+    const [before, after] = r.result.windows;
+    expect([before.lr, after.lr]).toEqual([0.2, expect.closeTo(0.02, 12)]);
+    // Large angles: both ways agree.
+    expect(before.angular_update_float32_acos / before.angular_update).toBeCloseTo(1, 2);
+    // Right after the decay the angle falls about as the LR (|w| has not moved) ...
+    expect(after.angular_update / before.angular_update).toBeLessThan(0.2);
+    // ... and acos of a float32 cosine cannot resolve it.
+    expect(after.angular_update_float32_acos).toBeGreaterThan(1.3 * after.angular_update);
   });
 });
