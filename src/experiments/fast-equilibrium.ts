@@ -6,7 +6,7 @@
  * inputs, falls within O(1/λη) steps after E to the level of two independent halves of the same
  * schedule, although the schedules took different paths until E.
  *
- * Many runs are needed (24 at cpu scale, 1500 at paper scale). This figure drives the train-step
+ * Many runs are needed (72 at cpu scale, 1500 at paper scale). This figure drives the train-step
  * and evaluation programs itself, one run after another in one process, and records each run's
  * predicted labels on the evaluation set at every evaluation step; a run's result is one JSON
  * file, so an interrupted figure continues with the runs it has not done yet. Why not the
@@ -415,15 +415,16 @@ export const fastEquilibrium: Experiment<FastEqPreset> = {
     // cpu: cnn4-si at quarter width on a 4000-image Fashion-MNIST subset pooled to 14×14, batch 32,
     // λη = 2e-3 from E on (1/λη = 500 steps). Measured here: one run of A reaches ≈75% test
     // accuracy and two runs agree on ≈75% of the test images at equilibrium. With 8 runs per schedule and
-    // E = 500 the 4-vs-4 baseline (0.45 ± 0.054) was as large as the schedules' distance before E (0.50):
-    // 16 runs per schedule shrink the sampling noise, and E = 750 gives B 500 steps at its low LR.
+    // E = 500 the 4-vs-4 baseline (0.45 ± 0.054) was as large as the schedules' distance before E (0.50);
+    // with 16 runs and E = 750 (B 500 steps at its low LR) it was 0.33 ± 0.034 against 0.41, still short of
+    // three error bars. 24 runs per schedule shrink the sampling noise further.
     const base = {
       dataset, model: 'cnn4-si', widths: [8, 16, 32] as [number, number, number], trainSubset: 4000, pool: 2, evalSubset: 1000, batch: 32,
       schedules: threeSchedules(0.1, 0.02, 250),
       after: { lr: 0.1, wd: 0.02 }, draws: 20, settle: 1.5, before: 0.5,
     };
     if (scale === 'smoke') return { ...base, schedules: threeSchedules(0.1, 0.02, 50), trainSubset: 1000, evalSubset: 200, equalizeStep: 100, steps: 400, evalEvery: 50, runs: 2, settle: 0.5 };
-    return { ...base, equalizeStep: 750, steps: 2000, evalEvery: 125, runs: 16 };
+    return { ...base, equalizeStep: 750, steps: 2000, evalEvery: 125, runs: 24 };
   },
   settings: (p) => ({
     model: `${p.model}, conv widths ${p.widths?.join('/') ?? 'as the preset'}`,
