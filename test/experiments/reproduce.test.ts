@@ -1,6 +1,7 @@
 /**
  * `ilr reproduce --scale smoke`: every figure of the registry runs its smoke preset, and the
- * report and every figure file are written. The verdicts are not required at smoke scale.
+ * report and every figure file are written. The verdicts are not required at smoke scale, and the
+ * times (each section records its seconds) are not asserted: a slow day must not fail a test.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -19,7 +20,6 @@ it('runs every figure at smoke scale and writes the report', async () => {
       expect(fs.existsSync(path.join(out, img.replace(/\.png$/, '.svg')))).toBe(true);
     }
     expect(s.verdicts.length).toBeGreaterThan(0);
-    expect(s.seconds).toBeLessThan(120);
   }
   const html = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
   const summary = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
