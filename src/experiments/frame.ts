@@ -23,6 +23,9 @@ export const SCALE_RATIONALE: Record<Scale, string> = {
   paper: 'paper: the paper\'s settings (PreResNet-32 on CIFAR-10, batch 128, λ = 5e-4, η = 0.1, its epoch counts), for a GPU or for patience.',
 };
 
+/** Each figure's time budget on this 2-core machine (issue #6): 1 minute at smoke scale, 15 at cpu. */
+export const BUDGET_SECONDS: Partial<Record<Scale, number>> = { smoke: 60, cpu: 15 * 60 };
+
 export interface Context {
   scale: Scale;
   /** This figure's output directory (reports/<id>). */

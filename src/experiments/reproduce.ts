@@ -1,7 +1,7 @@
 /** Runs figures in order and writes the report: what `ilr reproduce` and each figure command do. */
 import * as path from 'path';
 import { FigureSection, writeReport } from '../plot/report';
-import { Context, Experiment, runExperiment, Scale } from './frame';
+import { BUDGET_SECONDS, Context, Experiment, runExperiment, Scale } from './frame';
 
 export type FigureOptions = Omit<Context, 'dir'> & { out: string };
 
@@ -21,6 +21,7 @@ export async function reproduce(experiments: Experiment[], o: FigureOptions, com
     scale: o.scale as Scale,
     sections,
     generatedAt: new Date(),
+    budgetSeconds: BUDGET_SECONDS[o.scale],
     command,
   });
   return sections;

@@ -39,6 +39,8 @@ export interface Report {
   scale: string;
   sections: FigureSection[];
   generatedAt: Date;
+  /** The time each figure should take at this scale on the reference machine (2 cores), if there is one. */
+  budgetSeconds?: number;
   /** The command line that produced the report. */
   command?: string;
   /** Opening paragraphs; blank lines separate them. */
@@ -100,7 +102,10 @@ export function summaryMarkdown(r: Report): string {
   ];
   const timed = r.sections.filter((s) => s.seconds !== undefined);
   if (timed.length > 0) {
-    lines.push('', '| figure | time |', '|---|---|', ...timed.map((s) => `| ${mdCell(s.title)} | ${formatSeconds(s.seconds!)} |`));
+    const budget = r.budgetSeconds;
+    const within = (t: number) => (budget === undefined ? '' : t <= budget ? ' | within' : ' | **over**');
+    lines.push('', `| figure | time${budget === undefined ? '' : ` | budget ${formatSeconds(budget)}`} |`, budget === undefined ? '|---|---|' : '|---|---|---|',
+      ...timed.map((s) => `| ${mdCell(s.title)} | ${formatSeconds(s.seconds!)}${within(s.seconds!)} |`));
   }
   return lines.join('\n') + '\n';
 }
@@ -130,7 +135,7 @@ function verdictTable(verdicts: Verdict[], withFigure: boolean): string {
   return `<table class="verdicts"><thead><tr>${head}</tr></thead><tbody>\n${verdictRows(verdicts, withFigure)}\n</tbody></table>`;
 }
 
-function sectionHtml(s: FigureSection): string {
+function sectionHtml(s: FigureSection, budgetSeconds?: number): string {
   const passed = s.verdicts.filter((v) => v.passed).length;
   const status = s.verdicts.length === 0 ? '' : `<span class="badge ${passed === s.verdicts.length ? 'pass' : 'fail'}">${passed}/${s.verdicts.length}</span>`;
   const settings = Object.entries(s.settings)
@@ -143,7 +148,7 @@ function sectionHtml(s: FigureSection): string {
 ${images ? `<div class="figures">${images}</div>` : ''}
 ${verdictTable(s.verdicts, false)}
 <div class="details">
-<div><h3>Settings</h3><table class="settings">${settings}</table>${s.seconds !== undefined ? `<p class="muted">Time: ${formatSeconds(s.seconds)}</p>` : ''}</div>
+<div><h3>Settings</h3><table class="settings">${settings}</table>${s.seconds !== undefined ? `<p class="muted">Time: ${formatSeconds(s.seconds)}${budgetSeconds !== undefined ? ` (budget ${formatSeconds(budgetSeconds)}${s.seconds > budgetSeconds ? ', over' : ''})` : ''}</p>` : ''}</div>
 <div>${s.rationale ? `<h3>Why these settings</h3>${paragraphs(s.rationale)}` : ''}${s.notes?.length ? `<h3>Notes</h3><ul>${s.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}</div>
 </div>
 </section>`;
@@ -209,7 +214,7 @@ ${r.intro ? paragraphs(r.intro) : ''}
 <nav><h2>Figures</h2><ol>${toc}</ol></nav>
 <h2>Verdicts</h2>
 ${verdictTable(verdicts, true)}
-${r.sections.map(sectionHtml).join('\n')}
+${r.sections.map((s) => sectionHtml(s, r.budgetSeconds)).join('\n')}
 </main>
 </body>
 </html>

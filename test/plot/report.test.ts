@@ -15,6 +15,7 @@ function report(images: string[]): Report {
     title: 'intrinsic-lr & friends',
     scale: 'cpu',
     generatedAt: new Date('2025-01-02T03:04:05Z'),
+    budgetSeconds: 240,
     command: 'ilr report --scale cpu',
     intro: 'At cpu scale λη is larger.\n\nTime to equilibrium is O(1/λη) steps.',
     sections: [
@@ -58,6 +59,11 @@ test('writeReport writes index.html and summary.md with escaped content and coun
   expect(md).toContain('angular update <script>alert(1)</script> \\| ratio');
   expect(md.split('\n').filter((l) => l.includes('❌ FAIL'))).toHaveLength(1);
   expect(md.split('\n').filter((l) => l.includes('✅ pass'))).toHaveLength(2);
+  // Times against the scale's budget (4 min here): 12.3 s is within it, 250 s over.
+  expect(md).toContain('| figure | time | budget 4 min 00 s |');
+  expect(md).toContain('| Intrinsic LR grid | 4 min 10 s | **over** |');
+  expect(md).toMatch(/\| 12\.3 s \| within \|/);
+  expect(html).toContain('(budget 4 min 00 s, over)');
 });
 
 test('formatVerdictTable aligns columns and counts', () => {
