@@ -253,7 +253,7 @@ export const decay: Experiment<DecayPreset> = {
     return [
       `After the decays λη = ${fmt(leNew)}: |w|⁴ relaxes with time constant 1/(4λη) = ${fmt(1 / (4 * leNew))} steps, and 1/λη = ${fmt(1 / leNew)} steps; the run continues ${after} steps after the decay (${fmt(after * leNew)}/λη).`,
       `Effective LR of the LR-decay run: ${fmt(m.effEqBefore)} at equilibrium before the decay, ${fmt(m.effEarly)} right after, ${fmt(m.effLate)} at the end; the √10 rule predicts ${fmt(m.effEqBefore / Math.sqrt(DECAY_FACTOR))}. It has recovered ${fmt(100 * m.effRecovery)}% of the way (log scale)` +
-        (p.long ? '.' : `; with |w|⁴ relaxing as e^(−4λη t) alone one would expect ≈${fmt(100 * expectedRecovery(after * leNew))}% — the recovery is not expected to complete at this scale, which is why the angular update is the observable checked here.`),
+        (p.long ? '.' : `; with |w|⁴ relaxing as e^(−4λη t) alone one would expect ≈${fmt(100 * expectedRecovery(after * leNew))}%. The effective LR's √10 ratio itself is checked at paper scale, where the runs are long enough; here the angular update η|g|/|w| is, which also has the gradient at unit scale |g|·|w| in it.`),
       `Angular update of the WD-decay run at the end: ${fmt(m.wdLate)} rad, ${fmt(100 * m.wdProgress)}% of the way (log scale) from ${fmt(m.wdBefore)} to the new level ${fmt(m.newLevel)}; the LR-decay run ends at ${fmt(m.lrLate)}.`,
     ];
   },
