@@ -25,6 +25,8 @@ export interface BenchCase {
   momentum: number;
   wd: number;
   seed: number;
+  /** ORT's NCHWc conv kernels (RuntimeOptions.nchwc); false measures the plain ONNX Conv. */
+  nchwc: boolean;
   /** Write ORT's profile with this prefix (the profiled run is slower; its timings are for the breakdown only). */
   profilePrefix?: string;
 }
@@ -57,7 +59,7 @@ export async function benchOurs(c: BenchCase): Promise<SideResult> {
   const layout = modelLayout(spec, c.input);
   const rng = new Rng([c.seed, 'bench']);
   const state = initialState(layout, rng.fork('init'));
-  const program = await Program.create(benchGraph(c), { threads: c.threads, profilePrefix: c.profilePrefix });
+  const program = await Program.create(benchGraph(c), { threads: c.threads, profilePrefix: c.profilePrefix, nchwc: c.nchwc });
   const trainable = layout.params.filter((p) => p.trainable);
   const feeds: Feeds = {
     ...feedsOf(state),

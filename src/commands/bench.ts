@@ -21,6 +21,7 @@ interface Args {
   threads: number;
   'vs-torch': boolean;
   profile: boolean;
+  nchwc: boolean;
   lr: number;
   momentum: number;
   wd: number;
@@ -47,6 +48,7 @@ export const benchCommand: CommandModule<object, Args> = {
       .option('rounds', { type: 'number', default: 2, describe: 'rounds per side, alternating ours and PyTorch; the median of the round medians is reported' })
       .option('threads', { type: 'number', default: 2, describe: 'intra-op threads for ORT and torch.set_num_threads' })
       .option('vs-torch', { type: 'boolean', default: false, describe: 'also run the same model, batch, optimizer and threads in PyTorch' })
+      .option('nchwc', { type: 'boolean', default: true, describe: 'ORT\'s NCHWc conv kernels (--no-nchwc: the plain ONNX Conv, for comparison)' })
       .option('profile', { type: 'boolean', default: false, describe: 'print where our time goes by op type (ORT profiler; a separate, slower run)' })
       .option('lr', { type: 'number', default: 0.1 })
       .option('momentum', { type: 'number', default: 0.9 })
@@ -59,7 +61,7 @@ export const benchCommand: CommandModule<object, Args> = {
       `${a.warmup} warm-up + ${a.steps} timed steps × ${a.rounds} rounds${a['vs-torch'] ? ', ours and PyTorch alternating' : ''}; each side in its own process (peak = its max RSS)`);
     const rows: BenchRow[] = [];
     for (const { model, input } of suite) {
-      const c: BenchCase = { model, input, batch: a.batch, steps: a.steps, warmup: a.warmup, threads: a.threads, lr: a.lr, momentum: a.momentum, wd: a.wd, seed: a.seed };
+      const c: BenchCase = { model, input, batch: a.batch, steps: a.steps, warmup: a.warmup, threads: a.threads, lr: a.lr, momentum: a.momentum, wd: a.wd, seed: a.seed, nchwc: a.nchwc };
       const ours: SideResult[] = [];
       const torch: SideResult[] = [];
       for (let r = 0; r < a.rounds; r++) {

@@ -28,12 +28,15 @@ export type GradRule = (node: Node, gradOutputs: (Value | undefined)[], needs: b
 
 /** Receives the ONNX nodes an IR node expands to. */
 export interface Emitter {
-  node(opType: string, inputs: string[], outputs: string[], attrs?: OnnxAttrs): void;
+  /** A node of the default ONNX domain, or of `domain` (imported at version 1). */
+  node(opType: string, inputs: string[], outputs: string[], attrs?: OnnxAttrs, domain?: string): void;
   /** An int64 or float constant as an initializer; returns its name. */
   constInt64(values: readonly number[], shape?: Shape): string;
   constFloat(values: readonly number[], dtype: DType, shape?: Shape): string;
   /** A fresh name for an intermediate value of a multi-node expansion. */
   temp(hint: string): string;
+  /** The NCHWc block size when ORT's blocked-layout CPU kernels may be used (see ops/conv.ts); 0: plain ONNX only. */
+  readonly nchwcBlock: number;
 }
 
 export type OnnxAttrs = Readonly<Record<string, { ints: readonly number[] } | { int: number } | { float: number } | { floats: readonly number[] } | { string: string }>>;

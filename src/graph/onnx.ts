@@ -49,13 +49,19 @@ export function liveNodes(outputs: readonly Value[]): Node[] {
   return [...live].sort((a, b) => a.id - b.id);
 }
 
-export function toModelProto(graph: Graph): onnx.IModelProto {
+export interface SerializeOptions {
+  /** Let ops use ORT's NCHWc kernels with this block size (Program.create on the CPU); 0 (default): plain ONNX, portable. */
+  nchwcBlock?: number;
+}
+
+export function toModelProto(graph: Graph, options: SerializeOptions = {}): onnx.IModelProto {
   const outputs = [...graph.outputs.entries()];
   if (outputs.length === 0) throw new Error(`program ${graph.name} declares no outputs`);
   const nodes: onnx.INodeProto[] = [];
   const initializers: onnx.ITensorProto[] = [];
   const constCache = new Map<string, string>();
   let tempCount = 0;
+  const domains = new Set<string>();
 
   const addConstant = (name: string, data: TypedArray, shape: Shape, dtype: DType) => {
     initializers.push({ name, dims: [...shape], dataType: DATA_TYPE[dtype], rawData: rawBytes(data) });
@@ -70,9 +76,10 @@ export function toModelProto(graph: Graph): onnx.IModelProto {
     return name;
   };
   const emitter: Emitter = {
-    node(opType, inputs, outs, attrs = {}) {
+    node(opType, inputs, outs, attrs = {}, domain) {
       const attribute = Object.keys(attrs).sort().map((k) => attributeProto(k, attrs[k]));
-      nodes.push({ opType, input: inputs, output: outs, name: `${opType}_${nodes.length}`, attribute });
+      if (domain) domains.add(domain);
+      nodes.push({ opType, input: inputs, output: outs, name: `${opType}_${nodes.length}`, attribute, ...(domain ? { domain } : {}) });
     },
     constInt64(values, shape = [values.length]) {
       return cached(`i64:${shape.join(',')}:${values.join(',')}`, (n) => addConstant(n, BigInt64Array.from(values, BigInt), shape, 'int64'));
@@ -84,6 +91,7 @@ export function toModelProto(graph: Graph): onnx.IModelProto {
     temp(hint) {
       return `${hint}_t${tempCount++}`;
     },
+    nchwcBlock: options.nchwcBlock ?? 0,
   };
 
   const live = liveNodes(outputs.map(([, v]) => v));
@@ -102,7 +110,7 @@ export function toModelProto(graph: Graph): onnx.IModelProto {
   return {
     irVersion: IR_VERSION,
     producerName: 'intrinsic-lr',
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: OPSET }, ...[...domains].sort().map((domain) => ({ domain, version: 1 }))],
     graph: {
       name: graph.name,
       node: nodes,
@@ -113,6 +121,6 @@ export function toModelProto(graph: Graph): onnx.IModelProto {
   };
 }
 
-export function serialize(graph: Graph): Uint8Array {
-  return onnx.ModelProto.encode(onnx.ModelProto.create(toModelProto(graph))).finish();
+export function serialize(graph: Graph, options: SerializeOptions = {}): Uint8Array {
+  return onnx.ModelProto.encode(onnx.ModelProto.create(toModelProto(graph, options))).finish();
 }

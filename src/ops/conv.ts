@@ -5,10 +5,13 @@
  * same kernel (for stride 1, a plain Conv with the flipped kernel); the weight gradient is the
  * correlation of the input with dY, computed by im2col (strided Slices) and one Gemm.
  */
-import { OpDef, ShapeError, Value } from '../graph/ir';
-import { emitOne, expectArity, expectFloat, ints, typed } from './util';
+import { Emitter, Node, OpDef, ShapeError, Value } from '../graph/ir';
+import { emitOne, expectArity, expectFloat, ints, onnxAttrs, typed } from './util';
 import { gemm } from './matmul';
 import { concat, pad, reshape, slice, transpose } from './shape';
+
+/** ORT's contrib domain of blocked-layout CPU kernels (ReorderInput, Conv, ReorderOutput). */
+export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
 
 /** Geometry of a 2-D convolution, with ONNX's pad order [top, left, bottom, right]. */
 export interface ConvGeometry {
@@ -76,7 +79,28 @@ export const Conv: OpDef = {
     if (h < 1 || wo < 1) throw new ShapeError('Conv', 'kernel larger than the padded input', inputs);
     return [typed([x.shape[0], w.shape[0], h, wo], x.dtype)];
   },
-  emit: emitOne('Conv'),
+  emit(node: Node, e: Emitter) {
+    const [x, w] = node.inputs;
+    const [m, c, kh, kw] = w.shape;
+    const b = e.nchwcBlock;
+    if (!b || x.dtype !== 'float32' || c % b !== 0 || m % b !== 0) return emitOne('Conv')(node, e);
+    // ORT's NCHWc convolution (MLAS, the kernels its optimizer uses for constant weights) with the
+    // weights reordered every run, as they are inputs here: [M,C,kh,kw] → OIHWBiBo, i.e.
+    // [M/b, C/b, kh, kw, b_in, b_out], and the activations reordered to and from blocks of b channels.
+    // Measured on one 3×3 conv at N = 128 (2 threads, block 16): 16 ch 32×32 21.7 → 17.4 ms,
+    // 32 ch 16×16 26.2 → 15.2 ms, 64 ch 8×8 22.2 → 14.0 ms, reorders included.
+    const blocks = e.temp('conv_w_blocks');
+    const blocked = e.temp('conv_w_oihwbibo');
+    const filter = e.temp('conv_w_nchwc');
+    const xc = e.temp('conv_x_nchwc');
+    const yc = e.temp('conv_y_nchwc');
+    e.node('Reshape', [w.name, e.constInt64([m / b, b, c / b, b, kh, kw])], [blocks]);
+    e.node('Transpose', [blocks], [blocked], { perm: { ints: [0, 2, 4, 5, 3, 1] } });
+    e.node('Reshape', [blocked, e.constInt64([m, c, kh, kw])], [filter]);
+    e.node('ReorderInput', [x.name], [xc], {}, NCHWC_DOMAIN);
+    e.node('Conv', [xc, filter], [yc], { ...onnxAttrs(node.attrs), kernel_shape: { ints: [kh, kw] } }, NCHWC_DOMAIN);
+    e.node('ReorderOutput', [yc], [node.outputs[0].name], { channels: { int: m } }, NCHWC_DOMAIN);
+  },
   grad: (n, [dy], needs) => {
     const [x, w] = n.inputs;
     const g = geometry(n.attrs);

@@ -7,6 +7,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { DType, Graph, Shape, TypedArray } from '../graph/ir';
 import { serialize } from '../graph/onnx';
+import { nchwcBlockSize } from './nchwc';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -16,6 +17,8 @@ export interface RuntimeOptions {
   threads?: number;
   /** Write ORT's per-op profile (JSON) with this file prefix. */
   profilePrefix?: string;
+  /** On the CPU, run convolutions with ORT's NCHWc kernels where the channels allow (default true; see ops/conv.ts). */
+  nchwc?: boolean;
 }
 
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', bool: 'bool' };
@@ -49,7 +52,8 @@ export class Program {
   ) {}
 
   static async create(graph: Graph, options: RuntimeOptions = {}): Promise<Program> {
-    return Program.fromBytes(graph.name, serialize(graph), signature(graph), [...graph.outputs.keys()], options);
+    const nchwcBlock = (options.ep ?? 'cpu') === 'cpu' && options.nchwc !== false ? await nchwcBlockSize() : 0;
+    return Program.fromBytes(graph.name, serialize(graph, { nchwcBlock }), signature(graph), [...graph.outputs.keys()], options);
   }
 
   static async fromBytes(name: string, bytes: Uint8Array, inputs: Map<string, { shape: Shape; dtype: DType }>, outputs: string[], options: RuntimeOptions = {}): Promise<Program> {
