@@ -1,11 +1,12 @@
 /**
  * Where a train step's time goes: ORT's profile (Chrome trace JSON) summed by op type, with Conv
- * nodes split by role. A Conv whose weight is a graph input is a forward conv; any other Conv (the
- * flipped kernel) or ConvTranspose computes an input gradient; a Gemm whose result is reshaped
+ * nodes split by role. A Conv whose weight is a graph input (possibly reshaped and transposed into
+ * the NCHWc layout) is a forward conv; any other Conv (the flipped kernel) or ConvTranspose
+ * computes an input gradient; a Gemm whose result is reshaped
  * into a kernel is a conv weight gradient (im2col), as are the Slices and Concats that feed it.
  */
 import * as fs from 'fs';
-import { toModelProto } from '../graph/onnx';
+import { SerializeOptions, toModelProto } from '../graph/onnx';
 import { Graph } from '../graph/ir';
 
 export interface ProfileLine {
@@ -21,21 +22,28 @@ interface NodeInfo {
   output: string[];
 }
 
-/** Role-qualified group names for the nodes of `graph`, by ONNX node name. */
-export function nodeGroups(graph: Graph): Map<string, string> {
-  const proto = toModelProto(graph).graph!;
+/** Role-qualified group names for the nodes of `graph` serialized as the program was, by ONNX node name. */
+export function nodeGroups(graph: Graph, options: SerializeOptions = {}): Map<string, string> {
+  const proto = toModelProto(graph, options).graph!;
   const graphInputs = new Set((proto.input ?? []).map((v) => v.name!));
   const nodes = new Map<string, NodeInfo>();
   const consumers = new Map<string, string[]>();
+  const producers = new Map<string, NodeInfo>();
   for (const n of proto.node ?? []) {
     const info = { opType: n.opType!, input: n.input ?? [], output: n.output ?? [] };
     nodes.set(n.name!, info);
     for (const i of info.input) consumers.set(i, [...(consumers.get(i) ?? []), n.opType!]);
+    for (const o of info.output) producers.set(o, info);
   }
+  // The value a weight was reshaped or transposed from (the NCHWc filter reorder).
+  const origin = (value: string): string => {
+    const p = producers.get(value);
+    return p && (p.opType === 'Reshape' || p.opType === 'Transpose') ? origin(p.input[0]) : value;
+  };
   const groups = new Map<string, string>();
   for (const [name, n] of nodes) {
     let group = n.opType;
-    if (n.opType === 'Conv') group = graphInputs.has(n.input[1]) ? 'Conv (forward)' : 'Conv (input grad)';
+    if (n.opType === 'Conv') group = graphInputs.has(origin(n.input[1])) ? 'Conv (forward)' : 'Conv (input grad)';
     else if (n.opType === 'ConvTranspose') group = 'ConvTranspose (input grad)';
     else if (n.opType === 'Gemm' && (consumers.get(n.output[0]) ?? []).includes('Reshape')) group = 'Gemm (conv weight grad)';
     groups.set(name, group);
