@@ -5,7 +5,7 @@ import * as path from 'path';
 import { CommandModule } from 'yargs';
 import { BenchCase, SideResult } from '../bench/ours';
 import { formatProfile, nodeGroups, readProfile, summarizeProfile } from '../bench/profile';
-import { nchwcBlockSize } from '../runtime/nchwc';
+import { serializeOptions } from '../runtime/session';
 import { runOursChild, runTorchChild } from '../bench/sides';
 import { BenchRow, combineRounds, formatTable } from '../bench/table';
 import { benchGraph } from '../bench/ours';
@@ -76,7 +76,7 @@ export const benchCommand: CommandModule<object, Args> = {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-bench-'));
         try {
           const p = runOursChild({ ...c, profilePrefix: path.join(dir, model) });
-          const lines = summarizeProfile(readProfile(p.profile!), nodeGroups(benchGraph(c), { nchwcBlock: c.nchwc ? await nchwcBlockSize() : 0 }), c.warmup);
+          const lines = summarizeProfile(readProfile(p.profile!), nodeGroups(benchGraph(c), await serializeOptions({ nchwc: c.nchwc })), c.warmup);
           console.log(`\nprofile of ${model} (ORT kernel time per step, ${c.steps} profiled steps):\n${formatProfile(lines)}\n`);
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { DType, Graph, Shape, TypedArray } from '../graph/ir';
-import { serialize } from '../graph/onnx';
+import { serialize, SerializeOptions } from '../graph/onnx';
 import { nchwcBlockSize } from './nchwc';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -39,6 +39,11 @@ export function checkExecutionProvider(ep: ExecutionProvider): void {
   if (!fs.existsSync(cudaProviderPath())) throw new Error(CUDA_HELP);
 }
 
+/** How Program.create serializes a graph for these options: NCHWc kernels on the CPU unless turned off. */
+export async function serializeOptions(options: RuntimeOptions): Promise<SerializeOptions> {
+  return { nchwcBlock: (options.ep ?? 'cpu') === 'cpu' && options.nchwc !== false ? await nchwcBlockSize() : 0 };
+}
+
 export type Feeds = Record<string, TypedArray>;
 export type Fetches = Record<string, TypedArray>;
 
@@ -52,8 +57,7 @@ export class Program {
   ) {}
 
   static async create(graph: Graph, options: RuntimeOptions = {}): Promise<Program> {
-    const nchwcBlock = (options.ep ?? 'cpu') === 'cpu' && options.nchwc !== false ? await nchwcBlockSize() : 0;
-    return Program.fromBytes(graph.name, serialize(graph, { nchwcBlock }), signature(graph), [...graph.outputs.keys()], options);
+    return Program.fromBytes(graph.name, serialize(graph, await serializeOptions(options)), signature(graph), [...graph.outputs.keys()], options);
   }
 
   static async fromBytes(name: string, bytes: Uint8Array, inputs: Map<string, { shape: Shape; dtype: DType }>, outputs: string[], options: RuntimeOptions = {}): Promise<Program> {

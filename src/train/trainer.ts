@@ -239,9 +239,9 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
     saveCheckpoint(file, { spec, state, momentum, position }, layout);
     opts.onCheckpoint?.(position.step, file);
   };
-  const bnStatistics = data.bnData ? new BnStatistics(spec, input, Math.min(c.evalBatch, data.bnData.count), runtime) : undefined;
+  const recompute = data.bnData && { bn: new BnStatistics(spec, input, Math.min(c.evalBatch, data.bnData.count), runtime), on: data.bnData };
   const evaluate = async (): Promise<EvalRecord> => {
-    const evalState = bnStatistics && data.bnData ? new Map([...state, ...(await bnStatistics.compute(state, data.bnData)).stats]) : state;
+    const evalState = recompute ? new Map([...state, ...(await recompute.bn.compute(state, recompute.on)).stats]) : state;
     const test = await evaluator.evaluate(evalState, data.test);
     const tr = data.evalTrain ? await evaluator.evaluate(evalState, data.evalTrain) : undefined;
     const r: EvalRecord = { type: 'eval', step: position.step, epoch: position.step / stepsPerEpoch, test_loss: test.loss, test_acc: test.acc, ...(tr ? { train_loss: tr.loss, train_acc: tr.acc } : {}) };
@@ -306,7 +306,7 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     await evaluator.release();
-    await bnStatistics?.release();
+    await recompute?.bn.release();
   }
   return { status, step: position.step, runDir, state, lastEval, message };
 }
