@@ -1,13 +1,14 @@
 /**
- * Where a train step's time goes: ORT's profile (Chrome trace JSON) summed by op type, with Conv
- * nodes split by role. A Conv whose weight is a graph input (possibly reshaped and transposed into
- * the NCHWc layout) is a forward conv; any other Conv (the flipped kernel) or ConvTranspose
- * computes an input gradient; a Gemm whose result is reshaped
- * into a kernel is a conv weight gradient (im2col), as are the Slices and Concats that feed it.
+ * Where a train step's time goes: ORT's profile (Chrome trace JSON) summed by op type, with conv
+ * nodes split by role. Every node of a conv weight gradient's expansion writes a `dw_…` value
+ * (ops/conv.ts); of the other Convs, one whose weight is a graph input (possibly reshaped and
+ * transposed into the NCHWc layout) is a forward conv, and the rest (the flipped kernel) and
+ * ConvTranspose compute input gradients.
  */
 import * as fs from 'fs';
 import { SerializeOptions, toModelProto } from '../graph/onnx';
 import { Graph } from '../graph/ir';
+import { WEIGHT_GRAD_PREFIX } from '../ops/conv';
 
 export interface ProfileLine {
   group: string;
@@ -27,12 +28,10 @@ export function nodeGroups(graph: Graph, options: SerializeOptions = {}): Map<st
   const proto = toModelProto(graph, options).graph!;
   const graphInputs = new Set((proto.input ?? []).map((v) => v.name!));
   const nodes = new Map<string, NodeInfo>();
-  const consumers = new Map<string, string[]>();
   const producers = new Map<string, NodeInfo>();
   for (const n of proto.node ?? []) {
     const info = { opType: n.opType!, input: n.input ?? [], output: n.output ?? [] };
     nodes.set(n.name!, info);
-    for (const i of info.input) consumers.set(i, [...(consumers.get(i) ?? []), n.opType!]);
     for (const o of info.output) producers.set(o, info);
   }
   // The value a weight was reshaped or transposed from (the NCHWc filter reorder).
@@ -43,9 +42,9 @@ export function nodeGroups(graph: Graph, options: SerializeOptions = {}): Map<st
   const groups = new Map<string, string>();
   for (const [name, n] of nodes) {
     let group = n.opType;
-    if (n.opType === 'Conv') group = graphInputs.has(origin(n.input[1])) ? 'Conv (forward)' : 'Conv (input grad)';
+    if (n.output.some((o) => o.startsWith(WEIGHT_GRAD_PREFIX))) group = `${n.opType} (conv weight grad)`;
+    else if (n.opType === 'Conv') group = graphInputs.has(origin(n.input[1])) ? 'Conv (forward)' : 'Conv (input grad)';
     else if (n.opType === 'ConvTranspose') group = 'ConvTranspose (input grad)';
-    else if (n.opType === 'Gemm' && (consumers.get(n.output[0]) ?? []).includes('Reshape')) group = 'Gemm (conv weight grad)';
     groups.set(name, group);
   }
   return groups;

@@ -3,15 +3,18 @@
  *
  * Conv is linear in each input. The input gradient is the transposed convolution of dY with the
  * same kernel (for stride 1, a plain Conv with the flipped kernel); the weight gradient is the
- * correlation of the input with dY, computed by im2col (strided Slices) and one Gemm.
+ * correlation of the input with dY, an op of its own (ConvWeightGrad) because its fastest form,
+ * an NCHWc convolution or im2col + Gemm, depends on the CPU and is chosen at serialization.
  */
-import { Emitter, Node, OpDef, ShapeError, Value } from '../graph/ir';
+import { Emitter, Node, OnnxAttrs, OpDef, ShapeError, Value } from '../graph/ir';
 import { emitOne, expectArity, expectFloat, ints, onnxAttrs, typed } from './util';
-import { gemm } from './matmul';
-import { concat, pad, reshape, slice, transpose } from './shape';
+import { slice, transpose } from './shape';
 
 /** ORT's contrib domain of blocked-layout CPU kernels (ReorderInput, Conv, ReorderOutput). */
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
+
+/** Every ONNX value of a weight gradient's expansion is named `dw_…`, so a profile can tell its nodes apart. */
+export const WEIGHT_GRAD_PREFIX = 'dw_';
 
 /** Geometry of a 2-D convolution, with ONNX's pad order [top, left, bottom, right]. */
 export interface ConvGeometry {
@@ -131,30 +134,118 @@ export function convInputGrad(dy: Value, w: Value, xShape: readonly number[], { 
 }
 
 /**
- * dW[m,c,i,j] = Σ_{n,y,x} dY[n,m,y,x] · Xpad[n,c,y·s+i,x·s+j], by im2col and one Gemm: X is
- * transposed to [C,N,H,W] and padded, each tap (i,j) is a strided Slice [C,N,Ho,Wo] (im2colSlice),
- * the kh·kw slices are stacked to cols [kh·kw·C, N·Ho·Wo], and dW = dYᵀ [M, N·Ho·Wo] · colsᵀ,
- * reshaped [M,kh,kw,C] and transposed to [M,C,kh,kw]. Measured against the convolution of Xᵀ with
- * dYᵀ as a dilated kernel (ORT builds an im2col of N·Ho·Wo rows per output tap and threads it
- * badly): 47 vs 95 ms at N=128, 16 ch, 32×32; preresnet20 train step 1991 → 639 ms.
+ * dW[m,c,i,j] = Σ_{n,y,x} dY[n,m,y,x] · Xpad[n,c,y·s+i,x·s+j]: the ConvWeightGrad op, whose form
+ * is chosen when the program is serialized (only then is the NCHWc block size known).
  */
 export function convWeightGrad(x: Value, dy: Value, wShape: readonly number[], { strides, pads }: ConvGeometry): Value {
-  const [m, c, kh, kw] = wShape;
+  const attrs = { kernel_shape: [wShape[2], wShape[3]], strides: [...strides], pads: [...pads] };
+  return x.graph.apply(ConvWeightGrad, [x, dy], attrs, WEIGHT_GRAD_PREFIX.slice(0, -1))[0];
+}
+
+/** Conv's weight gradient from X [N,C,H,W] and dY [N,M,Ho,Wo]; attributes kernel_shape, strides, pads. */
+export const ConvWeightGrad: OpDef = {
+  name: 'ConvWeightGrad',
+  infer(inputs, attrs) {
+    expectArity('ConvWeightGrad', inputs, 2);
+    expectFloat('ConvWeightGrad', inputs);
+    const [x, dy] = inputs;
+    const [kh, kw] = ints(attrs, 'kernel_shape', []);
+    const { strides, pads } = geometry(attrs);
+    const expected = [x.shape[0], dy.shape[1], convOutputSize(x.shape[2], kh, strides[0], pads[0], pads[2]), convOutputSize(x.shape[3], kw, strides[1], pads[1], pads[3])];
+    if (x.shape.length !== 4 || dy.shape.length !== 4 || !expected.every((d, i) => d === dy.shape[i])) {
+      throw new ShapeError('ConvWeightGrad', `dY must be the conv output [${expected}]`, inputs);
+    }
+    return [typed([dy.shape[1], x.shape[1], kh, kw], x.dtype)];
+  },
+  emit(node, e) {
+    const [x, dy] = node.inputs;
+    const { strides } = geometry(node.attrs);
+    const b = e.nchwcBlock;
+    const blocked = b > 0 && x.dtype === 'float32' && strides.every((s) => s === 1) && x.shape[0] % b === 0 && dy.shape[1] % b === 0;
+    (blocked ? emitBlockedWeightGrad : emitIm2colWeightGrad)(node, e);
+  },
+  // dW is bilinear in X and dY. Against an output gradient G [M,C,kh,kw]: through X, G acts as the
+  // kernel of Conv's input gradient with dY as the output gradient; through dY, it is Conv(X, G).
+  grad: (n, [g], needs) => {
+    const [x, dy] = n.inputs;
+    const geom = geometry(n.attrs);
+    return [
+      needs[0] ? convInputGrad(dy, g!, x.shape, geom) : undefined,
+      needs[1] ? n.graph.apply(Conv, [x, g!], { strides: [...geom.strides], pads: [...geom.pads] })[0] : undefined,
+    ];
+  },
+};
+
+/**
+ * Stride 1: dW is itself a convolution, with the batch as the channels being summed over:
+ * Xᵀ [C,N,H,W] (C plays the batch) convolved with the kernel dYᵀ [M,N,Ho,Wo] under the forward
+ * pads gives [C,M,kh,kw], transposed to [M,C,kh,kw]. ORT's NCHWc kernel runs it when N and M are
+ * whole blocks. Measured at N=128, 2 threads, one layer (throwaway ORT script, idle machine):
+ * 13.3 / 8.1 / 6.8 ms at 16 ch 32×32 / 32 ch 16×16 / 64 ch 8×8, against 34.8 / 14.8 / 10.8 ms for
+ * im2col + Gemm and 41.4 / 31.3 / 21.0 ms for ORT's plain Conv of the same shapes.
+ */
+function emitBlockedWeightGrad(node: Node, e: Emitter): void {
+  const [x, dy] = node.inputs;
+  const [n, m, ho, wo] = dy.shape;
+  const b = e.nchwcBlock;
+  const xt = weightGradStep(e, 'Transpose', [x.name], 'xt', { perm: { ints: [1, 0, 2, 3] } });
+  const xc = weightGradStep(e, 'ReorderInput', [xt], 'xt_nchwc', {}, NCHWC_DOMAIN);
+  // dY [N,M,Ho,Wo] as the kernel [O=M, I=N, Ho, Wo] in OIHWBiBo, [M/b, N/b, Ho, Wo, b_in, b_out]
+  // (see Conv.emit): dY in NCHWc, [N/b, b_n, M/b, Ho, Wo, b_m], then whole blocks of b_m moved.
+  // (The same reorder by one 6-D Transpose of dY moves single floats: 177 vs 40 ms of Transpose
+  // per preresnet32 step, `ilr bench --model preresnet32 --profile`.)
+  const dyc = weightGradStep(e, 'ReorderInput', [dy.name], 'dy_nchwc', {}, NCHWC_DOMAIN);
+  const blocks = weightGradStep(e, 'Reshape', [dyc, e.constInt64([n / b, b, m / b, ho, wo, b])], 'dy_blocks');
+  const oihwbibo = weightGradStep(e, 'Transpose', [blocks], 'dy_oihwbibo', { perm: { ints: [2, 0, 3, 4, 1, 5] } });
+  const kernel = weightGradStep(e, 'Reshape', [oihwbibo, e.constInt64([m, n, ho, wo])], 'kernel_nchwc');
+  const attrs = { kernel_shape: { ints: [ho, wo] }, pads: { ints: ints(node.attrs, 'pads', [0, 0, 0, 0]) } };
+  const yc = weightGradStep(e, 'Conv', [xc, kernel], 'nchwc', attrs, NCHWC_DOMAIN);
+  const cm = weightGradStep(e, 'ReorderOutput', [yc], 'cm', { channels: { int: m } }, NCHWC_DOMAIN);
+  e.node('Transpose', [cm], [node.outputs[0].name], { perm: { ints: [1, 0, 2, 3] } });
+}
+
+/**
+ * Any stride, by im2col and one Gemm: X is transposed to [C,N,H,W] and padded, each tap (i,j) is a
+ * strided Slice [C,N,Ho,Wo] (im2colSlice), the kh·kw slices are stacked to cols [kh·kw·C, N·Ho·Wo],
+ * and dW = dYᵀ [M, N·Ho·Wo] · colsᵀ, reshaped [M,kh,kw,C] and transposed to [M,C,kh,kw]. Measured
+ * against ORT's plain Conv of Xᵀ with dYᵀ as a dilated kernel (it builds an im2col of N·Ho·Wo rows
+ * per output tap and threads it badly): 47 vs 95 ms at N=128, 16 ch, 32×32; preresnet20 train step
+ * 1991 → 639 ms.
+ */
+function emitIm2colWeightGrad(node: Node, e: Emitter): void {
+  const [x, dy] = node.inputs;
+  const [m, c, kh, kw] = node.outputs[0].shape;
   const [n, , ho, wo] = dy.shape;
-  let xt = transpose(x, [1, 0, 2, 3]);
-  if (pads.some((p) => p !== 0)) xt = pad(xt, [0, 0, pads[0], pads[1]], [0, 0, pads[2], pads[3]]);
-  const taps: Value[] = [];
+  const { strides, pads } = geometry(node.attrs);
+  let xt = weightGradStep(e, 'Transpose', [x.name], 'xt', { perm: { ints: [1, 0, 2, 3] } });
+  if (pads.some((p) => p !== 0)) {
+    xt = weightGradStep(e, 'Pad', [xt, e.constInt64([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])], 'xpad', { mode: { string: 'constant' } });
+  }
+  const [hp, wp] = [x.shape[2] + pads[0] + pads[2], x.shape[3] + pads[1] + pads[3]];
+  const taps: string[] = [];
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
       const r = im2colSlice(i, strides[0], ho);
       const q = im2colSlice(j, strides[1], wo);
-      const whole = r.start === 0 && q.start === 0 && r.end === xt.shape[2] && q.end === xt.shape[3] && r.step === 1 && q.step === 1;
-      taps.push(whole ? xt : slice(xt, [2, 3], [r.start, q.start], [r.end, q.end], [r.step, q.step]));
+      const whole = r.start === 0 && q.start === 0 && r.end === hp && q.end === wp && r.step === 1 && q.step === 1;
+      const bounds = () => [[r.start, q.start], [r.end, q.end], [2, 3], [r.step, q.step]].map((v) => e.constInt64(v));
+      taps.push(whole ? xt : weightGradStep(e, 'Slice', [xt, ...bounds()], 'tap'));
     }
   }
-  const dyt = reshape(transpose(dy, [1, 0, 2, 3]), [m, n * ho * wo]);
-  const cols = reshape(taps.length > 1 ? concat(taps, 0) : taps[0], [kh * kw * c, n * ho * wo]);
-  return transpose(reshape(gemm(dyt, cols, { transB: true }), [m, kh, kw, c]), [0, 3, 1, 2]);
+  const stacked = taps.length > 1 ? weightGradStep(e, 'Concat', taps, 'taps', { axis: { int: 0 } }) : taps[0];
+  const cols = weightGradStep(e, 'Reshape', [stacked, e.constInt64([kh * kw * c, n * ho * wo])], 'cols');
+  const dyt = weightGradStep(e, 'Transpose', [dy.name], 'dyt', { perm: { ints: [1, 0, 2, 3] } });
+  const rows = weightGradStep(e, 'Reshape', [dyt, e.constInt64([m, n * ho * wo])], 'dy_rows');
+  const product = weightGradStep(e, 'Gemm', [rows, cols], 'mkkc', { transB: { int: 1 } });
+  const mkkc = weightGradStep(e, 'Reshape', [product, e.constInt64([m, kh, kw, c])], 'mkkc4');
+  e.node('Transpose', [mkkc], [node.outputs[0].name], { perm: { ints: [0, 3, 1, 2] } });
+}
+
+/** One node of a weight gradient's expansion, whose output gets a fresh `dw_…` name; returns that name. */
+function weightGradStep(e: Emitter, opType: string, inputs: string[], hint: string, attrs: OnnxAttrs = {}, domain?: string): string {
+  const out = e.temp(WEIGHT_GRAD_PREFIX + hint);
+  e.node(opType, inputs, [out], attrs, domain);
+  return out;
 }
 
 /** ConvTranspose with W [Cin, Cout, kh, kw] (groups = 1). Used by Conv's backward pass. */

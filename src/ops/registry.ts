@@ -4,7 +4,7 @@
  */
 import { OpDef } from '../graph/ir';
 import { BatchNormTrain } from './batchnorm';
-import { Conv, ConvTranspose } from './conv';
+import { Conv, ConvTranspose, ConvWeightGrad } from './conv';
 import { Add, Cast, Div, Equal, Exp, Greater, Log, Mul, Neg, Reciprocal, Relu, Sqrt, Sub, Where } from './elementwise';
 import { Gemm, MatMul } from './matmul';
 import { ArgMax, ReduceMean, ReduceSum } from './reduce';
@@ -14,7 +14,7 @@ import { LogSoftmax, OneHot } from './softmax';
 export type OpName =
   | 'Add' | 'Sub' | 'Mul' | 'Div' | 'Neg' | 'Relu' | 'Sqrt' | 'Reciprocal' | 'Exp' | 'Log'
   | 'Equal' | 'Greater' | 'Cast' | 'Where'
-  | 'Conv' | 'ConvTranspose' | 'MatMul' | 'Gemm'
+  | 'Conv' | 'ConvTranspose' | 'ConvWeightGrad' | 'MatMul' | 'Gemm'
   | 'Reshape' | 'Transpose' | 'Slice' | 'Pad' | 'Concat' | 'Expand' | 'Identity'
   | 'ReduceSum' | 'ReduceMean' | 'ArgMax'
   | 'LogSoftmax' | 'OneHot' | 'BatchNormTrain';
@@ -22,7 +22,7 @@ export type OpName =
 export const OPS = {
   Add, Sub, Mul, Div, Neg, Relu, Sqrt, Reciprocal, Exp, Log,
   Equal, Greater, Cast, Where,
-  Conv, ConvTranspose, MatMul, Gemm,
+  Conv, ConvTranspose, ConvWeightGrad, MatMul, Gemm,
   Reshape, Transpose, Slice, Pad, Concat, Expand, Identity,
   ReduceSum, ReduceMean, ArgMax,
   LogSoftmax, OneHot, BatchNormTrain,

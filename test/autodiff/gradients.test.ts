@@ -1,6 +1,6 @@
 /**
  * Every gradient rule against central finite differences. Ops that ORT runs in float64 are
- * checked in float64 (relative error < 1e-6); Conv and ConvTranspose run in float32 only, but are
+ * checked in float64 (relative error < 1e-6); the convolutions run in float32 only, but are
  * linear in each input, so the difference quotient with a step of 1 is exact up to rounding
  * (tolerance 1e-4). The case table is typed by OpName: a new op needs a case or 'none'.
  */
@@ -9,7 +9,7 @@ import { DType, Graph, TypedArray, Value } from '../../src/graph/ir';
 import { OpName, OPS } from '../../src/ops/registry';
 import * as E from '../../src/ops/elementwise';
 import { batchNormTrain } from '../../src/ops/batchnorm';
-import { conv, convTranspose } from '../../src/ops/conv';
+import { conv, convTranspose, convWeightGrad } from '../../src/ops/conv';
 import { gemm, matmul } from '../../src/ops/matmul';
 import { reduceMean, reduceSum } from '../../src/ops/reduce';
 import { concat, expand, identity, pad, reshape, slice, transpose } from '../../src/ops/shape';
@@ -70,6 +70,11 @@ const CASES: Record<OpName, GradCase[] | 'none'> = {
     d32((g, t) => all(g.apply(OPS.Conv, [x(g, 'x', [2, 3, 6, 7], t), x(g, 'w', [2, 3, 3, 2], t)], { strides: [1, 1], pads: [1, 0, 0, 1] })[0])),
     // mixed strides [2, 1] with odd sizes and asymmetric pads: ConvTranspose for dX, strided taps on one axis only
     d32((g, t) => all(g.apply(OPS.Conv, [x(g, 'x', [2, 3, 9, 6], t), x(g, 'w', [4, 3, 3, 2], t)], { strides: [2, 1], pads: [0, 1, 2, 0] })[0])),
+  ],
+  ConvWeightGrad: [
+    d32((g, t) => all(convWeightGrad(x(g, 'x', [2, 3, 9, 8], t), x(g, 'dy', [2, 4, 5, 4], t), [4, 3, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }))),
+    // a batch and output channels of 16: the NCHWc form where ORT has the blocked kernels
+    d32((g, t) => all(convWeightGrad(x(g, 'x', [16, 3, 6, 5], t), x(g, 'dy', [16, 16, 6, 5], t), [16, 3, 3, 3], { strides: [1, 1], pads: [1, 1, 1, 1] }))),
   ],
   ConvTranspose: [d32((g, t) => {
     const a = x(g, 'x', [2, 4, 4, 4], t);

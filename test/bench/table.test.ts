@@ -1,6 +1,10 @@
 /** The bench table's arithmetic and layout (no timing here: the numbers are made up). */
 import { median, SideResult } from '../../src/bench/ours';
-import { summarizeProfile } from '../../src/bench/profile';
+import { nodeGroups, summarizeProfile } from '../../src/bench/profile';
+import { gradients } from '../../src/autodiff/engine';
+import { Graph } from '../../src/graph/ir';
+import { conv } from '../../src/ops/conv';
+import { reduceSum } from '../../src/ops/reduce';
 import { combineRounds, formatTable, ratios } from '../../src/bench/table';
 
 const side = (ms: number, peak: number, extra: Partial<SideResult> = {}): SideResult => ({
@@ -59,5 +63,19 @@ describe('bench table', () => {
     const lines = summarizeProfile(events, new Map([['Conv_1', 'Conv (forward)']]), 1);
     expect(lines.map((l) => [l.group, l.ms, l.nodes])).toEqual([['Conv (forward)', 3, 1], ['Mul', 0.5, 1]]);
     expect(lines[0].share).toBeCloseTo(6 / 7);
+  });
+
+  it('profile groups tell forward, input-gradient and weight-gradient convs apart, blocked or plain', () => {
+    const g = new Graph('groups');
+    const x = g.input('x', [16, 16, 8, 8]);
+    const w = g.input('w', [16, 16, 3, 3]);
+    const loss = reduceSum(conv(x, w, { pad: 1 }));
+    const grads = gradients(loss, [x, w]);
+    g.output('loss', loss);
+    g.output('dx', grads.get(x)!);
+    g.output('dw', grads.get(w)!);
+    const roles = (nchwcBlock: number) => new Set(nodeGroups(g, { nchwcBlock }).values());
+    for (const group of ['Conv (forward)', 'Conv (input grad)', 'Conv (conv weight grad)', 'ReorderInput (conv weight grad)']) expect(roles(16)).toContain(group);
+    for (const group of ['Conv (forward)', 'Conv (input grad)', 'Gemm (conv weight grad)', 'Slice (conv weight grad)']) expect(roles(0)).toContain(group);
   });
 });
