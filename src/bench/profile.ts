@@ -86,6 +86,7 @@ export function readProfile(file: string): ProfileEvent[] {
 
 export function formatProfile(lines: readonly ProfileLine[]): string {
   const total = lines.reduce((a, l) => a + l.ms, 0);
-  const rows = lines.map((l) => `${l.group.padEnd(28)} ${l.ms.toFixed(1).padStart(8)} ms ${(100 * l.share).toFixed(1).padStart(6)} %  ${String(l.nodes).padStart(4)} nodes`);
-  return [...rows, `${'total (kernels)'.padEnd(28)} ${total.toFixed(1).padStart(8)} ms`].join('\n');
+  const width = Math.max(28, ...lines.map((l) => l.group.length));
+  const rows = lines.map((l) => `${l.group.padEnd(width)} ${l.ms.toFixed(1).padStart(8)} ms ${(100 * l.share).toFixed(1).padStart(6)} %  ${String(l.nodes).padStart(4)} nodes`);
+  return [...rows, `${'total (kernels)'.padEnd(width)} ${total.toFixed(1).padStart(8)} ms`].join('\n');
 }

@@ -159,9 +159,8 @@ export const ConvWeightGrad: OpDef = {
   },
   emit(node, e) {
     const [x, dy] = node.inputs;
-    const { strides } = geometry(node.attrs);
     const b = e.nchwcBlock;
-    const blocked = b > 0 && x.dtype === 'float32' && strides.every((s) => s === 1) && x.shape[0] % b === 0 && dy.shape[1] % b === 0;
+    const blocked = b > 0 && x.dtype === 'float32' && x.shape[0] % b === 0 && dy.shape[1] % b === 0;
     (blocked ? emitBlockedWeightGrad : emitIm2colWeightGrad)(node, e);
   },
   // dW is bilinear in X and dY. Against an output gradient G [M,C,kh,kw]: through X, G acts as the
@@ -177,12 +176,14 @@ export const ConvWeightGrad: OpDef = {
 };
 
 /**
- * Stride 1: dW is itself a convolution, with the batch as the channels being summed over:
- * Xᵀ [C,N,H,W] (C plays the batch) convolved with the kernel dYᵀ [M,N,Ho,Wo] under the forward
- * pads gives [C,M,kh,kw], transposed to [M,C,kh,kw]. ORT's NCHWc kernel runs it when N and M are
- * whole blocks. Measured at N=128, 2 threads, one layer (throwaway ORT script, idle machine):
- * 13.3 / 8.1 / 6.8 ms at 16 ch 32×32 / 32 ch 16×16 / 64 ch 8×8, against 34.8 / 14.8 / 10.8 ms for
- * im2col + Gemm and 41.4 / 31.3 / 21.0 ms for ORT's plain Conv of the same shapes.
+ * dW is itself a convolution, with the batch as the channels being summed over: Xᵀ [C,N,H,W]
+ * (C plays the batch) convolved with the kernel dYᵀ [M,N,Ho,Wo], dilated by the forward stride and
+ * under the forward pads, gives [C,M,·,·]; its first kh×kw outputs, transposed, are dW [M,C,kh,kw].
+ * (A stride s leaves (H + pads − kh) mod s trailing rows that no output read; the dilated kernel
+ * still covers them, giving that many extra outputs, which are dropped.) ORT's NCHWc kernel runs it
+ * when N and M are whole blocks. Measured at N=128, 2 threads, stride 1, one layer (throwaway ORT
+ * script, idle machine): 13.3 / 8.1 / 6.8 ms at 16 ch 32×32 / 32 ch 16×16 / 64 ch 8×8, against
+ * 34.8 / 14.8 / 10.8 ms for im2col + Gemm and 41.4 / 31.3 / 21.0 ms for ORT's plain Conv.
  */
 function emitBlockedWeightGrad(node: Node, e: Emitter): void {
   const [x, dy] = node.inputs;
@@ -198,9 +199,15 @@ function emitBlockedWeightGrad(node: Node, e: Emitter): void {
   const blocks = weightGradStep(e, 'Reshape', [dyc, e.constInt64([n / b, b, m / b, ho, wo, b])], 'dy_blocks');
   const oihwbibo = weightGradStep(e, 'Transpose', [blocks], 'dy_oihwbibo', { perm: { ints: [2, 0, 3, 4, 1, 5] } });
   const kernel = weightGradStep(e, 'Reshape', [oihwbibo, e.constInt64([m, n, ho, wo])], 'kernel_nchwc');
-  const attrs = { kernel_shape: { ints: [ho, wo] }, pads: { ints: ints(node.attrs, 'pads', [0, 0, 0, 0]) } };
+  const { strides, pads } = geometry(node.attrs);
+  const attrs = { kernel_shape: { ints: [ho, wo] }, pads: { ints: pads }, dilations: { ints: strides } };
   const yc = weightGradStep(e, 'Conv', [xc, kernel], 'nchwc', attrs, NCHWC_DOMAIN);
-  const cm = weightGradStep(e, 'ReorderOutput', [yc], 'cm', { channels: { int: m } }, NCHWC_DOMAIN);
+  let cm = weightGradStep(e, 'ReorderOutput', [yc], 'cm', { channels: { int: m } }, NCHWC_DOMAIN);
+  const [kh, kw] = ints(node.attrs, 'kernel_shape', []);
+  const extent = (axis: 2 | 3) => x.shape[axis] + pads[axis - 2] + pads[axis] - strides[axis - 2] * (dy.shape[axis] - 1);
+  if (extent(2) !== kh || extent(3) !== kw) {
+    cm = weightGradStep(e, 'Slice', [cm, e.constInt64([0, 0]), e.constInt64([kh, kw]), e.constInt64([2, 3])], 'cm_taps');
+  }
   e.node('Transpose', [cm], [node.outputs[0].name], { perm: { ints: [1, 0, 2, 3] } });
 }
 

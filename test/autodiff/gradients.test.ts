@@ -73,8 +73,9 @@ const CASES: Record<OpName, GradCase[] | 'none'> = {
   ],
   ConvWeightGrad: [
     d32((g, t) => all(convWeightGrad(x(g, 'x', [2, 3, 9, 8], t), x(g, 'dy', [2, 4, 5, 4], t), [4, 3, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }))),
-    // a batch and output channels of 16: the NCHWc form where ORT has the blocked kernels
+    // a batch and output channels of 16: the NCHWc form where ORT has the blocked kernels, strides 1 and 2
     d32((g, t) => all(convWeightGrad(x(g, 'x', [16, 3, 6, 5], t), x(g, 'dy', [16, 16, 6, 5], t), [16, 3, 3, 3], { strides: [1, 1], pads: [1, 1, 1, 1] }))),
+    d32((g, t) => all(convWeightGrad(x(g, 'x', [16, 3, 7, 6], t), x(g, 'dy', [16, 16, 4, 3], t), [16, 3, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }))),
   ],
   ConvTranspose: [d32((g, t) => {
     const a = x(g, 'x', [2, 4, 4, 4], t);
