@@ -212,12 +212,13 @@ function emitBlockedWeightGrad(node: Node, e: Emitter): void {
 }
 
 /**
- * Any stride, by im2col and one Gemm: X is transposed to [C,N,H,W] and padded, each tap (i,j) is a
- * strided Slice [C,N,Ho,Wo] (im2colSlice), the kh·kw slices are stacked to cols [kh·kw·C, N·Ho·Wo],
- * and dW = dYᵀ [M, N·Ho·Wo] · colsᵀ, reshaped [M,kh,kw,C] and transposed to [M,C,kh,kw]. Measured
- * against ORT's plain Conv of Xᵀ with dYᵀ as a dilated kernel (it builds an im2col of N·Ho·Wo rows
- * per output tap and threads it badly): 47 vs 95 ms at N=128, 16 ch, 32×32; preresnet20 train step
- * 1991 → 639 ms.
+ * The portable form, for batches or output channels that are not whole blocks (full-batch chunks)
+ * and where ORT lacks the NCHWc kernels: im2col and one Gemm. X is transposed to [C,N,H,W] and
+ * padded, each tap (i,j) is a strided Slice [C,N,Ho,Wo] (im2colSlice), the kh·kw slices are stacked
+ * to cols [kh·kw·C, N·Ho·Wo], and dW = dYᵀ [M, N·Ho·Wo] · colsᵀ, reshaped [M,kh,kw,C] and
+ * transposed to [M,C,kh,kw]. Measured against ORT's plain Conv of Xᵀ with dYᵀ as a dilated kernel
+ * (it builds an im2col of N·Ho·Wo rows per output tap and threads it badly): 47 vs 95 ms at N=128,
+ * 16 ch, 32×32; preresnet20 train step 1991 → 639 ms.
  */
 function emitIm2colWeightGrad(node: Node, e: Emitter): void {
   const [x, dy] = node.inputs;
