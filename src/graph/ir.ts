@@ -26,6 +26,9 @@ export interface OutputType {
  */
 export type GradRule = (node: Node, gradOutputs: (Value | undefined)[], needs: boolean[]) => (Value | undefined)[];
 
+/** ORT's contrib domain of blocked-layout CPU kernels (ReorderInput, Conv, ReorderOutput). */
+export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
+
 /** Receives the ONNX nodes an IR node expands to. */
 export interface Emitter {
   /** A node of the default ONNX domain, or of `domain` (imported at version 1). */
@@ -37,6 +40,8 @@ export interface Emitter {
   temp(hint: string): string;
   /** The NCHWc block size when ORT's blocked-layout CPU kernels may be used (see ops/conv.ts); 0: plain ONNX only. */
   readonly nchwcBlock: number;
+  /** The blocked (NCHWc) copy of the value `name`: one ReorderInput, emitted at the first request and shared by the later ones. */
+  nchwcCopy(name: string): string;
 }
 
 export type OnnxAttrs = Readonly<Record<string, { ints: readonly number[] } | { int: number } | { float: number } | { floats: readonly number[] } | { string: string }>>;

@@ -4,7 +4,7 @@
  * names come from the IR's counter, so the same program always gives the same bytes.
  */
 import { onnx } from 'onnx-proto';
-import { DType, Emitter, Graph, Node, OnnxAttrs, Shape, TypedArray, Value } from './ir';
+import { DType, Emitter, Graph, NCHWC_DOMAIN, Node, OnnxAttrs, Shape, TypedArray, Value } from './ir';
 
 export const OPSET = 17;
 export const IR_VERSION = 8;
@@ -62,6 +62,7 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): onnx
   const constCache = new Map<string, string>();
   let tempCount = 0;
   const domains = new Set<string>();
+  const nchwcCopies = new Map<string, string>();
 
   const addConstant = (name: string, data: TypedArray, shape: Shape, dtype: DType) => {
     initializers.push({ name, dims: [...shape], dataType: DATA_TYPE[dtype], rawData: rawBytes(data) });
@@ -92,6 +93,15 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): onnx
       return `${hint}_t${tempCount++}`;
     },
     nchwcBlock: options.nchwcBlock ?? 0,
+    nchwcCopy(name) {
+      let copy = nchwcCopies.get(name);
+      if (!copy) {
+        copy = this.temp(`${name}_nchwc`);
+        this.node('ReorderInput', [name], [copy], {}, NCHWC_DOMAIN);
+        nchwcCopies.set(name, copy);
+      }
+      return copy;
+    },
   };
 
   const live = liveNodes(outputs.map(([, v]) => v));

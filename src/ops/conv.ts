@@ -6,12 +6,9 @@
  * correlation of the input with dY, an op of its own (ConvWeightGrad) because its fastest form,
  * an NCHWc convolution or im2col + Gemm, depends on the CPU and is chosen at serialization.
  */
-import { Emitter, Node, OnnxAttrs, OpDef, ShapeError, Value } from '../graph/ir';
+import { Emitter, NCHWC_DOMAIN, Node, OnnxAttrs, OpDef, ShapeError, Value } from '../graph/ir';
 import { emitOne, expectArity, expectFloat, ints, onnxAttrs, typed } from './util';
 import { slice, transpose } from './shape';
-
-/** ORT's contrib domain of blocked-layout CPU kernels (ReorderInput, Conv, ReorderOutput). */
-export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
 
 /** Every ONNX value of a weight gradient's expansion is named `dw_…`, so a profile can tell its nodes apart. */
 export const WEIGHT_GRAD_PREFIX = 'dw_';
@@ -95,13 +92,11 @@ export const Conv: OpDef = {
     const blocks = e.temp('conv_w_blocks');
     const blocked = e.temp('conv_w_oihwbibo');
     const filter = e.temp('conv_w_nchwc');
-    const xc = e.temp('conv_x_nchwc');
     const yc = e.temp('conv_y_nchwc');
     e.node('Reshape', [w.name, e.constInt64([m / b, b, c / b, b, kh, kw])], [blocks]);
     e.node('Transpose', [blocks], [blocked], { perm: { ints: [0, 2, 4, 5, 3, 1] } });
     e.node('Reshape', [blocked, e.constInt64([m, c, kh, kw])], [filter]);
-    e.node('ReorderInput', [x.name], [xc], {}, NCHWC_DOMAIN);
-    e.node('Conv', [xc, filter], [yc], { ...onnxAttrs(node.attrs), kernel_shape: { ints: [kh, kw] } }, NCHWC_DOMAIN);
+    e.node('Conv', [e.nchwcCopy(x.name), filter], [yc], { ...onnxAttrs(node.attrs), kernel_shape: { ints: [kh, kw] } }, NCHWC_DOMAIN);
     e.node('ReorderOutput', [yc], [node.outputs[0].name], { channels: { int: m } }, NCHWC_DOMAIN);
   },
   grad: (n, [dy], needs) => {
@@ -190,13 +185,13 @@ function emitBlockedWeightGrad(node: Node, e: Emitter): void {
   const [n, m, ho, wo] = dy.shape;
   const b = e.nchwcBlock;
   const xt = weightGradStep(e, 'Transpose', [x.name], 'xt', { perm: { ints: [1, 0, 2, 3] } });
-  const xc = weightGradStep(e, 'ReorderInput', [xt], 'xt_nchwc', {}, NCHWC_DOMAIN);
+  const xc = e.nchwcCopy(xt);
   // dY [N,M,Ho,Wo] as the kernel [O=M, I=N, Ho, Wo] in OIHWBiBo, [M/b, N/b, Ho, Wo, b_in, b_out]
-  // (see Conv.emit): dY in NCHWc, [N/b, b_n, M/b, Ho, Wo, b_m], then whole blocks of b_m moved.
-  // (The same reorder by one 6-D Transpose of dY moves single floats: 177 vs 40 ms of Transpose
-  // per preresnet32 step, `ilr bench --model preresnet32 --profile`.)
-  const dyc = weightGradStep(e, 'ReorderInput', [dy.name], 'dy_nchwc', {}, NCHWC_DOMAIN);
-  const blocks = weightGradStep(e, 'Reshape', [dyc, e.constInt64([n / b, b, m / b, ho, wo, b])], 'dy_blocks');
+  // (see Conv.emit): dY in NCHWc, [N/b, b_n, M/b, Ho, Wo, b_m] (the copy the input gradient's
+  // conv reads too), then whole blocks of b_m moved. (The same reorder by one 6-D Transpose of dY
+  // moves single floats: 177 vs 40 ms of Transpose per preresnet32 step, `ilr bench --model
+  // preresnet32 --profile`.)
+  const blocks = weightGradStep(e, 'Reshape', [e.nchwcCopy(dy.name), e.constInt64([n / b, b, m / b, ho, wo, b])], 'dy_blocks');
   const oihwbibo = weightGradStep(e, 'Transpose', [blocks], 'dy_oihwbibo', { perm: { ints: [2, 0, 3, 4, 1, 5] } });
   const kernel = weightGradStep(e, 'Reshape', [oihwbibo, e.constInt64([m, n, ho, wo])], 'kernel_nchwc');
   const { strides, pads } = geometry(node.attrs);

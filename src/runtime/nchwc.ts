@@ -5,8 +5,8 @@
  */
 import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
+import { NCHWC_DOMAIN } from '../graph/ir';
 import { IR_VERSION, OPSET } from '../graph/onnx';
-import { NCHWC_DOMAIN } from '../ops/conv';
 
 let blockSize: Promise<number> | undefined;
 

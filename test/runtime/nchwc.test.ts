@@ -3,9 +3,9 @@
  * ONNX Conv's numbers, and it is emitted only for float32 convs whose channels are whole blocks.
  * The same holds for the weight gradient in its NCHWc form against im2col + Gemm.
  */
-import { Graph } from '../../src/graph/ir';
+import { Graph, NCHWC_DOMAIN } from '../../src/graph/ir';
 import { toModelProto } from '../../src/graph/onnx';
-import { conv, convWeightGrad, NCHWC_DOMAIN } from '../../src/ops/conv';
+import { conv, convWeightGrad } from '../../src/ops/conv';
 import { Program } from '../../src/runtime/session';
 import { nchwcBlockSize } from '../../src/runtime/nchwc';
 import { Rng } from '../../src/util/rng';
