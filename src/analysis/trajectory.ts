@@ -63,6 +63,17 @@ export function driftCurves(times: readonly number[], dist: (i: number, j: numbe
   });
 }
 
+/** The pointwise mean of several trajectories' drift curves (same snapshot times): an estimate of E|w_T − w_{T+Δ}|. */
+export function meanDriftCurves(runs: readonly (readonly DriftCurve[])[]): DriftCurve[] {
+  if (runs.length === 0) throw new Error('meanDriftCurves: no trajectories');
+  return runs[0].map((c, i) => {
+    if (runs.some((r) => r.length !== runs[0].length || r[i].t !== c.t || r[i].delta.join() !== c.delta.join())) {
+      throw new Error('meanDriftCurves: the trajectories were snapshotted at different times');
+    }
+    return { t: c.t, delta: c.delta, dist: c.dist.map((_, j) => runs.reduce((s, r) => s + r[i].dist[j], 0) / runs.length) };
+  });
+}
+
 /** Spearman ρ of distance against Δ for each start T with at least `minPoints` later snapshots. */
 export function driftMonotonicity(curves: readonly DriftCurve[], minPoints = 3): { t: number; rho: number; points: number }[] {
   return curves.filter((c) => c.delta.length >= minPoints).map((c) => ({ t: c.t, rho: spearman(c.delta, c.dist), points: c.delta.length }));

@@ -1,4 +1,4 @@
-import { distance, driftCurves, driftMonotonicity, ranks, spearman } from '../../src/analysis/trajectory';
+import { distance, driftCurves, driftMonotonicity, meanDriftCurves, ranks, spearman } from '../../src/analysis/trajectory';
 import { Rng } from '../../src/util/rng';
 
 describe('rank correlation', () => {
@@ -48,6 +48,14 @@ describe('drift between snapshots', () => {
     const c = driftCurves([3, 4, 6], (i, j) => 10 * i + j);
     expect(c).toEqual([{ t: 3, delta: [1, 3], dist: [1, 2] }, { t: 4, delta: [2], dist: [12] }]);
     expect(driftMonotonicity(c, 2).map((r) => r.t)).toEqual([3]);
+  });
+  it('the mean of several trajectories is taken point by point; other snapshot times are refused', () => {
+    const a = driftCurves([3, 4, 6], (i, j) => 10 * i + j);
+    const b = driftCurves([3, 4, 6], (i, j) => 20 * i + 3 * j);
+    expect(meanDriftCurves([a, b])).toEqual([{ t: 3, delta: [1, 3], dist: [2, 4] }, { t: 4, delta: [2], dist: [19] }]);
+    expect(meanDriftCurves([a])).toEqual(a);
+    expect(() => meanDriftCurves([a, driftCurves([3, 5, 6], () => 1)])).toThrow(/different times/);
+    expect(() => meanDriftCurves([])).toThrow(/no trajectories/);
   });
   it('a random walk keeps drifting: ρ > 0.9 from every start', () => {
     const r = rhos('walk');

@@ -1,13 +1,17 @@
-import { driftCurves } from '../../src/analysis/trajectory';
+import { DriftCurve, driftCurves } from '../../src/analysis/trajectory';
 import { checkSwa, SwaMeasures } from '../../src/experiments/swa';
 
 const p = { k: 4, equilibriumTolerance: 0.2, minRho: 0.9 };
 const epochs = [5, 6, 7, 8, 9, 10];
 
+const wobble = (i: number, j: number) => 0.01 * Math.sin(7 * i + 3 * j);
+const drifting = driftCurves(epochs, (i, j) => Math.sqrt(epochs[j] - epochs[i]));
+const plateau = driftCurves(epochs, (i, j) => 1 + wobble(i, j));
+/** One trajectory that drifts, except from T = 6 on, where it stays flat after Δ = 1. */
+const flatStretch = driftCurves(epochs, (i, j) => (i === 1 && j > 2 ? 1.5 + wobble(i, j) : Math.sqrt(epochs[j] - epochs[i])));
+
 /** Synthetic measures: distances √(Δ) (drifting) or a plateau with noise (mixing). */
 function measures(o: Partial<SwaMeasures> & { plateau?: boolean } = {}): SwaMeasures {
-  const wobble = (i: number, j: number) => 0.01 * Math.sin(7 * i + 3 * j);
-  const dist = (i: number, j: number) => (o.plateau ? 1 + wobble(i, j) : Math.sqrt(epochs[j] - epochs[i]));
   return {
     snapshotEpochs: epochs,
     iterateAcc: [0.80, 0.82, 0.79, 0.81, 0.80, 0.82],
@@ -16,7 +20,7 @@ function measures(o: Partial<SwaMeasures> & { plateau?: boolean } = {}): SwaMeas
     finalA: 0.82,
     finalB: 0.81,
     twoRuns: 0.12,
-    drift: driftCurves(epochs, dist),
+    driftByRun: [o.plateau ? plateau : drifting],
     angular: 0.06,
     predictedAngular: 0.063,
     ...o,
@@ -37,6 +41,13 @@ describe('swa checks', () => {
   });
   it('fail when the distance plateaus (a mixing process)', () => {
     expect(passed(measures({ plateau: true }))[3]).toBe(false);
+    expect(passed(measures({ driftByRun: [plateau, plateau, plateau] }))[3]).toBe(false);
+  });
+  it('judge the mean of the trajectories: one flat stretch among drifting ones passes, alone it fails', () => {
+    const mixed = measures({ driftByRun: [flatStretch, drifting, drifting] });
+    expect(passed(mixed)[3]).toBe(true);
+    expect(checkSwa(mixed, p)[3].measured).toMatch(/mean of 3 trajectories \(each alone: min ρ -?[0-9.]+, 1, 1\)/);
+    expect(passed(measures({ driftByRun: [flatStretch] as DriftCurve[][] }))[3]).toBe(false);
   });
   it('fail when the snapshots are not at equilibrium', () => {
     expect(passed(measures({ angular: 0.03 }))[0]).toBe(false);
