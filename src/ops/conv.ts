@@ -10,8 +10,12 @@ import { Emitter, NCHWC_DOMAIN, Node, OnnxAttrs, OpDef, ShapeError, Value } from
 import { emitOne, expectArity, expectFloat, ints, onnxAttrs, typed } from './util';
 import { slice, transpose } from './shape';
 
-/** Every ONNX value of a weight gradient's expansion is named `dw_…`, so a profile can tell its nodes apart. */
-export const WEIGHT_GRAD_PREFIX = 'dw_';
+/**
+ * Every ONNX value of a weight gradient's expansion is named `dw_…`, so a profile can tell its nodes
+ * apart: the temporaries get the prefix, and the op's output the hint (Graph.apply names it `dw_<id>`).
+ */
+const WEIGHT_GRAD_HINT = 'dw';
+export const WEIGHT_GRAD_PREFIX = `${WEIGHT_GRAD_HINT}_`;
 
 /** Geometry of a 2-D convolution, with ONNX's pad order [top, left, bottom, right]. */
 export interface ConvGeometry {
@@ -134,7 +138,7 @@ export function convInputGrad(dy: Value, w: Value, xShape: readonly number[], { 
  */
 export function convWeightGrad(x: Value, dy: Value, wShape: readonly number[], { strides, pads }: ConvGeometry): Value {
   const attrs = { kernel_shape: [wShape[2], wShape[3]], strides: [...strides], pads: [...pads] };
-  return x.graph.apply(ConvWeightGrad, [x, dy], attrs, WEIGHT_GRAD_PREFIX.slice(0, -1))[0];
+  return x.graph.apply(ConvWeightGrad, [x, dy], attrs, WEIGHT_GRAD_HINT)[0];
 }
 
 /** Conv's weight gradient from X [N,C,H,W] and dY [N,M,Ho,Wo]; attributes kernel_shape, strides, pads. */
@@ -144,10 +148,11 @@ export const ConvWeightGrad: OpDef = {
     expectArity('ConvWeightGrad', inputs, 2);
     expectFloat('ConvWeightGrad', inputs);
     const [x, dy] = inputs;
+    if (x.shape.length !== 4 || dy.shape.length !== 4) throw new ShapeError('ConvWeightGrad', 'expects X [N,C,H,W] and dY [N,M,Ho,Wo]', inputs);
     const [kh, kw] = ints(attrs, 'kernel_shape', []);
     const { strides, pads } = geometry(attrs);
     const expected = [x.shape[0], dy.shape[1], convOutputSize(x.shape[2], kh, strides[0], pads[0], pads[2]), convOutputSize(x.shape[3], kw, strides[1], pads[1], pads[3])];
-    if (x.shape.length !== 4 || dy.shape.length !== 4 || !expected.every((d, i) => d === dy.shape[i])) {
+    if (!expected.every((d, i) => d === dy.shape[i])) {
       throw new ShapeError('ConvWeightGrad', `dY must be the conv output [${expected}]`, inputs);
     }
     return [typed([dy.shape[1], x.shape[1], kh, kw], x.dtype)];
