@@ -676,20 +676,39 @@ def cmd_bench(args):
     times = []
     for i in range(args.warmup + args.steps):
         t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
+        loss = train_step(model, opt, x, y)
         dt = time.perf_counter() - t0
         if i >= args.warmup:
             times.append(dt)
     med = statistics.median(times)
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-    return {"model": spec, "batch": args.batch, "input": shape, "steps": args.steps, "warmup": args.warmup,
-            "images_per_s": args.batch / med, "ms_per_step": med * 1e3,
-            "ms_per_step_min": min(times) * 1e3, "ms_per_step_max": max(times) * 1e3,
-            "peak_rss_mb": rss_kb / 1024, "threads": torch.get_num_threads(),
-            "torch": torch.__version__, "final_loss": loss.item()}
+    result = {"model": spec, "batch": args.batch, "input": shape, "steps": args.steps, "warmup": args.warmup,
+              "images_per_s": args.batch / med, "ms_per_step": med * 1e3,
+              "ms_per_step_min": min(times) * 1e3, "ms_per_step_max": max(times) * 1e3,
+              "peak_rss_mb": rss_kb / 1024, "threads": torch.get_num_threads(),
+              "torch": torch.__version__, "final_loss": loss.item()}
+    if args.profile:
+        result["profile_ms"] = profile_steps(lambda: train_step(model, opt, x, y), args.steps)
+    return result
+
+
+def train_step(model, opt, x, y):
+    opt.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def profile_steps(step, steps):
+    """Self CPU time per step of each aten op over `steps` more steps, in ms (torch.profiler).
+    Self time, so that nested ops are not counted twice: convolution_backward holds both the
+    input and the weight gradient, which oneDNN computes inside one call."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    return {e.key: e.self_cpu_time_total / 1e3 / steps for e in prof.key_averages() if e.self_cpu_time_total > 0}
 
 
 def angle_between(a, b):
@@ -933,6 +952,8 @@ def build_parser():
     s.add_argument("--wd", type=float, default=5e-4)
     s.add_argument("--lr", type=float, default=0.1)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--profile", action="store_true",
+                   help="also report self CPU time per aten op and step (profile_ms), from --steps more steps under torch.profiler")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("swa-eval", help="SWA in PyTorch: AveragedModel over snapshots, update_bn, eval logits",

@@ -41,6 +41,8 @@ export interface SideResult {
   threads: number;
   /** The ORT profile file, when profiled. */
   profile?: string;
+  /** PyTorch's side, when profiled: self CPU ms per step of each aten op. */
+  profile_ms?: Record<string, number>;
 }
 
 export const median = (xs: readonly number[]): number => {

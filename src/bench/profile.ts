@@ -90,3 +90,52 @@ export function formatProfile(lines: readonly ProfileLine[]): string {
   const rows = lines.map((l) => `${l.group.padEnd(width)} ${l.ms.toFixed(1).padStart(8)} ms ${(100 * l.share).toFixed(1).padStart(6)} %  ${String(l.nodes).padStart(4)} nodes`);
   return [...rows, `${'total (kernels)'.padEnd(width)} ${total.toFixed(1).padStart(8)} ms`].join('\n');
 }
+
+/**
+ * The coarse parts of a train step, shared by both profilers so the two can be set side by side.
+ * PyTorch's oneDNN reorders its layouts inside its conv calls; ours are nodes of their own, so
+ * they get a row of their own rather than hiding in "the rest".
+ */
+export const GAP_CATEGORIES = ['conv forward', 'conv backward (input + weight grad)', 'NCHWc reorders', 'the rest (BN, ReLU, adds, loss, SGD)'] as const;
+export type GapCategory = (typeof GAP_CATEGORIES)[number];
+
+/** Category of one of our profile groups (nodeGroups' names). */
+export function ourCategory(group: string): GapCategory {
+  if (group === 'Conv (forward)') return 'conv forward';
+  if (group.endsWith('(conv weight grad)') || group.endsWith('(input grad)')) return 'conv backward (input + weight grad)';
+  if (group === 'ReorderInput' || group === 'ReorderOutput') return 'NCHWc reorders';
+  return 'the rest (BN, ReLU, adds, loss, SGD)';
+}
+
+/** Category of a torch.profiler key (aten op or autograd function). */
+export function torchCategory(op: string): GapCategory {
+  if (/convolution_?backward/i.test(op)) return 'conv backward (input + weight grad)';
+  if (/convolution|conv2d/i.test(op)) return 'conv forward';
+  return 'the rest (BN, ReLU, adds, loss, SGD)';
+}
+
+export interface GapLine {
+  category: GapCategory;
+  oursMs: number;
+  torchMs: number;
+}
+
+/** ms per step by category: ours from ORT's kernel times, PyTorch's from self CPU time per op. */
+export function gapByCategory(ours: readonly ProfileLine[], torchMs: Readonly<Record<string, number>>): GapLine[] {
+  const lines = GAP_CATEGORIES.map((category) => ({ category, oursMs: 0, torchMs: 0 }));
+  const line = (c: GapCategory) => lines.find((l) => l.category === c)!;
+  for (const l of ours) line(ourCategory(l.group)).oursMs += l.ms;
+  for (const [op, ms] of Object.entries(torchMs)) line(torchCategory(op)).torchMs += ms;
+  return lines;
+}
+
+export function formatGap(lines: readonly GapLine[]): string {
+  const total = { category: 'total', oursMs: lines.reduce((a, l) => a + l.oursMs, 0), torchMs: lines.reduce((a, l) => a + l.torchMs, 0) };
+  const width = Math.max(...[...lines, total].map((l) => l.category.length));
+  const cells = (c: string, ours: string, torch: string, diff: string) => `${c.padEnd(width)}  ${ours.padStart(8)}  ${torch.padStart(8)}  ${diff.padStart(14)}`;
+  const row = (l: { category: string; oursMs: number; torchMs: number }) => {
+    const d = l.oursMs - l.torchMs;
+    return cells(l.category, l.oursMs.toFixed(1), l.torchMs.toFixed(1), `${d >= 0 ? '+' : ''}${d.toFixed(1)}`);
+  };
+  return [cells('ms per step', 'ours', 'PyTorch', 'ours − PyTorch'), ...lines.map(row), row(total)].join('\n');
+}

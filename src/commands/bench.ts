@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CommandModule } from 'yargs';
 import { BenchCase, SideResult } from '../bench/ours';
-import { formatProfile, nodeGroups, readProfile, summarizeProfile } from '../bench/profile';
+import { formatGap, formatProfile, gapByCategory, nodeGroups, readProfile, summarizeProfile } from '../bench/profile';
 import { serializeOptions } from '../runtime/session';
 import { runOursChild, runTorchChild } from '../bench/sides';
 import { BenchRow, combineRounds, formatTable } from '../bench/table';
@@ -50,7 +50,7 @@ export const benchCommand: CommandModule<object, Args> = {
       .option('threads', { type: 'number', default: 2, describe: 'intra-op threads for ORT and torch.set_num_threads' })
       .option('vs-torch', { type: 'boolean', default: false, describe: 'also run the same model, batch, optimizer and threads in PyTorch' })
       .option('nchwc', { type: 'boolean', default: true, describe: 'ORT\'s NCHWc conv kernels (--no-nchwc: the plain ONNX Conv, for comparison)' })
-      .option('profile', { type: 'boolean', default: false, describe: 'print where our time goes by op type (ORT profiler; a separate, slower run)' })
+      .option('profile', { type: 'boolean', default: false, describe: 'print where our time goes by op type (ORT profiler; a separate, slower run); with --vs-torch, also the gap to PyTorch by part of the step' })
       .option('lr', { type: 'number', default: 0.1 })
       .option('momentum', { type: 'number', default: 0.9 })
       .option('wd', { type: 'number', default: 5e-4 })
@@ -78,6 +78,10 @@ export const benchCommand: CommandModule<object, Args> = {
           const p = runOursChild({ ...c, profilePrefix: path.join(dir, model) });
           const lines = summarizeProfile(readProfile(p.profile!), nodeGroups(benchGraph(c), await serializeOptions({ nchwc: c.nchwc })), c.warmup);
           console.log(`\nprofile of ${model} (ORT kernel time per step, ${c.steps} profiled steps):\n${formatProfile(lines)}\n`);
+          if (a['vs-torch']) {
+            const torchProfile = runTorchChild(c, true).profile_ms!;
+            console.log(`where the gap is, ${model} (ours: ORT kernel time; PyTorch: self CPU time per op, torch.profiler; both profiled runs):\n${formatGap(gapByCategory(lines, torchProfile))}\n`);
+          }
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
         }

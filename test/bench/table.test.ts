@@ -1,11 +1,13 @@
 /** The bench table's arithmetic and layout (no timing here: the numbers are made up). */
 import { median, SideResult } from '../../src/bench/ours';
-import { nodeGroups, summarizeProfile } from '../../src/bench/profile';
+import { formatGap, gapByCategory, nodeGroups, ourCategory, summarizeProfile, torchCategory } from '../../src/bench/profile';
 import { gradients } from '../../src/autodiff/engine';
 import { Graph } from '../../src/graph/ir';
 import { conv } from '../../src/ops/conv';
 import { reduceSum } from '../../src/ops/reduce';
 import { combineRounds, formatTable, ratios } from '../../src/bench/table';
+import { runTorchChild } from '../../src/bench/sides';
+import { itTorch } from '../helpers';
 
 const side = (ms: number, peak: number, extra: Partial<SideResult> = {}): SideResult => ({
   images_per_s: (128 * 1000) / ms, ms_per_step: ms, ms_per_step_min: ms - 1, ms_per_step_max: ms + 1, peak_rss_mb: peak, threads: 2, ...extra,
@@ -77,5 +79,44 @@ describe('bench table', () => {
     const roles = (nchwcBlock: number) => new Set(nodeGroups(g, { nchwcBlock }).values());
     for (const group of ['Conv (forward)', 'Conv (input grad)', 'Conv (conv weight grad)', 'ReorderInput (conv weight grad)']) expect(roles(16)).toContain(group);
     for (const group of ['Conv (forward)', 'Conv (input grad)', 'Gemm (conv weight grad)', 'Slice (conv weight grad)']) expect(roles(0)).toContain(group);
+  });
+
+  it('sorts both profilers into the same parts of the step', () => {
+    expect(ourCategory('Conv (forward)')).toBe('conv forward');
+    for (const g of ['Conv (input grad)', 'ConvTranspose (input grad)', 'Conv (conv weight grad)', 'Transpose (conv weight grad)', 'ReorderInput (conv weight grad)']) {
+      expect(ourCategory(g)).toBe('conv backward (input + weight grad)');
+    }
+    expect(ourCategory('ReorderOutput')).toBe('NCHWc reorders');
+    expect(ourCategory('Mul')).toBe('the rest (BN, ReLU, adds, loss, SGD)');
+    expect(torchCategory('aten::mkldnn_convolution')).toBe('conv forward');
+    expect(torchCategory('aten::convolution_backward')).toBe('conv backward (input + weight grad)');
+    expect(torchCategory('autograd::engine::evaluate_function: ConvolutionBackward0')).toBe('conv backward (input + weight grad)');
+    expect(torchCategory('aten::native_batch_norm_backward')).toBe('the rest (BN, ReLU, adds, loss, SGD)');
+  });
+
+  it('the gap table sums each side by part, with totals and signed differences', () => {
+    const ours = [
+      { group: 'Conv (conv weight grad)', ms: 30, share: 0, nodes: 1 },
+      { group: 'Conv (input grad)', ms: 10, share: 0, nodes: 1 },
+      { group: 'Conv (forward)', ms: 8, share: 0, nodes: 1 },
+      { group: 'Mul', ms: 5, share: 0, nodes: 1 },
+    ];
+    const lines = gapByCategory(ours, { 'aten::mkldnn_convolution': 12, 'aten::convolution_backward': 25, 'aten::add': 2, 'aten::relu': 1 });
+    expect(lines.map((l) => [l.oursMs, l.torchMs])).toEqual([[8, 12], [40, 25], [0, 0], [5, 3]]);
+    const text = formatGap(lines).split('\n');
+    expect(text).toHaveLength(6);
+    expect(text[1].trim().split(/\s{2,}/)).toEqual(['conv forward', '8.0', '12.0', '-4.0']);
+    expect(text[2].trim().split(/\s{2,}/)).toEqual(['conv backward (input + weight grad)', '40.0', '25.0', '+15.0']);
+    expect(text[5].trim().split(/\s{2,}/)).toEqual(['total', '53.0', '40.0', '+13.0']);
+  });
+});
+
+describe('PyTorch side of the benchmark', () => {
+  itTorch('reports its per-op profile, which sorts into conv forward, conv backward and the rest', () => {
+    const c = { model: 'cnn4', input: [1, 28, 28] as [number, number, number], batch: 8, steps: 2, warmup: 1, threads: 1, lr: 0.1, momentum: 0.9, wd: 5e-4, seed: 0, nchwc: true };
+    const r = runTorchChild(c, true);
+    expect(r.images_per_s).toBeGreaterThan(0);
+    const lines = gapByCategory([], r.profile_ms!);
+    for (const l of lines) if (l.category !== 'NCHWc reorders') expect(l.torchMs).toBeGreaterThan(0);
   });
 });
