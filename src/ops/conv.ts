@@ -177,19 +177,28 @@ export const ConvWeightGrad: OpDef = {
 
 /**
  * dW is itself a convolution, with the batch as the channels being summed over: Xᵀ [C,N,H,W]
- * (C plays the batch) convolved with the kernel dYᵀ [M,N,Ho,Wo], dilated by the forward stride and
- * under the forward pads, gives [C,M,·,·]; its first kh×kw outputs, transposed, are dW [M,C,kh,kw].
- * (A stride s leaves (H + pads − kh) mod s trailing rows that no output read; the dilated kernel
- * still covers them, giving that many extra outputs, which are dropped.) ORT's NCHWc kernel runs it
- * when N and M are whole blocks. Measured at N=128, 2 threads, stride 1, one layer (throwaway ORT
- * script, idle machine): 13.3 / 8.1 / 6.8 ms at 16 ch 32×32 / 32 ch 16×16 / 64 ch 8×8, against
- * 34.8 / 14.8 / 10.8 ms for im2col + Gemm and 41.4 / 31.3 / 21.0 ms for ORT's plain Conv.
+ * (C plays the batch), padded by the forward pads, convolved with the kernel dYᵀ [M,N,Ho,Wo]
+ * dilated by the forward stride, gives [C,M,·,·]; its first kh×kw outputs, transposed, are dW
+ * [M,C,kh,kw]. (A stride s leaves (H + pads − kh) mod s trailing rows that no output read; the
+ * dilated kernel still covers them, giving that many extra outputs, which are dropped.) ORT's NCHWc
+ * kernel runs it when N and M are whole blocks. Measured at N=128, 2 threads, stride 1, one layer
+ * (throwaway ORT script, idle machine): 13.3 / 8.1 / 6.8 ms at 16 ch 32×32 / 32 ch 16×16 / 64 ch
+ * 8×8, against 34.8 / 14.8 / 10.8 ms for im2col + Gemm and 41.4 / 31.3 / 21.0 ms for ORT's plain Conv.
+ *
+ * The padding is an explicit Pad, not the conv's pads: MLAS computes an output that reads padding
+ * on a slow per-output path, and here, with a kernel as large as the image, 8 of the 9 outputs
+ * would. Per preresnet32 step the weight-gradient convs went from 230 to 100 ms for 26 ms of Pad
+ * (`ilr bench --model preresnet32 --profile`), with bit-identical gradients.
  */
 function emitBlockedWeightGrad(node: Node, e: Emitter): void {
   const [x, dy] = node.inputs;
   const [n, m, ho, wo] = dy.shape;
   const b = e.nchwcBlock;
-  const xt = weightGradStep(e, 'Transpose', [x.name], 'xt', { perm: { ints: [1, 0, 2, 3] } });
+  const { strides, pads } = geometry(node.attrs);
+  let xt = weightGradStep(e, 'Transpose', [x.name], 'xt', { perm: { ints: [1, 0, 2, 3] } });
+  if (pads.some((p) => p !== 0)) {
+    xt = weightGradStep(e, 'Pad', [xt, e.constInt64([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])], 'xpad', { mode: { string: 'constant' } });
+  }
   const xc = e.nchwcCopy(xt);
   // dY [N,M,Ho,Wo] as the kernel [O=M, I=N, Ho, Wo] in OIHWBiBo, [M/b, N/b, Ho, Wo, b_in, b_out]
   // (see Conv.emit): dY in NCHWc, [N/b, b_n, M/b, Ho, Wo, b_m] (the copy the input gradient's
@@ -199,8 +208,7 @@ function emitBlockedWeightGrad(node: Node, e: Emitter): void {
   const blocks = weightGradStep(e, 'Reshape', [e.nchwcCopy(dy.name), e.constInt64([n / b, b, m / b, ho, wo, b])], 'dy_blocks');
   const oihwbibo = weightGradStep(e, 'Transpose', [blocks], 'dy_oihwbibo', { perm: { ints: [2, 0, 3, 4, 1, 5] } });
   const kernel = weightGradStep(e, 'Reshape', [oihwbibo, e.constInt64([m, n, ho, wo])], 'kernel_nchwc');
-  const { strides, pads } = geometry(node.attrs);
-  const attrs = { kernel_shape: { ints: [ho, wo] }, pads: { ints: pads }, dilations: { ints: strides } };
+  const attrs = { kernel_shape: { ints: [ho, wo] }, dilations: { ints: strides } };
   const yc = weightGradStep(e, 'Conv', [xc, kernel], 'nchwc', attrs, NCHWC_DOMAIN);
   let cm = weightGradStep(e, 'ReorderOutput', [yc], 'cm', { channels: { int: m } }, NCHWC_DOMAIN);
   const [kh, kw] = ints(node.attrs, 'kernel_shape', []);
