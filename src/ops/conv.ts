@@ -185,21 +185,26 @@ export const ConvWeightGrad: OpDef = {
  * (throwaway ORT script, idle machine): 13.3 / 8.1 / 6.8 ms at 16 ch 32×32 / 32 ch 16×16 / 64 ch
  * 8×8, against 34.8 / 14.8 / 10.8 ms for im2col + Gemm and 41.4 / 31.3 / 21.0 ms for ORT's plain Conv.
  *
- * The padding is an explicit Pad, not the conv's pads: MLAS computes an output that reads padding
- * on a slow per-output path, and here, with a kernel as large as the image, 8 of the 9 outputs
- * would. Per preresnet32 step the weight-gradient convs went from 230 to 100 ms for 26 ms of Pad
- * (`ilr bench --model preresnet32 --profile`), with bit-identical gradients.
+ * The padding is explicit, not the conv's pads: MLAS computes an output that reads padding on a
+ * slow per-output path, and here, with a kernel as large as the image, 8 of the 9 outputs would.
+ * Per preresnet32 step the weight-gradient convs went from 230 to 100 ms (`ilr bench --model
+ * preresnet32 --profile`), with bit-identical gradients. The padded copy is made by a blocked
+ * depthwise 1×1 conv with weights 1 under the pads (exact: x·1), which is multithreaded: 10 ms per
+ * step, against 26 ms for ONNX Pad before the reorder (Pad after the reorder, on the 5-D blocked
+ * tensor, was no faster).
  */
 function emitBlockedWeightGrad(node: Node, e: Emitter): void {
   const [x, dy] = node.inputs;
   const [n, m, ho, wo] = dy.shape;
   const b = e.nchwcBlock;
   const { strides, pads } = geometry(node.attrs);
-  let xt = weightGradStep(e, 'Transpose', [x.name], 'xt', { perm: { ints: [1, 0, 2, 3] } });
+  const xt = weightGradStep(e, 'Transpose', [x.name], 'xt', { perm: { ints: [1, 0, 2, 3] } });
+  let xc = e.nchwcCopy(xt);
   if (pads.some((p) => p !== 0)) {
-    xt = weightGradStep(e, 'Pad', [xt, e.constInt64([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])], 'xpad', { mode: { string: 'constant' } });
+    // A blocked depthwise conv needs its weights in OIHWBo, [N/b, 1, 1, b]: all ones either way.
+    const ones = e.constFloat(new Array<number>(n).fill(1), 'float32', [n, 1, 1, 1]);
+    xc = weightGradStep(e, 'Conv', [xc, ones], 'xpad', { kernel_shape: { ints: [1, 1] }, pads: { ints: pads }, group: { int: n } }, NCHWC_DOMAIN);
   }
-  const xc = e.nchwcCopy(xt);
   // dY [N,M,Ho,Wo] as the kernel [O=M, I=N, Ho, Wo] in OIHWBiBo, [M/b, N/b, Ho, Wo, b_in, b_out]
   // (see Conv.emit): dY in NCHWc, [N/b, b_n, M/b, Ho, Wo, b_m] (the copy the input gradient's
   // conv reads too), then whole blocks of b_m moved. (The same reorder by one 6-D Transpose of dY
