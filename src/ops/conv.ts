@@ -179,12 +179,12 @@ export const ConvWeightGrad: OpDef = {
  * dW is itself a convolution, with the batch as the channels being summed over: Xᵀ [C,N,H,W]
  * (C plays the batch), padded by the forward pads, convolved with the kernel dYᵀ [M,N,Ho,Wo]
  * dilated by the forward stride, gives [C,M,·,·]; its first kh×kw outputs, transposed, are dW
- * [M,C,kh,kw]. (A stride s leaves (H + pads − kh) mod s trailing rows that no output read; the
- * dilated kernel still covers them, giving that many extra outputs, which are dropped.) ORT's NCHWc
- * kernel runs it when N and M are whole blocks. Measured at N=128, 2 threads, stride 1, one layer
- * (throwaway ORT script, idle machine, before the explicit padding below): 13.3 / 8.1 / 6.8 ms at
- * 16 ch 32×32 / 32 ch 16×16 / 64 ch 8×8, against 34.8 / 14.8 / 10.8 ms for im2col + Gemm and
- * 41.4 / 31.3 / 21.0 ms for ORT's plain Conv. With it, the conv alone takes 3.9 / 3.2 / 2.8 ms.
+ * [M,C,kh,kw]. (A stride s leaves (H + pads − kh) mod s trailing rows that no output read; where
+ * they are rows of X, the dilated kernel still covers them, giving extra outputs that are dropped.)
+ * ORT's NCHWc kernel runs it when N and M are whole blocks. Measured at N=128, 2 threads, stride 1,
+ * one layer (throwaway ORT script, idle machine, before the explicit padding below): 13.3 / 8.1 /
+ * 6.8 ms at 16 ch 32×32 / 32 ch 16×16 / 64 ch 8×8, against 34.8 / 14.8 / 10.8 ms for im2col + Gemm
+ * and 41.4 / 31.3 / 21.0 ms for ORT's plain Conv. With it, the conv alone takes 3.9 / 3.2 / 2.8 ms.
  *
  * The padding is explicit, not the conv's pads: MLAS computes an output that reads padding on a
  * slow per-output path, and here, with a kernel as large as the image, 8 of the 9 outputs would.
@@ -199,12 +199,18 @@ function emitBlockedWeightGrad(node: Node, e: Emitter): void {
   const [n, m, ho, wo] = dy.shape;
   const b = e.nchwcBlock;
   const { strides, pads } = geometry(node.attrs);
+  const [kh, kw] = ints(node.attrs, 'kernel_shape', []);
+  // A stride can leave trailing rows (columns) that no output reads. Where they are padding, the
+  // padding is not made, so the conv does not compute the taps beyond kh×kw (16 outputs instead of
+  // 9 for a 3×3 kernel at stride 2); rows of X no output reads are sliced off the output instead.
+  const unread = (axis: 2 | 3) => x.shape[axis] + pads[axis - 2] + pads[axis] - strides[axis - 2] * (dy.shape[axis] - 1) - (axis === 2 ? kh : kw);
+  const used = [pads[0], pads[1], pads[2] - Math.min(pads[2], unread(2)), pads[3] - Math.min(pads[3], unread(3))];
   const xt = weightGradStep(e, 'Transpose', [x.name], 'xt', { perm: { ints: [1, 0, 2, 3] } });
   let xc = e.nchwcCopy(xt);
-  if (pads.some((p) => p !== 0)) {
+  if (used.some((p) => p !== 0)) {
     // A blocked depthwise conv needs its weights in OIHWBo, [N/b, 1, 1, b]: all ones either way.
     const ones = e.constFloat(new Array<number>(n).fill(1), 'float32', [n, 1, 1, 1]);
-    xc = weightGradStep(e, 'Conv', [xc, ones], 'xpad', { kernel_shape: { ints: [1, 1] }, pads: { ints: pads }, group: { int: n } }, NCHWC_DOMAIN);
+    xc = weightGradStep(e, 'Conv', [xc, ones], 'xpad', { kernel_shape: { ints: [1, 1] }, pads: { ints: used }, group: { int: n } }, NCHWC_DOMAIN);
   }
   // dY [N,M,Ho,Wo] as the kernel [O=M, I=N, Ho, Wo] in OIHWBiBo, [M/b, N/b, Ho, Wo, b_in, b_out]
   // (see Conv.emit): dY in NCHWc, [N/b, b_n, M/b, Ho, Wo, b_m] (the copy the input gradient's
@@ -217,9 +223,7 @@ function emitBlockedWeightGrad(node: Node, e: Emitter): void {
   const attrs = { kernel_shape: { ints: [ho, wo] }, dilations: { ints: strides } };
   const yc = weightGradStep(e, 'Conv', [xc, kernel], 'nchwc', attrs, NCHWC_DOMAIN);
   let cm = weightGradStep(e, 'ReorderOutput', [yc], 'cm', { channels: { int: m } }, NCHWC_DOMAIN);
-  const [kh, kw] = ints(node.attrs, 'kernel_shape', []);
-  const extent = (axis: 2 | 3) => x.shape[axis] + pads[axis - 2] + pads[axis] - strides[axis - 2] * (dy.shape[axis] - 1);
-  if (extent(2) !== kh || extent(3) !== kw) {
+  if (used[2] + unread(2) > pads[2] || used[3] + unread(3) > pads[3]) {
     cm = weightGradStep(e, 'Slice', [cm, e.constInt64([0, 0]), e.constInt64([kh, kw]), e.constInt64([2, 3])], 'cm_taps');
   }
   e.node('Transpose', [cm], [node.outputs[0].name], { perm: { ints: [1, 0, 2, 3] } });
