@@ -69,13 +69,18 @@ function geometry(attrs: Record<string, unknown>): ConvGeometry {
   return { strides: [s[0], s[1]], pads: [p[0], p[1], p[2], p[3]] };
 }
 
+/** The two float rank-4 operands of Conv, ConvWeightGrad and ConvTranspose; `expected` names them in the error. */
+function expectConvOperands(op: string, inputs: readonly Value[], expected: string): void {
+  expectArity(op, inputs, 2);
+  expectFloat(op, inputs);
+  if (inputs.some((v) => v.shape.length !== 4)) throw new ShapeError(op, `expects ${expected}`, inputs);
+}
+
 export const Conv: OpDef = {
   name: 'Conv',
   infer(inputs, attrs) {
-    expectArity('Conv', inputs, 2);
-    expectFloat('Conv', inputs);
+    expectConvOperands('Conv', inputs, 'X [N,C,H,W] and W [M,C,kh,kw]');
     const [x, w] = inputs;
-    if (x.shape.length !== 4 || w.shape.length !== 4) throw new ShapeError('Conv', 'expects X [N,C,H,W] and W [M,C,kh,kw]', inputs);
     if (x.shape[1] !== w.shape[1]) throw new ShapeError('Conv', `X has ${x.shape[1]} channels but W expects ${w.shape[1]}`, inputs);
     const { strides, pads } = geometry(attrs);
     const h = convOutputSize(x.shape[2], w.shape[2], strides[0], pads[0], pads[2]);
@@ -145,10 +150,8 @@ export function convWeightGrad(x: Value, dy: Value, wShape: readonly number[], {
 export const ConvWeightGrad: OpDef = {
   name: 'ConvWeightGrad',
   infer(inputs, attrs) {
-    expectArity('ConvWeightGrad', inputs, 2);
-    expectFloat('ConvWeightGrad', inputs);
+    expectConvOperands('ConvWeightGrad', inputs, 'X [N,C,H,W] and dY [N,M,Ho,Wo]');
     const [x, dy] = inputs;
-    if (x.shape.length !== 4 || dy.shape.length !== 4) throw new ShapeError('ConvWeightGrad', 'expects X [N,C,H,W] and dY [N,M,Ho,Wo]', inputs);
     const [kh, kw] = ints(attrs, 'kernel_shape', []);
     const { strides, pads } = geometry(attrs);
     const expected = [x.shape[0], dy.shape[1], convOutputSize(x.shape[2], kh, strides[0], pads[0], pads[2]), convOutputSize(x.shape[3], kw, strides[1], pads[1], pads[3])];
@@ -278,12 +281,10 @@ function weightGradStep(e: Emitter, opType: string, inputs: string[], hint: stri
 export const ConvTranspose: OpDef = {
   name: 'ConvTranspose',
   infer(inputs, attrs) {
-    expectArity('ConvTranspose', inputs, 2);
-    expectFloat('ConvTranspose', inputs);
+    const expected = 'X [N,C,H,W] and W [C,M,kh,kw]';
+    expectConvOperands('ConvTranspose', inputs, expected);
     const [x, w] = inputs;
-    if (x.shape.length !== 4 || w.shape.length !== 4 || x.shape[1] !== w.shape[0]) {
-      throw new ShapeError('ConvTranspose', 'expects X [N,C,H,W] and W [C,M,kh,kw]', inputs);
-    }
+    if (x.shape[1] !== w.shape[0]) throw new ShapeError('ConvTranspose', `expects ${expected}`, inputs);
     const s = ints(attrs, 'strides', [1, 1]);
     const p = ints(attrs, 'pads', [0, 0, 0, 0]);
     const op = ints(attrs, 'output_padding', [0, 0]);
