@@ -226,7 +226,7 @@ function emitBlockedWeightGrad(node: Node, e: Emitter): void {
   const attrs = { kernel_shape: { ints: [ho, wo] }, dilations: { ints: strides } };
   const yc = weightGradStep(e, 'Conv', [xc, kernel], 'nchwc', attrs, NCHWC_DOMAIN);
   let cm = weightGradStep(e, 'ReorderOutput', [yc], 'cm', { channels: { int: m } }, NCHWC_DOMAIN);
-  if (used[2] + unread(2) > pads[2] || used[3] + unread(3) > pads[3]) {
+  if (unread(2) > pads[2] || unread(3) > pads[3]) {
     cm = weightGradStep(e, 'Slice', [cm, e.constInt64([0, 0]), e.constInt64([kh, kw]), e.constInt64([2, 3])], 'cm_taps');
   }
   e.node('Transpose', [cm], [node.outputs[0].name], { perm: { ints: [1, 0, 2, 3] } });
