@@ -41,7 +41,9 @@ export function cli(argv: string[]) {
 }
 
 if (require.main === module) {
-  cli(hideBin(process.argv)).parseAsync().catch((e: Error) => {
+  // Through a promise, so that a handler's synchronous throw lands here too, not in Node's
+  // uncaught-exception printer (which dumps the minified yargs line it passed through).
+  Promise.resolve().then(() => cli(hideBin(process.argv)).parseAsync()).catch((e: Error) => {
     console.error(`error: ${e.message}`);
     process.exit(1);
   });

@@ -1,6 +1,7 @@
 /** `ilr export`: a checkpoint as a standalone ONNX inference model or a PyTorch-loadable state dict. */
 import { CommandModule } from 'yargs';
-import { writeFileAtomic, writeSafetensors } from '../io/safetensors';
+import { writeFileAtomic } from '../io/files';
+import { writeSafetensors } from '../io/safetensors';
 import { exportOnnx, exportStateDict } from '../train/export';
 import { parseInputShape } from './options';
 
@@ -26,13 +27,13 @@ export const exportCommand: CommandModule<object, Args> = {
     const base = a.checkpoint.replace(/\.safetensors$/, '');
     if (a.format === 'onnx') {
       const out = a.out ?? `${base}.onnx`;
-      writeFileAtomic(out, Buffer.from(exportOnnx(a.checkpoint, a.batch, a.input ? parseInputShape(a.input) : undefined)));
+      writeFileAtomic(out, exportOnnx(a.checkpoint, a.batch, a.input ? parseInputShape(a.input) : undefined));
       console.log(`wrote ${out} (input "input", output "logits")`);
     } else {
       const out = a.out ?? `${base}.state_dict.safetensors`;
       const { tensors, metadata } = exportStateDict(a.checkpoint);
       writeSafetensors(out, tensors, metadata);
-      console.log(`wrote ${out}; in PyTorch: model.load_state_dict(scripts/safetensors_io.py's load(...)) — see scripts/torch_bridge.py load`);
+      console.log(`wrote ${out}; in PyTorch: from safetensors_io import read_safetensors (scripts/); model.load_state_dict(read_safetensors('${out}')[0])`);
     }
   },
 };

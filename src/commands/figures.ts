@@ -74,6 +74,6 @@ export const figureCommands: CommandModule<object, FigureArgs>[] = EXPERIMENTS.m
 export const reproduceCommand: CommandModule<object, FigureArgs> = {
   command: 'reproduce',
   describe: 'run every figure at --scale and write <out>/index.html and <out>/summary.md',
-  builder: (y) => y.options(figureOptions).option('only', { type: 'string', array: true, describe: `run only these figures (${EXPERIMENTS.map((e) => e.id).join(', ')})` }),
+  builder: (y) => y.options(figureOptions).option('only', { type: 'string', array: true, choices: EXPERIMENTS.map((e) => e.id), describe: `run only these figures (${EXPERIMENTS.map((e) => e.id).join(', ')})` }),
   handler: (a) => runFigures(a.only ? EXPERIMENTS.filter((e) => a.only!.includes(e.id)) : EXPERIMENTS, a),
 };

@@ -1,10 +1,13 @@
 /** `ilr train`: one training run, written to a run directory; `--resume DIR` continues one. */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import { CommandModule } from 'yargs';
+import { Arguments, CommandModule } from 'yargs';
 import { batchesPerEpoch, DATASET_NAMES, DatasetName, loadSubset } from '../data';
+import { readJsonFile } from '../io/files';
 import { PRESET_HELP } from '../nn/spec';
-import { DEFAULTS, resolveConfig, TrainConfig, WdGroup } from '../train/config';
+import { DEFAULTS, parseConfig, resolveConfig, TrainConfig, WdGroup } from '../train/config';
+import { readRunConfig, ResumeChanges, runFiles } from '../train/run-dir';
 import { parseSchedule } from '../train/schedule';
 import { train } from '../train/trainer';
 import { commonOptions, parseEp } from './options';
@@ -44,7 +47,12 @@ interface Args {
   resume?: string;
   config?: string;
   quiet: boolean;
+  /** The options given on the command line (not defaulted); set by a middleware. */
+  given?: string[];
 }
+
+/** What `--resume` accepts: none changes the trajectory, only its length or where it runs. */
+const RESUME_OPTIONS = ['resume', 'steps', 'epochs', 'ep', 'threads', 'quiet'];
 
 function parseWdGroup(text: string): WdGroup {
   const i = text.lastIndexOf('=');
@@ -53,20 +61,22 @@ function parseWdGroup(text: string): WdGroup {
   return { match: text.slice(0, i), scale };
 }
 
+async function epochSteps(c: Pick<TrainConfig, 'dataset' | 'trainSubset' | 'dataSeed' | 'synthetic' | 'dataDir' | 'batchSize'>, epochs: number): Promise<number> {
+  if (c.batchSize === 0) return epochs;
+  const train = await loadSubset({ dataset: c.dataset, split: 'train', size: c.trainSubset, seed: c.dataSeed, synthetic: c.synthetic }, { dataDir: c.dataDir, synthetic: c.synthetic });
+  return Math.round(epochs * batchesPerEpoch(train.count, c.batchSize));
+}
+
 async function configFromArgs(a: Args): Promise<TrainConfig> {
   if (a.config) {
     if (!fs.existsSync(a.config)) throw new Error(`--config ${a.config}: no such file`);
-    return resolveConfig(JSON.parse(fs.readFileSync(a.config, 'utf8')));
+    return parseConfig(readJsonFile(a.config, 'fix it (a training config as in a run\'s config.json "config")'), a.config);
   }
   if (!a.model) throw new Error('--model is required (or --resume RUN_DIR)');
   if (!DATASET_NAMES.includes(a.dataset as DatasetName)) throw new Error(`--dataset "${a.dataset}": expected one of ${DATASET_NAMES.join(', ')}`);
   if ((a.epochs === undefined) === (a.steps === undefined)) throw new Error('give exactly one of --epochs and --steps');
   const dataset = a.dataset as DatasetName;
-  let steps = a.steps ?? 0;
-  if (a.epochs !== undefined) {
-    const train = await loadSubset({ dataset, split: 'train', size: a['train-subset'] ?? null, seed: a['data-seed'] }, { dataDir: a['data-dir'] });
-    steps = a['batch-size'] === 0 ? a.epochs : Math.round(a.epochs * batchesPerEpoch(train.count, a['batch-size']));
-  }
+  const steps = a.steps ?? (await epochSteps({ dataset, trainSubset: a['train-subset'] ?? null, dataSeed: a['data-seed'], dataDir: a['data-dir'], batchSize: a['batch-size'] }, a.epochs!));
   return resolveConfig({
     model: a.model,
     dataset,
@@ -99,6 +109,34 @@ async function configFromArgs(a: Args): Promise<TrainConfig> {
     threads: a.threads,
   });
 }
+
+/**
+ * What a resume may change, from the flags given with --resume. Flags that would change the
+ * trajectory are refused by name, rather than ignored.
+ */
+async function resumeChanges(a: Args, runDir: string): Promise<ResumeChanges> {
+  const given = a.given ?? [];
+  const refused = given.filter((k) => !RESUME_OPTIONS.includes(k));
+  if (refused.length > 0) {
+    throw new Error(`--resume continues the run in ${runDir} as ${runFiles(runDir).config} describes it; ${refused.map((k) => `--${k}`).join(', ')} would change ` +
+      `its trajectory or its place. --resume takes only ${RESUME_OPTIONS.slice(1).map((k) => `--${k}`).join(', ')}; for other settings start a new run (another --out)`);
+  }
+  if (a.steps !== undefined && a.epochs !== undefined) throw new Error('give at most one of --epochs and --steps');
+  return {
+    steps: a.steps ?? (a.epochs !== undefined ? await epochSteps(readRunConfig(runDir), a.epochs) : undefined),
+    ep: given.includes('ep') ? parseEp(a.ep) : undefined,
+    threads: given.includes('threads') ? a.threads : undefined,
+  };
+}
+
+/** Records which options the command line gave (yargs fills the others with their defaults). */
+function recordGiven(argv: Arguments, y?: unknown): void {
+  const defaulted = (y as { parsed?: { defaulted?: Record<string, boolean> } } | undefined)?.parsed?.defaulted ?? {};
+  // yargs lists each option under its own name and its camelCase alias; the names have no capitals.
+  argv.given = Object.keys(argv).filter((k) => /^[a-z][a-z-]*$/.test(k) && argv[k] !== undefined && !defaulted[k]);
+}
+
+const exitCodeOf = (signal?: NodeJS.Signals): number => 128 + (signal ? os.constants.signals[signal] : os.constants.signals.SIGINT);
 
 export const trainCommand: CommandModule<object, Args> = {
   command: 'train',
@@ -136,19 +174,26 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', describe: 'run directory (default runs/<model>-<dataset>-lr<lr>-wd<wd>-s<seed>)' })
       .option('ep', commonOptions.ep)
       .option('threads', commonOptions.threads)
-      .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint' })
+      .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint (or from step 0 if it has none); takes --steps/--epochs (a new length), --ep, --threads' })
       .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); other options are ignored' })
-      .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' }),
+      .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })
+      .middleware(recordGiven),
   handler: async (a) => {
-    const config = a.resume ? undefined : await configFromArgs(a);
+    const resume = a.resume !== undefined;
+    const changes = resume ? await resumeChanges(a, a.resume!) : undefined;
+    const config = resume ? undefined : await configFromArgs(a);
     const runDir = a.resume ?? a.out ?? path.join('runs', `${config!.model}-${config!.dataset}-lr${config!.lr}-wd${config!.wd}-s${config!.seed}`);
-    const result = await train(config as TrainConfig, runDir, { resume: !!a.resume, quiet: a.quiet });
+    const result = await train(config as TrainConfig, runDir, { resume, changes, quiet: a.quiet }).catch((e: Error) => {
+      // A write that failed mid-run (a full disk) left the run resumable: say how.
+      if (e.message.startsWith('cannot write ')) e.message += `\nThe run stopped there; once that is fixed, continue it with: ilr train --resume ${runDir}`;
+      throw e;
+    });
     if (result.status === 'diverged') {
       console.error(`error: ${result.message}`);
       process.exitCode = 3;
     } else if (result.status === 'stopped') {
-      console.error(`stopped at step ${result.step}; continue with: ilr train --resume ${runDir}`);
-      process.exitCode = 130;
+      console.error(`stopped by ${result.signal} at step ${result.step}; continue with: ilr train --resume ${runDir}`);
+      process.exitCode = exitCodeOf(result.signal);
     } else {
       const e = result.lastEval!;
       console.log(`${runDir}: ${result.step} steps, test loss ${e.test_loss.toFixed(4)}, test accuracy ${(100 * e.test_acc).toFixed(2)}%`);

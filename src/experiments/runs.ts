@@ -8,9 +8,11 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { writeJsonAtomic } from '../io/files';
 import { readMetrics, MetricsRecord, EvalRecord, StepRecord } from '../train/metrics';
 import type { TrainConfig } from '../train/config';
-import { isFinished, readRunConfig, rollingCheckpointsOf, runFiles, train } from '../train/trainer';
+import { isFinished, readRunConfig, rollingCheckpointsOf, runFiles } from '../train/run-dir';
+import { train } from '../train/trainer';
 import { Context, PlannedRun } from './frame';
 
 export const runDir = (ctx: Context, name: string): string => path.join(ctx.dir, name);
@@ -46,7 +48,7 @@ async function runOne(r: PlannedRun, ctx: Context, threads: number): Promise<voi
   }
   fs.mkdirSync(dir, { recursive: true });
   const configFile = path.join(dir, 'planned-config.json');
-  fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+  writeJsonAtomic(configFile, config);
   const cli = path.resolve(__dirname, '..', 'cli.js');
   const args = resume ? ['train', '--resume', dir, '--quiet'] : ['train', '--config', configFile, '--out', dir, '--quiet'];
   await new Promise<void>((resolve, reject) => {

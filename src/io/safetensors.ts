@@ -1,12 +1,12 @@
 /**
  * The safetensors format (huggingface/safetensors): an 8-byte little-endian header length, a JSON
  * header {name: {dtype, shape, data_offsets}, __metadata__: {string: string}}, then raw bytes.
- * No pickle, readable from PyTorch with a few lines (scripts/safetensors_io.py). Writes are atomic:
- * a temp file in the same directory, fsync, rename — a crash never leaves half a checkpoint.
+ * No pickle, readable from PyTorch with a few lines (scripts/safetensors_io.py). Writes are atomic and
+ * verified (io/files.ts): a crash or a full disk never leaves half a checkpoint.
  */
 import * as fs from 'fs';
-import * as path from 'path';
 import { DType, TypedArray } from '../graph/ir';
+import { writeFileAtomic } from './files';
 
 export interface NamedTensor {
   dtype: DType;
@@ -83,20 +83,7 @@ export function decodeSafetensors(buf: Buffer, file = '<buffer>'): { tensors: Te
   return { tensors, metadata };
 }
 
-/** Writes atomically: temp file, fsync, rename. */
-export function writeFileAtomic(file: string, data: Buffer | string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-}
-
+/** Writes a safetensors file atomically and verified (see io/files.ts): a checkpoint is whole or absent. */
 export function writeSafetensors(file: string, tensors: TensorMap, metadata: Record<string, string> = {}): void {
   writeFileAtomic(file, encodeSafetensors(tensors, metadata));
 }

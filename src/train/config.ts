@@ -2,7 +2,7 @@
  * A training run's configuration: everything that determines its numbers. It is written to the
  * run directory as config.json, and a resumed run reads it back from there.
  */
-import type { DatasetName } from '../data';
+import { DATASET_NAMES, DatasetName } from '../data';
 import type { SyntheticSpec } from '../data';
 import { modelSpec } from '../nn/spec';
 import type { ExecutionProvider } from '../runtime/session';
@@ -106,6 +106,7 @@ export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
   if (!(c.lr > 0)) bad(`lr must be positive, got ${c.lr}`);
   if (!(c.wd >= 0)) bad(`wd must be non-negative, got ${c.wd}`);
   if (!(c.momentum >= 0 && c.momentum < 1)) bad(`momentum must be in [0, 1), got ${c.momentum}`);
+  if (!Number.isInteger(c.threads) || c.threads < 0) bad(`threads must be a non-negative integer (0 = one per core), got ${c.threads}`);
   for (const k of ['logEvery', 'checkpointEvery', 'evalBatch', 'keepCheckpoints', 'chunkSize'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
   }
@@ -130,4 +131,69 @@ export function wdScales(config: Pick<TrainConfig, 'wdGroups'>, names: readonly 
     for (const g of config.wdGroups) if (new RegExp(g.match).test(name)) scale = g.scale;
     return scale;
   });
+}
+
+/** What each field of a config file must hold; `?` marks fields that may be absent (defaults fill them). */
+type FieldKind = 'string' | 'number' | 'number|null' | 'boolean' | 'object' | 'number[]' | 'wdGroups' | 'dataset' | 'ep';
+
+const FIELDS = {
+  model: 'string', bnEps: 'number', fcScale: 'number', dataset: 'dataset', dataDir: 'string', trainSubset: 'number|null',
+  testSubset: 'number|null', evalTrainSubset: 'number', bnRecompute: 'number', augment: 'boolean', synthetic: 'object',
+  dataSeed: 'number', batchSize: 'number', chunkSize: 'number', lr: 'number', wd: 'number', momentum: 'number',
+  wdGroups: 'wdGroups', schedule: 'object', steps: 'number', seed: 'number', logEvery: 'number', layerEvery: 'number',
+  evalEvery: 'number', evalBatch: 'number', checkpointEvery: 'number', snapshotEpochs: 'number[]', keepCheckpoints: 'number',
+  ep: 'ep', threads: 'number',
+} as const satisfies Record<keyof TrainConfig, FieldKind>;
+
+const SYNTHETIC_FIELDS = { shape: 'number[]', numClasses: 'number', trainCount: 'number', testCount: 'number', seed: 'number', signal: 'number', noise: 'number' } as const satisfies Record<keyof SyntheticSpec, FieldKind>;
+
+const REQUIRED = ['model', 'dataset', 'steps'] as const;
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function holds(kind: FieldKind, v: unknown): boolean {
+  switch (kind) {
+    case 'string': return typeof v === 'string';
+    case 'number': return isNumber(v);
+    case 'number|null': return v === null || isNumber(v);
+    case 'boolean': return typeof v === 'boolean';
+    case 'object': return !!v && typeof v === 'object' && !Array.isArray(v);
+    case 'number[]': return Array.isArray(v) && v.every(isNumber);
+    case 'wdGroups': return Array.isArray(v) && v.every((g) => !!g && typeof g.match === 'string' && isNumber(g.scale) && Object.keys(g).length === 2);
+    case 'dataset': return (DATASET_NAMES as readonly unknown[]).includes(v);
+    case 'ep': return v === 'cpu' || v === 'cuda';
+  }
+}
+
+const EXPECTED: Record<FieldKind, string> = {
+  string: 'a string', number: 'a number', 'number|null': 'a number or null', boolean: 'true or false', object: 'an object',
+  'number[]': 'a list of numbers', wdGroups: 'a list of {"match": REGEX, "scale": NUMBER}',
+  dataset: `one of ${DATASET_NAMES.map((d) => JSON.stringify(d)).join(', ')}`, ep: '"cpu" or "cuda"',
+};
+
+const shown = (v: unknown): string => `${typeof v === 'string' ? 'the string ' : ''}${JSON.stringify(v)}`;
+
+function checkFields(o: Record<string, unknown>, table: Record<string, FieldKind>, where: string): void {
+  for (const [k, v] of Object.entries(o)) {
+    const kind = table[k];
+    if (!kind) throw new Error(`${where}: unknown field "${k}"; the fields are ${Object.keys(table).join(', ')}`);
+    if (v !== undefined && !holds(kind, v)) throw new Error(`${where}: "${k}" must be ${EXPECTED[kind]}, got ${shown(v)}`);
+  }
+}
+
+/**
+ * A training config read from a file (`source` names it in errors): every field is checked for
+ * its type (a quoted number is refused, not coerced), then resolved as from the command line.
+ */
+export function parseConfig(raw: unknown, source: string): TrainConfig {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${source}: a training config must be a JSON object, got ${shown(raw)}`);
+  const o = raw as Record<string, unknown>;
+  checkFields(o, FIELDS, source);
+  if (o.synthetic) checkFields(o.synthetic as Record<string, unknown>, SYNTHETIC_FIELDS, `${source}, "synthetic"`);
+  for (const k of REQUIRED) if (o[k] === undefined) throw new Error(`${source}: "${k}" is required`);
+  try {
+    return resolveConfig(o as unknown as TrainConfig);
+  } catch (e) {
+    throw new Error(`${source}: ${(e as Error).message}`);
+  }
 }

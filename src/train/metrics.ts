@@ -4,6 +4,7 @@
  * metrics.jsonl log that holds them.
  */
 import * as fs from 'fs';
+import { writeFileAtomic } from '../io/files';
 import { STAT_COLUMNS } from '../programs/update';
 
 export interface NormStats {
@@ -83,7 +84,10 @@ export class MetricsLog {
     fs.appendFileSync(this.file, JSON.stringify(r) + '\n');
   }
 
-  /** Keeps the records of steps ≤ `step` (the checkpoint a run resumes from). */
+  /**
+   * Keeps the records of steps ≤ `step` (the checkpoint a run resumes from). The rewrite is
+   * atomic: a kill during it leaves the old log, which the next resume cuts again.
+   */
   truncateAfter(step: number): void {
     if (!fs.existsSync(this.file)) return;
     const kept = fs.readFileSync(this.file, 'utf8').split('\n').filter((line) => {
@@ -94,7 +98,7 @@ export class MetricsLog {
         return false; // a line cut by a crash
       }
     });
-    fs.writeFileSync(this.file, kept.map((l) => l + '\n').join(''));
+    writeFileAtomic(this.file, kept.map((l) => l + '\n').join(''));
   }
 }
 

@@ -3,12 +3,10 @@
  * the train-step program and takes the new state from its outputs; the schedule is a function of
  * the step; metrics, evaluations and checkpoints are written to the run directory as it goes.
  *
- * A run directory holds config.json, metrics.jsonl, checkpoints/ and, when done, summary.json.
- * Resuming loads the newest checkpoint, cuts metrics.jsonl back to it and continues; on CPU the
- * result is bit-identical to a run that was never interrupted.
+ * The run directory (run-dir.ts) is locked while the loop runs. Resuming loads the newest
+ * checkpoint (or starts from step 0 when there is none yet), cuts metrics.jsonl back to it and
+ * continues; on CPU the result is bit-identical to a run that was never interrupted.
  */
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { BatchStream, Dataset, describeDataset, fullBatches, loadSubset, subsetOf } from '../data';
 import { TensorMap } from '../io/safetensors';
@@ -16,19 +14,23 @@ import { initialState } from '../nn/init';
 import { InputShape, ModelLayout, modelLayout } from '../nn/model';
 import { ModelSpec, modelSpec } from '../nn/spec';
 import { applyGraph, gradientGraph, ProgramShape, trainStepGraph } from '../programs/programs';
-import { Feeds, Fetches, Program, RuntimeOptions } from '../runtime/session';
+import { checkExecutionProvider, Feeds, Fetches, Program, RuntimeOptions } from '../runtime/session';
 import { ProgressBar } from '../util/progress';
 import { Rng } from '../util/rng';
-import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
-import { resolveConfig, TrainConfig, wdScales } from './config';
+import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
+import { TrainConfig, wdScales } from './config';
 import { BnStatistics } from './bn-stats';
 import { Evaluator } from './evaluate';
 import { angularUpdate, EvalRecord, MetricsLog, StepRecord, sumStats } from './metrics';
+import { afterDivergence, openRunDir, OpenRun, ResumeChanges, runFiles, writeRunConfig, writeSummary } from './run-dir';
 import { scheduleAt } from './schedule';
+import { StopSignal, stopOnSignals } from './stop';
 
 export interface RunOptions {
-  /** Continue the run in runDir from its newest checkpoint. */
+  /** Continue the run in runDir from its newest checkpoint (the config given to train() is then not used). */
   resume?: boolean;
+  /** What a resume changes in the stored config (length, where it runs). */
+  changes?: ResumeChanges;
   /** No progress bar. */
   quiet?: boolean;
   /** Called after each checkpoint is written (tests, experiment drivers). */
@@ -42,34 +44,8 @@ export interface RunResult {
   state: TensorMap;
   lastEval?: EvalRecord;
   message?: string;
-}
-
-export interface RunFiles {
-  config: string;
-  metrics: string;
-  checkpoints: string;
-  summary: string;
-}
-
-export const runFiles = (runDir: string): RunFiles => ({
-  config: path.join(runDir, 'config.json'),
-  metrics: path.join(runDir, 'metrics.jsonl'),
-  checkpoints: path.join(runDir, 'checkpoints'),
-  summary: path.join(runDir, 'summary.json'),
-});
-
-/** True when the run in runDir finished (experiments skip such runs). */
-export function isFinished(runDir: string): boolean {
-  const f = runFiles(runDir).summary;
-  return fs.existsSync(f) && JSON.parse(fs.readFileSync(f, 'utf8')).status === 'finished';
-}
-
-export const rollingCheckpointsOf = (runDir: string): string[] => rollingCheckpoints(runFiles(runDir).checkpoints);
-
-export function readRunConfig(runDir: string): TrainConfig {
-  const f = runFiles(runDir).config;
-  if (!fs.existsSync(f)) throw new Error(`${runDir} holds no run (no config.json); nothing to resume`);
-  return resolveConfig(JSON.parse(fs.readFileSync(f, 'utf8')).config);
+  /** The signal that stopped the run ('stopped'). */
+  signal?: NodeJS.Signals;
 }
 
 interface RunData {
@@ -161,55 +137,61 @@ function initialCheckpoint(c: TrainConfig, spec: ModelSpec, layout: ModelLayout)
   return { spec, state, momentum, position: { step: 0, epoch: 0, index: 0, window: { loss: 0, count: 0 } } };
 }
 
-function writeConfig(file: string, c: TrainConfig, spec: ModelSpec, data: RunData, runtime: RuntimeOptions): void {
-  const env = {
-    node: process.version,
-    onnxruntime: require('onnxruntime-node/package.json').version as string,
-    platform: `${os.platform()} ${os.arch()}`,
-    cpus: os.cpus().length,
-    ep: runtime.ep,
-    threads: runtime.threads,
-  };
+function describeRun(spec: ModelSpec, data: RunData) {
   const describe = (d?: Dataset) => (d ? describeDataset(d) : null);
-  const body = { config: c, model: spec, data: { train: describe(data.train), test: describe(data.test), evalTrain: describe(data.evalTrain), bnRecompute: describe(data.bnData) }, env, command: process.argv.slice(1).join(' '), created: new Date().toISOString() };
-  fs.writeFileSync(file, JSON.stringify(body, null, 2) + '\n');
+  return { model: spec, data: { train: describe(data.train), test: describe(data.test), evalTrain: describe(data.evalTrain), bnRecompute: describe(data.bnData) } };
 }
 
-/** Trains (or resumes) the run in runDir. */
+/**
+ * Trains (or resumes) the run in runDir, which it holds locked throughout. SIGINT and SIGTERM
+ * are caught from the start, before the slow program creation: the run then stops at the next
+ * step with a checkpoint.
+ */
 export async function train(config: TrainConfig, runDir: string, opts: RunOptions = {}): Promise<RunResult> {
-  const files = runFiles(runDir);
-  if (!opts.resume && fs.existsSync(files.config)) {
-    throw new Error(`${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --out`);
+  const stop = stopOnSignals();
+  try {
+    const run = openRunDir(runDir, opts.resume ? { resume: true, changes: opts.changes ?? {} } : { resume: false, config });
+    try {
+      return await trainIn(run, runDir, stop, opts);
+    } finally {
+      run.lock.release();
+    }
+  } finally {
+    stop.remove();
   }
-  const c = opts.resume ? readRunConfig(runDir) : resolveConfig(config);
+}
+
+/** Where the loop starts: the newest checkpoint, or step 0 when the run has none yet. */
+function startCheckpoint(run: OpenRun, c: TrainConfig, expected: { spec: ModelSpec; layout: ModelLayout }): Checkpoint {
+  if (!run.newest) return initialCheckpoint(c, expected.spec, expected.layout);
+  try {
+    return loadCheckpoint(run.newest, expected);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\nThe newest checkpoint cannot be read. To resume from the one before it, delete ${run.newest}.`);
+  }
+}
+
+async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: RunOptions): Promise<RunResult> {
+  const c = run.config;
+  const files = runFiles(runDir);
   const runtime: RuntimeOptions = { ep: c.ep, threads: c.threads };
+  checkExecutionProvider(c.ep);
   const data = await loadRunData(c);
   const input = data.train.shape as InputShape;
   const spec = runSpec(c, data.train);
   const layout = modelLayout(spec, input);
-
-  let start: Checkpoint;
-  if (opts.resume) {
-    const newest = rollingCheckpoints(files.checkpoints)[0];
-    if (!newest) throw new Error(`${runDir} has no checkpoint to resume from; start it again without --resume (remove ${runDir} first)`);
-    try {
-      start = loadCheckpoint(newest, { spec, layout });
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\nThe newest checkpoint cannot be read. To resume from the one before it, delete ${newest}.`);
-    }
-  } else {
-    fs.mkdirSync(files.checkpoints, { recursive: true });
-    writeConfig(files.config, c, spec, data, runtime);
-    start = initialCheckpoint(c, spec, layout);
-  }
-  const log = new MetricsLog(files.metrics);
-  log.truncateAfter(start.position.step);
-
   const fullBatch = c.batchSize === 0;
   const batch = fullBatch ? Math.min(c.chunkSize, data.train.count) : c.batchSize;
   if (fullBatch && data.train.count % batch !== 0) {
     throw new Error(`full-batch mode processes ${data.train.count} images in chunks of ${batch}: choose a chunk size that divides the training set`);
   }
+  if (run.fresh) writeRunConfig(runDir, c, describeRun(spec, data));
+
+  const start = startCheckpoint(run, c, { spec, layout });
+  if (run.finished) return { status: 'finished', step: start.position.step, runDir, state: start.state, lastEval: run.finished.final };
+  const log = new MetricsLog(files.metrics);
+  log.truncateAfter(start.position.step);
+
   const withMomentum = c.momentum > 0;
   const shape: ProgramShape = { spec, batch, input };
   const stream = new BatchStream(data.train, { batchSize: batch, seed: c.seed, augment: c.augment }, start.position);
@@ -228,12 +210,6 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
   let momentum = start.momentum;
   let position = start.position;
   let lastEval: EvalRecord | undefined;
-  let stopRequested = false;
-  const onSignal = () => {
-    stopRequested = true;
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
 
   const checkpoint = (file: string) => {
     saveCheckpoint(file, { spec, state, momentum, position }, layout);
@@ -254,7 +230,7 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
   let message: string | undefined;
   try {
     while (position.step < c.steps) {
-      if (stopRequested) {
+      if (stop.signal) {
         status = 'stopped';
         break;
       }
@@ -268,7 +244,7 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
       if (!Number.isFinite(loss) || broken) {
         status = 'diverged';
         const what = broken ? `${broken} has non-finite values after the update (loss ${loss})` : `the loss is ${loss}`;
-        message = `training diverged at step ${stepNo}: ${what} (lr ${sched.lr}, wd ${sched.wd}). The last good checkpoint is kept in ${files.checkpoints}; lower the learning rate or λη and start again.`;
+        message = `training diverged at step ${stepNo}: ${what} (lr ${sched.lr}, wd ${sched.wd}). ${afterDivergence(runDir)}`;
         log.append({ type: 'diverged', step: stepNo, epoch: stepNo / stepsPerEpoch, message });
         break;
       }
@@ -299,16 +275,14 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
     }
     if (status === 'finished') {
       lastEval = await evaluate();
-      fs.writeFileSync(files.summary, JSON.stringify({ status, steps: position.step, final: lastEval }, null, 2) + '\n');
+      writeSummary(runDir, { status, steps: position.step, final: lastEval });
     }
   } finally {
     bar.done(status === 'finished' && lastEval ? `test acc ${(100 * lastEval.test_acc).toFixed(2)}%` : status);
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
     await evaluator.release();
     await recompute?.bn.release();
   }
-  return { status, step: position.step, runDir, state, lastEval, message };
+  return { status, step: position.step, runDir, state, lastEval, message, signal: stop.signal };
 }
 
 /** The first updated tensor (`next.*`) holding a NaN or an infinity, if any. */
