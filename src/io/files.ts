@@ -17,10 +17,10 @@ const REASONS: Record<string, string> = {
   EACCES: 'permission denied',
 };
 
-function cannotWrite(file: string, e: unknown): Error {
+function cannotWrite(file: string, e: unknown, left: string): Error {
   const err = e as NodeJS.ErrnoException;
-  const why = (err.code && REASONS[err.code]) ? `${REASONS[err.code]} (${err.code})` : err.message;
-  return new Error(`cannot write ${file}: ${why}. Nothing was written under that name (an older version, if any, is unchanged); free space or fix the cause, then try again`);
+  const why = err.code && REASONS[err.code] ? `${REASONS[err.code]} (${err.code})` : err.message;
+  return new Error(`cannot write ${file}: ${why}. ${left}; free space or fix the cause, then try again`);
 }
 
 function writeAll(fd: number, bytes: Buffer): void {
@@ -65,7 +65,19 @@ export function writeFileAtomic(file: string, data: Buffer | Uint8Array | string
     syncDirectory(dir);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw cannotWrite(file, e);
+    throw cannotWrite(file, e, 'Nothing was written under that name (an older version, if any, is unchanged)');
+  }
+}
+
+/**
+ * Appends a line to a log. Not atomic: a failure can leave part of the line, which readers of
+ * the log must drop (a resumed run rewrites its log without it).
+ */
+export function appendLine(file: string, line: string): void {
+  try {
+    fs.appendFileSync(file, line + '\n');
+  } catch (e) {
+    throw cannotWrite(file, e, 'The last line may be cut short');
   }
 }
 

@@ -4,7 +4,7 @@
  * metrics.jsonl log that holds them.
  */
 import * as fs from 'fs';
-import { writeFileAtomic } from '../io/files';
+import { appendLine, writeFileAtomic } from '../io/files';
 import { STAT_COLUMNS } from '../programs/update';
 
 export interface NormStats {
@@ -81,7 +81,7 @@ export class MetricsLog {
   constructor(readonly file: string) {}
 
   append(r: MetricsRecord): void {
-    fs.appendFileSync(this.file, JSON.stringify(r) + '\n');
+    appendLine(this.file, JSON.stringify(r));
   }
 
   /**

@@ -9,7 +9,8 @@ import { modelLayout } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
 import { loadCheckpoint, rollingName } from '../../src/train/checkpoint';
 import { readMetrics } from '../../src/train/metrics';
-import { runFiles, train } from '../../src/train/trainer';
+import { runFiles } from '../../src/train/run-dir';
+import { train } from '../../src/train/trainer';
 import { runCli, tmpDir, writeConfig } from '../cli';
 import { tinyConfig, TINY_DATA } from './fixtures';
 

@@ -1,0 +1,86 @@
+/**
+ * Random SIGKILLs over a run's whole life — start-up, steps, checkpoint writes, the resume
+ * itself — each followed by what a user would do next (`--resume`, or the same command again
+ * when the run left no config.json), until the run finishes. Every run must end byte-identical to
+ * one that was never interrupted, with no temp file or lock left behind.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { runFiles } from '../../src/train/run-dir';
+import { finished, startCli, tmpDir, writeConfig } from '../cli';
+import { Rng } from '../../src/util/rng';
+import { faultConfig, leftovers, outcome, resumeArgs, timedRun, trainArgs } from './harness';
+
+const KILLS = 20;
+/** Runs interrupted at once: the suite must stay about a minute on two cores. */
+const PARALLEL = 2;
+
+let dir: string;
+beforeAll(() => {
+  dir = tmpDir('ilr-kills-');
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+type Phase = 'start-up (no config.json yet)' | 'start-up or steps before the first checkpoint' | 'the steps' | 'a resume';
+
+/** Where in its life a run was when it was killed, from what it had written. */
+function phaseOf(runDir: string, resuming: boolean): Phase {
+  if (resuming) return 'a resume';
+  if (!fs.existsSync(runFiles(runDir).config)) return 'start-up (no config.json yet)';
+  return fs.existsSync(runFiles(runDir).checkpoints) && fs.readdirSync(runFiles(runDir).checkpoints).some((f) => f.endsWith('.safetensors')) ? 'the steps' : 'start-up or steps before the first checkpoint';
+}
+
+it(`${KILLS}+ random SIGKILLs, including in start-up and during resumes: every run ends byte-identical to an uninterrupted one`, async () => {
+  const config = writeConfig(dir, 'config.json', faultConfig());
+  const reference = await timedRun(trainArgs(config, path.join(dir, 'reference')));
+  expect(reference.result.code).toBe(0);
+  const expected = outcome(path.join(dir, 'reference'));
+  const life = reference.seconds;
+
+  const rng = new Rng([15, 'kills']);
+  const kills: Phase[] = [];
+  const chains: { runDir: string; processes: number }[] = [];
+  let next = 0;
+
+  /** One run, killed at random moments until a process of it is let finish. */
+  const chain = async (runDir: string): Promise<void> => {
+    let processes = 0;
+    for (;;) {
+      processes++;
+      const args = fs.existsSync(runFiles(runDir).config) ? resumeArgs(runDir) : trainArgs(config, runDir);
+      const child = startCli(args);
+      const done = finished(child);
+      // The first process is always killed; later ones half the time, so resumes are hit too.
+      const kill = processes === 1 || (kills.length < KILLS && rng.uniform() < 0.5);
+      const timer = kill ? setTimeout(() => child.kill('SIGKILL'), rng.uniform() * life * 1000) : undefined;
+      const r = await done;
+      clearTimeout(timer);
+      if (r.signal === 'SIGKILL') {
+        kills.push(phaseOf(runDir, args[1] === '--resume'));
+        continue;
+      }
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      chains.push({ runDir, processes });
+      return;
+    }
+  };
+  await Promise.all(
+    Array.from({ length: PARALLEL }, async () => {
+      while (kills.length < KILLS) await chain(path.join(dir, `run-${next++}`));
+    }),
+  );
+
+  const phases = new Map<Phase, number>();
+  for (const p of kills) phases.set(p, (phases.get(p) ?? 0) + 1);
+  let identical = 0;
+  for (const c of chains) {
+    expect([c.runDir, leftovers(c.runDir)]).toEqual([c.runDir, []]);
+    const got = outcome(c.runDir);
+    expect(Object.keys(got)).toEqual(Object.keys(expected));
+    for (const k of Object.keys(expected)) expect([c.runDir, k, got[k] === expected[k]]).toEqual([c.runDir, k, true]);
+    identical++;
+  }
+  console.log(`kills survived: ${kills.length} of ${kills.length} (${[...phases].map(([p, n]) => `${n} during ${p}`).join(', ')}); ` +
+    `${identical} of ${chains.length} runs byte-identical to the uninterrupted one; a run's life is ${life.toFixed(1)} s here`);
+  expect(kills.length).toBeGreaterThanOrEqual(KILLS);
+}, 300000);
