@@ -75,7 +75,7 @@ export function writeFileAtomic(file: string, data: Buffer | Uint8Array | string
  */
 export function appendLine(file: string, line: string): void {
   try {
-    fs.appendFileSync(file, line + '\n');
+    fs.appendFileSync(file, Buffer.from(line + '\n', 'utf8'));
   } catch (e) {
     throw cannotWrite(file, e, 'The last line may be cut short');
   }

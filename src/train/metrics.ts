@@ -85,15 +85,17 @@ export class MetricsLog {
   }
 
   /**
-   * Keeps the records of steps ≤ `step` (the checkpoint a run resumes from). The rewrite is
-   * atomic: a kill during it leaves the old log, which the next resume cuts again.
+   * Keeps the records of steps ≤ `step` (the checkpoint a run resumes from), without the
+   * evaluations at `step` itself unless `evalsAtStep`. The rewrite is atomic: a kill during it
+   * leaves the old log, which the next resume cuts again.
    */
-  truncateAfter(step: number): void {
+  truncateAfter(step: number, { evalsAtStep = true } = {}): void {
     if (!fs.existsSync(this.file)) return;
     const kept = fs.readFileSync(this.file, 'utf8').split('\n').filter((line) => {
       if (!line.trim()) return false;
       try {
-        return (JSON.parse(line) as MetricsRecord).step <= step;
+        const r = JSON.parse(line) as MetricsRecord;
+        return r.step < step || (r.step === step && (evalsAtStep || r.type !== 'eval'));
       } catch {
         return false; // a line cut by a crash
       }

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { readJsonFile, tempFileWriter, writeFileAtomic, writeJsonAtomic } from '../io/files';
-import type { ExecutionProvider } from '../runtime/session';
+import { checkExecutionProvider, ExecutionProvider } from '../runtime/session';
 import { rollingCheckpoints } from './checkpoint';
 import { parseConfig, TrainConfig } from './config';
 import type { EvalRecord } from './metrics';
@@ -252,6 +252,7 @@ function openForResume(runDir: string, changes: ResumeChanges, lock: RunLock): O
   if (config.steps < done) {
     throw new Error(`--steps ${config.steps}: the run in ${runDir} has already done ${done} steps (${newest}); give at least ${done}`);
   }
+  checkExecutionProvider(config.ep);
   const summary = readSummary(runDir);
   if (summary && config.steps <= summary.steps) return { config, lock, newest, finished: summary, fresh: false };
   if (Object.keys(changed).length > 0) recordResume(runDir, config, changed);
@@ -273,8 +274,9 @@ function openForStart(runDir: string): void {
  * run with (the given one for a fresh start; config.json's, with `changes`, for a resume).
  */
 export function openRunDir(runDir: string, o: { resume: false; config: TrainConfig } | { resume: true; changes: ResumeChanges }): OpenRun {
-  // A resume needs a run: refuse before creating anything.
+  // Refuse before creating anything: a resume needs a run, a start a provider that is there.
   if (o.resume) readRunConfig(runDir);
+  else checkExecutionProvider(o.config.ep);
   const lock = lockRunDir(runDir);
   try {
     for (const dir of [runDir, runFiles(runDir).checkpoints]) removeDeadTempFiles(dir);

@@ -14,7 +14,7 @@ import { initialState } from '../nn/init';
 import { InputShape, ModelLayout, modelLayout } from '../nn/model';
 import { ModelSpec, modelSpec } from '../nn/spec';
 import { applyGraph, gradientGraph, ProgramShape, trainStepGraph } from '../programs/programs';
-import { checkExecutionProvider, Feeds, Fetches, Program, RuntimeOptions } from '../runtime/session';
+import { Feeds, Fetches, Program, RuntimeOptions } from '../runtime/session';
 import { ProgressBar } from '../util/progress';
 import { Rng } from '../util/rng';
 import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
@@ -175,7 +175,6 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   const c = run.config;
   const files = runFiles(runDir);
   const runtime: RuntimeOptions = { ep: c.ep, threads: c.threads };
-  checkExecutionProvider(c.ep);
   const data = await loadRunData(c);
   const input = data.train.shape as InputShape;
   const spec = runSpec(c, data.train);
@@ -190,7 +189,8 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   const start = startCheckpoint(run, c, { spec, layout });
   if (run.finished) return { status: 'finished', step: start.position.step, runDir, state: start.state, lastEval: run.finished.final };
   const log = new MetricsLog(files.metrics);
-  log.truncateAfter(start.position.step);
+  // At the end already (killed during the final evaluation): that evaluation is done again.
+  log.truncateAfter(start.position.step, { evalsAtStep: start.position.step < c.steps });
 
   const withMomentum = c.momentum > 0;
   const shape: ProgramShape = { spec, batch, input };

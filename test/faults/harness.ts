@@ -3,11 +3,11 @@
  * one: small runs on synthetic data, started, signalled at chosen moments, resumed, and compared
  * byte for byte with a run that was never interrupted.
  */
-import { ChildProcess } from 'child_process';
+import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { runFiles } from '../../src/train/run-dir';
-import { CliResult, finished, startCli } from '../cli';
+import { CLI, CliResult, finished, ROOT, startCli } from '../cli';
 import { tinyConfig } from '../train/fixtures';
 import type { TrainConfig } from '../../src/train/config';
 
@@ -57,4 +57,16 @@ export function leftovers(runDir: string): string[] {
   const f = runFiles(runDir);
   const names = [...fs.readdirSync(runDir), ...fs.readdirSync(f.checkpoints).map((n) => `checkpoints/${n}`)];
   return names.filter((n) => n.endsWith('.tmp') || n === 'lock' || n.includes('.stale-'));
+}
+
+/** Why strace cannot inject faults here, or undefined when it can (it needs ptrace). */
+export function straceUnavailable(): string | undefined {
+  const r = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', 'true'], { stdio: 'pipe' });
+  if (r.error) return `strace is not installed (${r.error.message})`;
+  return r.status === 0 ? undefined : `strace cannot trace here: ${r.stderr.toString().trim()}`;
+}
+
+/** Runs the CLI under strace with `inject` (e.g. ['-e', 'inject=rename:signal=KILL:when=2']): a fault at an exact system call. */
+export function runCliWithFault(inject: string[], args: string[]): Promise<CliResult> {
+  return finished(spawn('strace', ['-f', '-qq', '-o', '/dev/null', ...inject, process.execPath, CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
 }

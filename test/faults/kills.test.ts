@@ -9,15 +9,24 @@ import * as path from 'path';
 import { runFiles } from '../../src/train/run-dir';
 import { finished, startCli, tmpDir, writeConfig } from '../cli';
 import { Rng } from '../../src/util/rng';
-import { faultConfig, leftovers, outcome, resumeArgs, timedRun, trainArgs } from './harness';
+import { faultConfig, leftovers, outcome, resumeArgs, runCliWithFault, straceUnavailable, timedRun, trainArgs, waitFor } from './harness';
 
 const KILLS = 20;
 /** Runs interrupted at once: the suite must stay about a minute on two cores. */
 const PARALLEL = 2;
 
 let dir: string;
-beforeAll(() => {
+let config: string;
+/** The same run, never interrupted, and how long its life (start-up included) took. */
+let reference: string;
+let life: number;
+beforeAll(async () => {
   dir = tmpDir('ilr-kills-');
+  config = writeConfig(dir, 'config.json', faultConfig());
+  reference = path.join(dir, 'reference');
+  const uninterrupted = await timedRun(trainArgs(config, reference));
+  expect(uninterrupted.result.code).toBe(0);
+  life = uninterrupted.seconds;
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -31,11 +40,7 @@ function phaseOf(runDir: string, resuming: boolean): Phase {
 }
 
 it(`${KILLS}+ random SIGKILLs, including in start-up and during resumes: every run ends byte-identical to an uninterrupted one`, async () => {
-  const config = writeConfig(dir, 'config.json', faultConfig());
-  const reference = await timedRun(trainArgs(config, path.join(dir, 'reference')));
-  expect(reference.result.code).toBe(0);
-  const expected = outcome(path.join(dir, 'reference'));
-  const life = reference.seconds;
+  const expected = outcome(reference);
 
   const rng = new Rng([15, 'kills']);
   const kills: Phase[] = [];
@@ -84,3 +89,31 @@ it(`${KILLS}+ random SIGKILLs, including in start-up and during resumes: every r
     `${identical} of ${chains.length} runs byte-identical to the uninterrupted one; a run's life is ${life.toFixed(1)} s here`);
   expect(kills.length).toBeGreaterThanOrEqual(KILLS);
 }, 300000);
+
+/**
+ * Kills at exact system calls of a resume (strace's fault injection; skipped with the reason
+ * where strace or ptrace is missing): the first write to metrics.jsonl, and each of the first
+ * renames (the lock, the cut metrics log, the first checkpoint), each the moment a file is
+ * replaced.
+ */
+const faults: { at: string; inject: (runDir: string) => string[] }[] = [
+  { at: 'the first write to metrics.jsonl', inject: (runDir) => ['-P', runFiles(runDir).metrics, '-e', 'trace=write', '-e', 'inject=write:signal=KILL:when=1'] },
+  ...[1, 2, 3].map((k) => ({ at: `rename number ${k}`, inject: () => ['-e', 'trace=rename', '-e', `inject=rename:signal=KILL:when=${k}`] })),
+];
+const why = straceUnavailable();
+if (why) console.log(`skipped the kills at exact system calls: ${why}`);
+
+(why ? it.skip : it).each(faults)('a resume killed at $at: the next resume ends byte-identical', async ({ inject }) => {
+  const run = path.join(dir, `at-${Math.random().toString(36).slice(2)}`);
+  const first = startCli(trainArgs(config, run));
+  const done = finished(first);
+  await waitFor(path.join(runFiles(run).checkpoints, 'step-00000009.safetensors'), first);
+  first.kill('SIGKILL');
+  await done;
+  const killed = await runCliWithFault(inject(run), resumeArgs(run));
+  expect(killed.signal).toBe('SIGKILL');
+  const r = await finished(startCli(resumeArgs(run)));
+  expect([r.code, r.stderr]).toEqual([0, '']);
+  expect(leftovers(run)).toEqual([]);
+  expect(outcome(run)).toEqual(outcome(reference));
+});
