@@ -11,7 +11,7 @@ import { loadCheckpoint, rollingName } from '../../src/train/checkpoint';
 import { readMetrics } from '../../src/train/metrics';
 import { runFiles } from '../../src/train/run-dir';
 import { train } from '../../src/train/trainer';
-import { runCli, tmpDir, writeConfig } from '../cli';
+import { ROOT, runCli, tmpDir, writeConfig } from '../cli';
 import { tinyConfig, TINY_DATA } from './fixtures';
 
 let dir: string;
@@ -103,7 +103,7 @@ describe('divergence', () => {
     const r = await runCli(['train', '--config', config, '--out', run, '--quiet']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^error: training diverged at step \d+: (.*non-finite values|the loss is NaN)/);
-    expect(r.stderr).toContain(`The last good checkpoint is kept in ${runFiles(run).checkpoints}`);
+    expect(r.stderr).toMatch(new RegExp(`The last good checkpoint, ${runFiles(run).checkpoints}/step-\\d+\\.safetensors, is kept; lower the learning rate`));
     expect(fs.existsSync(runFiles(run).summary)).toBe(false);
     const records = readMetrics(runFiles(run).metrics);
     const last = records[records.length - 1];
@@ -115,6 +115,17 @@ describe('divergence', () => {
     for (const [name, t] of readSafetensors(newest).tensors) {
       if (t.dtype === 'float32') expect([name, (t.data as Float32Array).every(Number.isFinite)]).toEqual([name, true]);
     }
+  });
+
+  it('a divergence before the first checkpoint says there is none, and the same --out can be started again', async () => {
+    const run = path.join(dir, 'diverged-early');
+    const config = writeConfig(dir, 'diverge-early.json', { ...tinyConfig(), lr: 1e6, steps: 40, checkpointEvery: 30 });
+    const r = await runCli(['train', '--config', config, '--out', run, '--quiet']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('No checkpoint was written before it; lower the learning rate or λη and start again (the same --out may be reused).');
+    const again = await runCli(['train', '--config', writeConfig(dir, 'sane.json', tinyConfig({ steps: 10 })), '--out', run, '--quiet']);
+    expect([again.code, again.stderr]).toEqual([0, '']);
+    expect(readMetrics(runFiles(run).metrics).some((m) => m.type === 'diverged')).toBe(false);
   });
 
   it('lr 1e3: the loss stays finite but a BN running variance overflows; that is divergence too', async () => {
@@ -140,6 +151,7 @@ describe('bad input is refused before any work starts', () => {
   it('a schedule that does not parse', () => refused(['--model', 'cnn4', '--steps', '5', '--schedule', 'wd_40_lr_x'], /--schedule "wd_40_lr_x": not JSON, not a file, and not of the form wd_x_y_lr_z_u/));
   it('a schedule of an unknown kind', () => refused(['--model', 'cnn4', '--steps', '5', '--schedule', '{"kind":"step"}'], /unknown kind "step"/));
   it('an unknown data set', () => refused(['--model', 'cnn4', '--steps', '5', '--dataset', 'imagenet'], /--dataset "imagenet": expected one of/));
+  it('a negative thread count', () => refused(['--model', 'cnn4', '--steps', '5', '--threads', '-1'], /threads must be a non-negative integer \(0 = one per core\), got -1/));
   it('a config file with a bad value', async () => {
     const config = writeConfig(dir, 'bad.json', { ...tinyConfig(), momentum: 1.5 });
     await refused(['--config', config], /momentum must be in \[0, 1\)/);
@@ -159,5 +171,130 @@ describe('bad input is refused before any work starts', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`continue it with --resume ${run}`);
     expect(fs.readFileSync(runFiles(run).metrics, 'utf8')).toBe(before);
+  });
+
+  it.each([
+    ['seed', '"0"', /"seed" must be a number, got the string "0"/],
+    ['dataSeed', '"0"', /"dataSeed" must be a number, got the string "0"/],
+    ['lr', '"0.1"', /"lr" must be a number, got the string "0.1"/],
+    ['augment', '1', /"augment" must be true or false, got 1/],
+    ['lrr', '0.1', /unknown field "lrr"; the fields are model, /],
+  ])('a config file whose "%s" is %s is refused, naming the file and the field', async (field, value, why) => {
+    const file = path.join(dir, `typed-${field}.json`);
+    fs.writeFileSync(file, JSON.stringify(tinyConfig()).replace(/}$/, `,"${field}":${value}}`));
+    await refused(['--config', file], new RegExp(`^error: ${file}: ${why.source}`));
+  });
+
+  it('a config file that is not JSON names the file', async () => {
+    const file = path.join(dir, 'cut.json');
+    fs.writeFileSync(file, JSON.stringify(tinyConfig()).slice(0, 40));
+    await refused(['--config', file], new RegExp(`^error: ${file} is not valid JSON`));
+  });
+});
+
+describe('a run directory edited or cut short by hand', () => {
+  let run: string;
+  beforeAll(async () => {
+    run = path.join(dir, 'edited');
+    await train(tinyConfig({ steps: 20 }), run, { quiet: true });
+  });
+  const resumeFails = async (why: RegExp) => {
+    const r = await runCli(['train', '--resume', run, '--quiet']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(why);
+  };
+  const editing = async (file: string, edit: (text: string) => string, check: () => Promise<void>) => {
+    const before = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(file, edit(before));
+    try {
+      await check();
+    } finally {
+      fs.writeFileSync(file, before);
+    }
+  };
+
+  it('config.json with "seed": "0" is refused, naming config.json and the field', () =>
+    editing(runFiles(run).config, (t) => t.replace('"seed": 0', '"seed": "0"'), () => resumeFails(new RegExp(`${runFiles(run).config}, "config": "seed" must be a number, got the string "0"`))));
+
+  it('a cut config.json is named, with what to do', () =>
+    editing(runFiles(run).config, (t) => t.slice(0, 100), () => resumeFails(new RegExp(`${runFiles(run).config} is not valid JSON .*; restore it, or remove ${run} and start the run again`))));
+
+  it('a cut summary.json is named; deleting it, as the message says, makes the resume evaluate the end again, without a duplicate', async () => {
+    const metrics = fs.readFileSync(runFiles(run).metrics, 'utf8');
+    const summary = fs.readFileSync(runFiles(run).summary, 'utf8');
+    await editing(runFiles(run).summary, (t) => t.slice(0, 30), () => resumeFails(new RegExp(`${runFiles(run).summary} is not valid JSON .*; delete it and run \`ilr train --resume ${run}\``)));
+    fs.rmSync(runFiles(run).summary);
+    const r = await runCli(['train', '--resume', run, '--quiet']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(fs.readFileSync(runFiles(run).metrics, 'utf8')).toBe(metrics);
+    expect(fs.readFileSync(runFiles(run).summary, 'utf8')).toBe(summary);
+  });
+
+  it('--resume of a finished run does nothing: no second final evaluation', async () => {
+    const metrics = fs.readFileSync(runFiles(run).metrics, 'utf8');
+    const r = await runCli(['train', '--resume', run, '--quiet']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/20 steps, test loss/);
+    expect(fs.readFileSync(runFiles(run).metrics, 'utf8')).toBe(metrics);
+  });
+});
+
+describe('flags given with --resume', () => {
+  it('flags that would change the trajectory are refused by name, and nothing is touched', async () => {
+    const run = path.join(dir, 'truncated');
+    const config = fs.readFileSync(runFiles(run).config, 'utf8');
+    const r = await runCli(['train', '--resume', run, '--lr', '5', '--steps', '1000', '--ep', 'cuda', '--seed', '3', '--quiet']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--lr, --seed would change its trajectory or its place\. --resume takes only --steps, --epochs, --ep, --threads, --quiet/);
+    expect(fs.readFileSync(runFiles(run).config, 'utf8')).toBe(config);
+  });
+
+  it('--steps extends a finished run: its weights end as those of a run that long from the start; config.json records the change', async () => {
+    const run = path.join(dir, 'extended');
+    const long = await train(tinyConfig({ steps: 30 }), path.join(dir, 'long'), { quiet: true });
+    await train(tinyConfig({ steps: 20 }), run, { quiet: true });
+    const r = await runCli(['train', '--resume', run, '--steps', '30', '--threads', '1', '--quiet']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const expected = { spec: cnn4, layout: modelLayout(cnn4, input) };
+    const got = loadCheckpoint(ckpt(run, 30), expected);
+    const want = loadCheckpoint(ckpt(long.runDir, 30), expected);
+    for (const [name, t] of want.state) expect([name, Buffer.from(got.state.get(name)!.data.buffer).equals(Buffer.from(t.data.buffer))]).toEqual([name, true]);
+    const record = JSON.parse(fs.readFileSync(runFiles(run).config, 'utf8'));
+    expect(record.config.steps).toBe(30);
+    expect(record.resumed).toEqual([expect.objectContaining({ changed: { steps: 30 } })]);
+    expect(JSON.parse(fs.readFileSync(runFiles(run).summary, 'utf8')).steps).toBe(30);
+  });
+
+  it('--steps below the steps done is refused', async () => {
+    const run = path.join(dir, 'extended');
+    const r = await runCli(['train', '--resume', run, '--steps', '10', '--quiet']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`--steps 10: the run in ${run} has already done 30 steps`);
+  });
+});
+
+describe('messages', () => {
+  it('ilr export of a missing or invalid checkpoint prints one line, not the CLI library\'s source', async () => {
+    const text = path.join(dir, 'not-a-checkpoint.safetensors');
+    fs.writeFileSync(text, 'hello');
+    for (const [file, why] of [[path.join(dir, 'missing.safetensors'), 'no such file'], [text, 'not a valid safetensors file']]) {
+      const r = await runCli(['export', '--checkpoint', file]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`^error: ${file}: ${why}[^\n]*\n$`));
+    }
+  });
+
+  it('ilr export names a loader that scripts/safetensors_io.py has', async () => {
+    const run = path.join(dir, 'truncated');
+    const r = await runCli(['export', '--checkpoint', ckpt(run, 10), '--format', 'safetensors', '--out', path.join(dir, 'sd2.safetensors')]);
+    const loader = /from safetensors_io import (\w+)/.exec(r.stdout)![1];
+    expect(fs.readFileSync(path.join(ROOT, 'scripts', 'safetensors_io.py'), 'utf8')).toContain(`def ${loader}(path)`);
+  });
+
+  it('ilr reproduce --only with an unknown figure fails before running anything, listing the figures', async () => {
+    const r = await runCli(['reproduce', '--only', 'nosuch', '--out', path.join(dir, 'report')]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/Argument: only, Given: "nosuch", Choices: "toy", /);
+    expect(fs.existsSync(path.join(dir, 'report'))).toBe(false);
   });
 });
