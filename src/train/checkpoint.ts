@@ -95,6 +95,10 @@ export function rollingCheckpoints(dir: string): string[] {
   return fs.readdirSync(dir).filter((f) => /^step-\d+\.safetensors$/.test(f)).sort().reverse().map((f) => path.join(dir, f));
 }
 
+/**
+ * Keeps the newest `keep` rolling checkpoints. Safe to call once a checkpoint was saved: the save
+ * read the file back and compared it with what was meant, so the newest is whole.
+ */
 export function pruneCheckpoints(dir: string, keep: number): void {
   for (const f of rollingCheckpoints(dir).slice(keep)) fs.rmSync(f, { force: true });
 }

@@ -153,7 +153,7 @@ function tryLock(lock: string): boolean {
  * in between, what we moved is that live lock: it is put back and we report its holder.
  */
 function takeOver(lock: string, dead: LockHolder): LockHolder | undefined {
-  const aside = `${lock}.stale-${process.pid}`;
+  const aside = `${lock}.stale.${process.pid}.tmp`; // a temp file: removed if we die holding it
   try {
     fs.renameSync(lock, aside);
   } catch (e) {

@@ -56,7 +56,7 @@ export function outcome(runDir: string): Record<string, string> {
 export function leftovers(runDir: string): string[] {
   const f = runFiles(runDir);
   const names = [...fs.readdirSync(runDir), ...fs.readdirSync(f.checkpoints).map((n) => `checkpoints/${n}`)];
-  return names.filter((n) => n.endsWith('.tmp') || n === 'lock' || n.includes('.stale-'));
+  return names.filter((n) => n.endsWith('.tmp') || n === 'lock');
 }
 
 /** Why strace cannot inject faults here, or undefined when it can (it needs ptrace). */
