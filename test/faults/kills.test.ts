@@ -92,13 +92,13 @@ it(`${KILLS}+ random SIGKILLs, including in start-up and during resumes: every r
 
 /**
  * Kills at exact system calls of a resume (strace's fault injection; skipped with the reason
- * where strace or ptrace is missing): the first write to metrics.jsonl, and each of the first
- * renames (the lock, the cut metrics log, the first checkpoint), each the moment a file is
- * replaced.
+ * where strace or ptrace is missing): the first write to metrics.jsonl, and the first two renames
+ * (the lock's, then the cut metrics log's: the moments a file is replaced). Kills during
+ * checkpoint writes are among the random ones above.
  */
 const faults: { at: string; inject: (runDir: string) => string[] }[] = [
   { at: 'the first write to metrics.jsonl', inject: (runDir) => ['-P', runFiles(runDir).metrics, '-e', 'trace=write', '-e', 'inject=write:signal=KILL:when=1'] },
-  ...[1, 2, 3].map((k) => ({ at: `rename number ${k}`, inject: () => ['-e', 'trace=rename', '-e', `inject=rename:signal=KILL:when=${k}`] })),
+  ...[1, 2].map((k) => ({ at: `rename number ${k}`, inject: () => ['-e', 'trace=rename', '-e', `inject=rename:signal=KILL:when=${k}`] })),
 ];
 const why = straceUnavailable();
 if (why) console.log(`skipped the kills at exact system calls: ${why}`);
