@@ -53,6 +53,17 @@ interface Args {
 
 /** What `--resume` accepts: none changes the trajectory, only its length or where it runs. */
 const RESUME_OPTIONS = ['resume', 'steps', 'epochs', 'ep', 'threads', 'quiet'];
+/** What `--config` accepts: the file holds the whole config. */
+const CONFIG_OPTIONS = ['config', 'out', 'quiet'];
+
+/** Options that the mode (`--resume`, `--config`) would not use are refused by name, not ignored. */
+function refuseOthers(a: Args, allowed: readonly string[], mode: string, effect: string): void {
+  const refused = (a.given ?? []).filter((k) => !allowed.includes(k));
+  if (refused.length > 0) {
+    throw new Error(`${mode}; ${refused.map((k) => `--${k}`).join(', ')} ${effect}. ` +
+      `It takes only ${allowed.slice(1).map((k) => `--${k}`).join(', ')}; for other settings start a new run (another --out)`);
+  }
+}
 
 function parseWdGroup(text: string): WdGroup {
   const i = text.lastIndexOf('=');
@@ -69,6 +80,7 @@ async function epochSteps(c: Pick<TrainConfig, 'dataset' | 'trainSubset' | 'data
 
 async function configFromArgs(a: Args): Promise<TrainConfig> {
   if (a.config) {
+    refuseOthers(a, CONFIG_OPTIONS, `--config ${a.config} holds the whole training config`, 'would not be used');
     if (!fs.existsSync(a.config)) throw new Error(`--config ${a.config}: no such file`);
     return parseConfig(readJsonFile(a.config, 'fix it (a training config as in a run\'s config.json "config")'), a.config);
   }
@@ -115,12 +127,8 @@ async function configFromArgs(a: Args): Promise<TrainConfig> {
  * trajectory are refused by name, rather than ignored.
  */
 async function resumeChanges(a: Args, runDir: string): Promise<ResumeChanges> {
+  refuseOthers(a, RESUME_OPTIONS, `--resume continues the run in ${runDir} as ${runFiles(runDir).config} describes it`, 'would change its trajectory or its directory');
   const given = a.given ?? [];
-  const refused = given.filter((k) => !RESUME_OPTIONS.includes(k));
-  if (refused.length > 0) {
-    throw new Error(`--resume continues the run in ${runDir} as ${runFiles(runDir).config} describes it; ${refused.map((k) => `--${k}`).join(', ')} would change ` +
-      `its trajectory or its place. --resume takes only ${RESUME_OPTIONS.slice(1).map((k) => `--${k}`).join(', ')}; for other settings start a new run (another --out)`);
-  }
   if (a.steps !== undefined && a.epochs !== undefined) throw new Error('give at most one of --epochs and --steps');
   return {
     steps: a.steps ?? (a.epochs !== undefined ? await epochSteps(readRunConfig(runDir), a.epochs) : undefined),
@@ -136,7 +144,8 @@ function recordGiven(argv: Arguments, y?: unknown): void {
   argv.given = Object.keys(argv).filter((k) => /^[a-z][a-z-]*$/.test(k) && argv[k] !== undefined && !defaulted[k]);
 }
 
-const exitCodeOf = (signal?: NodeJS.Signals): number => 128 + (signal ? os.constants.signals[signal] : os.constants.signals.SIGINT);
+/** The shell's convention for a process ended by a signal. */
+const exitCodeOf = (signal: NodeJS.Signals): number => 128 + os.constants.signals[signal];
 
 export const trainCommand: CommandModule<object, Args> = {
   command: 'train',
@@ -175,7 +184,7 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('ep', commonOptions.ep)
       .option('threads', commonOptions.threads)
       .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint (or from step 0 if it has none); takes --steps/--epochs (a new length), --ep, --threads' })
-      .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); other options are ignored' })
+      .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); takes only --out and --quiet besides' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })
       .middleware(recordGiven),
   handler: async (a) => {
@@ -193,7 +202,7 @@ export const trainCommand: CommandModule<object, Args> = {
       process.exitCode = 3;
     } else if (result.status === 'stopped') {
       console.error(`stopped by ${result.signal} at step ${result.step}; continue with: ilr train --resume ${runDir}`);
-      process.exitCode = exitCodeOf(result.signal);
+      process.exitCode = exitCodeOf(result.signal!);
     } else {
       const e = result.lastEval!;
       console.log(`${runDir}: ${result.step} steps, test loss ${e.test_loss.toFixed(4)}, test accuracy ${(100 * e.test_acc).toFixed(2)}%`);

@@ -245,8 +245,16 @@ describe('flags given with --resume', () => {
     const config = fs.readFileSync(runFiles(run).config, 'utf8');
     const r = await runCli(['train', '--resume', run, '--lr', '5', '--steps', '1000', '--ep', 'cuda', '--seed', '3', '--quiet']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/--lr, --seed would change its trajectory or its place\. --resume takes only --steps, --epochs, --ep, --threads, --quiet/);
+    expect(r.stderr).toMatch(/--resume continues the run in .* as .*config\.json describes it; --lr, --seed would change its trajectory or its directory\. It takes only --steps, --epochs, --ep, --threads, --quiet/);
     expect(fs.readFileSync(runFiles(run).config, 'utf8')).toBe(config);
+  });
+
+  it('--config with other flags refuses them by name', async () => {
+    const config = writeConfig(dir, 'whole.json', tinyConfig());
+    const r = await runCli(['train', '--config', config, '--lr', '5', '--out', path.join(dir, 'never'), '--quiet']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`--config ${config} holds the whole training config; --lr would not be used. It takes only --out, --quiet`);
+    expect(fs.existsSync(path.join(dir, 'never'))).toBe(false);
   });
 
   it('--steps extends a finished run: its weights end as those of a run that long from the start; config.json records the change', async () => {
