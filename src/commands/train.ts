@@ -44,6 +44,7 @@ interface Args {
   resume?: string;
   config?: string;
   quiet: boolean;
+  tensorboard: boolean;
 }
 
 function parseWdGroup(text: string): WdGroup {
@@ -138,11 +139,12 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('threads', commonOptions.threads)
       .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint' })
       .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); other options are ignored' })
-      .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' }),
+      .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })
+      .option('tensorboard', { type: 'boolean', default: true, describe: 'also write the metrics as a TensorBoard event file (events.out.tfevents.*) in the run directory; --no-tensorboard: not' }),
   handler: async (a) => {
     const config = a.resume ? undefined : await configFromArgs(a);
     const runDir = a.resume ?? a.out ?? path.join('runs', `${config!.model}-${config!.dataset}-lr${config!.lr}-wd${config!.wd}-s${config!.seed}`);
-    const result = await train(config as TrainConfig, runDir, { resume: !!a.resume, quiet: a.quiet });
+    const result = await train(config as TrainConfig, runDir, { resume: !!a.resume, quiet: a.quiet, tensorboard: a.tensorboard });
     if (result.status === 'diverged') {
       console.error(`error: ${result.message}`);
       process.exitCode = 3;

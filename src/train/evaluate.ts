@@ -42,8 +42,11 @@ export class Evaluator {
     return new Evaluator(await Program.create(evaluateGraph({ spec, batch, input }), runtime), batch, spec.numClasses);
   }
 
-  /** Loss and accuracy on every image of `ds` (the last batch is padded by wrapping; padding is not counted). */
-  async evaluate(state: TensorMap, ds: Dataset): Promise<EvalResult> {
+  /**
+   * Loss and accuracy on every image of `ds` (the last batch is padded by wrapping; padding is not
+   * counted). `onImages` hears how many images each batch scored (a progress bar).
+   */
+  async evaluate(state: TensorMap, ds: Dataset, onImages?: (n: number) => void): Promise<EvalResult> {
     const feeds: Record<string, Float32Array> = {};
     for (const [k, v] of state) feeds[k] = v.data as Float32Array;
     let lossSum = 0;
@@ -54,6 +57,7 @@ export class Evaluator {
       const s = scoreLogits(out.logits as Float32Array, b.y, rows, this.classes);
       lossSum += s.lossSum;
       correct += s.correct;
+      onImages?.(rows);
     }
     return { loss: lossSum / ds.count, acc: correct / ds.count, count: ds.count };
   }

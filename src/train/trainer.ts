@@ -23,7 +23,7 @@ import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingCheckpoints, rolli
 import { resolveConfig, TrainConfig, wdScales } from './config';
 import { BnStatistics } from './bn-stats';
 import { Evaluator } from './evaluate';
-import { angularUpdate, EvalRecord, MetricsLog, StepRecord, sumStats } from './metrics';
+import { angularUpdate, EvalRecord, MetricsLog, StepRecord, sumStats, TensorBoardSink } from './metrics';
 import { scheduleAt } from './schedule';
 
 export interface RunOptions {
@@ -31,6 +31,8 @@ export interface RunOptions {
   resume?: boolean;
   /** No progress bar. */
   quiet?: boolean;
+  /** Also write the metrics as a TensorBoard event file in the run directory (default true). */
+  tensorboard?: boolean;
   /** Called after each checkpoint is written (tests, experiment drivers). */
   onCheckpoint?: (step: number, file: string) => void;
 }
@@ -202,8 +204,8 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
     writeConfig(files.config, c, spec, data, runtime);
     start = initialCheckpoint(c, spec, layout);
   }
-  const log = new MetricsLog(files.metrics);
-  log.truncateAfter(start.position.step);
+  const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, c.momentum)]);
+  log.resumeAt(start.position.step);
 
   const fullBatch = c.batchSize === 0;
   const batch = fullBatch ? Math.min(c.chunkSize, data.train.count) : c.batchSize;
@@ -239,17 +241,17 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
     saveCheckpoint(file, { spec, state, momentum, position }, layout);
     opts.onCheckpoint?.(position.step, file);
   };
+  const bar = new ProgressBar({ total: c.steps, initial: position.step, label: path.basename(runDir), unit: ' steps', quiet: opts.quiet });
   const recompute = data.bnData && { bn: new BnStatistics(spec, input, Math.min(c.evalBatch, data.bnData.count), runtime), on: data.bnData };
-  const evaluate = async (): Promise<EvalRecord> => {
+  const evaluate = async (onImages?: (n: number) => void): Promise<EvalRecord> => {
     const evalState = recompute ? new Map([...state, ...(await recompute.bn.compute(state, recompute.on)).stats]) : state;
-    const test = await evaluator.evaluate(evalState, data.test);
-    const tr = data.evalTrain ? await evaluator.evaluate(evalState, data.evalTrain) : undefined;
+    const test = await evaluator.evaluate(evalState, data.test, onImages);
+    const tr = data.evalTrain ? await evaluator.evaluate(evalState, data.evalTrain, onImages) : undefined;
     const r: EvalRecord = { type: 'eval', step: position.step, epoch: position.step / stepsPerEpoch, test_loss: test.loss, test_acc: test.acc, ...(tr ? { train_loss: tr.loss, train_acc: tr.acc } : {}) };
     log.append(r);
+    bar.log(evalLine(r));
     return r;
   };
-
-  const bar = new ProgressBar({ total: c.steps - position.step, label: path.basename(runDir), unit: ' steps', quiet: opts.quiet });
   let status: RunResult['status'] = 'finished';
   let message: string | undefined;
   try {
@@ -283,7 +285,7 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
         if (c.layerEvery > 0 && stepNo % c.layerEvery === 0) record.layers = layerNorms(out.stats as Float32Array, trainable.map((p) => p.name));
         log.append(record);
         position = { ...position, window: { loss: 0, count: 0 } };
-        bar.update(stepNo - start.position.step, `loss ${record.loss_avg.toFixed(3)} acc ${(100 * record.acc).toFixed(1)}% |w| ${record.si_w_norm.toPrecision(4)} ηeff ${record.eff_lr.toExponential(2)}`);
+        bar.update(stepNo, `loss ${record.loss_avg.toFixed(3)} acc ${(100 * record.acc).toFixed(1)}% |w| ${record.si_w_norm.toPrecision(4)} ηeff ${record.eff_lr.toExponential(2)}`);
       }
       const epochDone = fullBatch || position.index === 0;
       if (epochDone && c.snapshotEpochs.includes(position.epoch)) checkpoint(path.join(files.checkpoints, snapshotName(position.epoch)));
@@ -298,11 +300,14 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
       pruneCheckpoints(files.checkpoints, c.keepCheckpoints);
     }
     if (status === 'finished') {
-      lastEval = await evaluate();
+      bar.done();
+      const evalBar = new ProgressBar({ total: data.test.count + (data.evalTrain?.count ?? 0), label: `${path.basename(runDir)} final evaluation`, unit: ' img', quiet: opts.quiet });
+      lastEval = await evaluate((n) => evalBar.tick(n));
+      evalBar.done(`test acc ${(100 * lastEval.test_acc).toFixed(2)}%`);
       fs.writeFileSync(files.summary, JSON.stringify({ status, steps: position.step, final: lastEval }, null, 2) + '\n');
     }
   } finally {
-    bar.done(status === 'finished' && lastEval ? `test acc ${(100 * lastEval.test_acc).toFixed(2)}%` : status);
+    bar.done(status);
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     await evaluator.release();
@@ -360,11 +365,18 @@ function stepRecord(
   };
 }
 
-function layerNorms(stats: Float32Array, names: string[]): Record<string, [number, number]> {
-  const out: Record<string, [number, number]> = {};
+function layerNorms(stats: Float32Array, names: string[]): Record<string, [number, number, number]> {
+  const out: Record<string, [number, number, number]> = {};
   names.forEach((n, i) => {
     const s = sumStats(stats, [i]);
-    out[n] = [Math.sqrt(s.w2), Math.sqrt(s.g2)];
+    out[n] = [Math.sqrt(s.w2), Math.sqrt(s.g2), angularUpdate(s)];
   });
   return out;
+}
+
+/** The line an evaluation prints: `step 500 (epoch 1.07): test loss 0.4321 acc 85.20%  train loss … acc …`. */
+function evalLine(r: EvalRecord): string {
+  const part = (what: string, loss: number, acc: number) => `${what} loss ${loss.toFixed(4)} acc ${(100 * acc).toFixed(2)}%`;
+  const train = r.train_loss !== undefined && r.train_acc !== undefined ? `  ${part('train', r.train_loss, r.train_acc)}` : '';
+  return `step ${r.step} (epoch ${r.epoch.toFixed(2)}): ${part('test', r.test_loss, r.test_acc)}${train}`;
 }
