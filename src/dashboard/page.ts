@@ -12,15 +12,16 @@ export const PAGE = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<link rel="icon" href="data:,">
 <title>intrinsic-lr dashboard</title>
 <style>
   body { font-family: 'DejaVu Sans', Helvetica, Arial, sans-serif; margin: 0; display: flex; color: #222; }
-  nav { width: 300px; min-width: 300px; height: 100vh; overflow-y: auto; border-right: 1px solid #ddd; padding: 12px; box-sizing: border-box; font-size: 13px; }
+  nav { width: 300px; min-width: 300px; height: 100vh; position: sticky; top: 0; overflow-y: auto; border-right: 1px solid #ddd; padding: 12px; box-sizing: border-box; font-size: 13px; }
   nav h1 { font-size: 16px; margin: 0 0 8px; }
   nav label { display: block; padding: 3px 0; word-break: break-all; cursor: pointer; }
   nav .meta { color: #777; font-size: 11px; margin-left: 20px; display: block; }
   nav input[type=text] { width: 100%; box-sizing: border-box; margin: 8px 0; }
-  main { flex: 1; height: 100vh; overflow-y: auto; padding: 12px; box-sizing: border-box; }
+  main { flex: 1; padding: 12px; box-sizing: border-box; }
   #status { color: #666; font-size: 12px; margin-bottom: 8px; min-height: 1em; }
   #charts { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-start; }
   .chart { border: 1px solid #eee; }
