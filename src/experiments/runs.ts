@@ -74,7 +74,8 @@ export async function runPlanned(runs: PlannedRun[], ctx: Context): Promise<void
   }
 }
 
-function aggregateBar(runs: PlannedRun[], ctx: Context): () => void {
+/** A bar of the steps the runs' metrics.jsonl files have reached, redrawn each second until the returned function stops it. */
+export function aggregateBar(runs: PlannedRun[], ctx: Context): () => void {
   const metrics = runs.map((r) => runFiles(runDir(ctx, r.name)).metrics);
   const total = runs.reduce((n, r) => n + r.config.steps, 0);
   const bar = new ProgressBar({ total, initial: metrics.reduce((n, f) => n + lastLoggedStep(f), 0), label: `${path.basename(ctx.dir)}: ${runs.length} runs`, unit: ' steps' });
