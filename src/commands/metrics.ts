@@ -18,7 +18,6 @@ interface Args {
 
 const STEP_COLUMNS = ['step', 'epoch', 'lr', 'wd', 'lambda_eta', 'loss', 'loss_avg', 'acc', 'w_norm', 'g_norm', 'si_w_norm', 'eff_lr', 'angular_update', 'cos_wg'] as const satisfies readonly (keyof StepRecord)[];
 const EVAL_COLUMNS = ['test_loss', 'test_acc', 'train_loss', 'train_acc'] as const satisfies readonly (keyof EvalRecord)[];
-const LAYER_VALUES = ['w_norm', 'g_norm', 'angular_update'];
 
 export interface Table {
   columns: string[];
@@ -33,12 +32,12 @@ export function metricsTable(records: RunRecords): Table {
   for (const r of records.steps) {
     const out = row(r.step);
     for (const c of STEP_COLUMNS) out[c] = r[c];
-    for (const [name, values] of Object.entries(r.layers ?? {})) {
-      values.forEach((v, i) => {
-        const c = `layers.${name}.${LAYER_VALUES[i]}`;
+    for (const [name, layer] of Object.entries(r.layers ?? {})) {
+      for (const [key, v] of Object.entries(layer)) {
+        const c = `layers.${name}.${key}`;
         layerColumns.add(c);
         out[c] = v;
-      });
+      }
     }
   }
   for (const r of records.evals) {

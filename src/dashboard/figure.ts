@@ -11,6 +11,7 @@
  */
 import { predictedAngularUpdate } from '../analysis/equilibrium';
 import { ChartSpec, PALETTE, Series, VLine } from '../plot/spec';
+import { LayerRecord } from '../train/metrics';
 import { RunRecords } from './tail';
 
 export interface RunView {
@@ -130,19 +131,16 @@ function layerPanels(run: Drawn, index: number, many: boolean, opts: PanelOption
   const names = layerNames(run, opts.layers);
   if (names.length === 0) return [];
   const withLayers = run.records.steps.filter((s) => s.layers);
-  const series = (k: number) =>
-    names
-      .map((n) => {
-        const rows = withLayers.filter((s) => s.layers![n]?.[k] !== undefined);
-        return { name: n, x: rows.map((s) => s.step), y: rows.map((s) => s.layers![n][k] as number) };
-      })
-      .filter((s) => s.x.length > 0);
+  const series = (k: keyof LayerRecord) =>
+    names.map((n) => {
+      const rows = withLayers.filter((s) => s.layers![n] !== undefined);
+      return { name: n, x: rows.map((s) => s.step), y: rows.map((s) => s.layers![n][k]) };
+    });
   const suffix = many ? ` — ${run.label}` : '';
-  const panels: Panel[] = [{ key: `layers-w-${index}`, chart: chart(`|w| per layer${suffix}`, '|w|', series(0), { logY: true }) }];
-  // Runs recorded before the per-layer angular update was logged have only |w| and |g|.
-  const angular = series(2);
-  if (angular.length > 0) panels.push({ key: `layers-angular-${index}`, chart: chart(`Angular update per layer${suffix}`, 'radians', angular, { logY: true }) });
-  return panels;
+  return [
+    { key: `layers-w-${index}`, chart: chart(`|w| per layer${suffix}`, '|w|', series('w_norm'), { logY: true }) },
+    { key: `layers-angular-${index}`, chart: chart(`Angular update per layer${suffix}`, 'radians', series('angular_update'), { logY: true }) },
+  ];
 }
 
 /** Every panel for `runs` (none when no run has a record yet). */

@@ -1,22 +1,22 @@
 /**
- * Figure 5 and Table 1 (PAPER.md claim 3): five runs with random LR/WD schedules in a first phase,
+ * Figure 5 and Table 1 (claim 3 in docs/science.md): five runs with random LR/WD schedules in a first phase,
  * then the same LR and WD for at least 3/λη steps, then an LR decay with WD off. At the end of the
  * common phase the five have the same weight norm and effective LR (the equilibrium of claim 2
  * does not remember the path), and after the final decay they reach the same test accuracy.
  *
- * The runs are driven in-process by the fast-equilibrium figure's driver (a narrow cnn4-si on
- * pooled images at cpu scale, which the trainer's configs cannot express).
+ * The runs are ordinary training runs planned as the fast-equilibrium figure plans its own (a
+ * narrow cnn4-si on pooled images at cpu scale).
  */
 import * as path from 'path';
 import { spread, windowMean } from '../analysis/equilibrium';
 import { writeChart } from '../plot/chart';
-import { resolveConfig } from '../train/config';
 import { Schedule, scheduleAt } from '../train/schedule';
 import { Rng } from '../util/rng';
-import { DriverConfig, PlannedDriverRun, readTrace, runAll, RunTrace } from './fast-equilibrium';
-import { Experiment, fmt, PlannedRun, verdict } from './frame';
+import { plannedRunsOf, PooledRunFields, readRunTrace, RunPlan, RunTrace } from './fast-equilibrium';
+import { Context, Experiment, fmt, PAPER_STEPS_PER_EPOCH, verdict } from './frame';
+import { runPlanned } from './runs';
 
-export interface RandomSchedulesPreset extends DriverConfig {
+export interface RandomSchedulesPreset extends PooledRunFields {
   /** Number of random schedules. */
   runs: number;
   /** The random phase: `phases` phases of `phaseSteps` steps, each with its own LR and WD. */
@@ -66,7 +66,7 @@ export function scheduleOfPhases(p: RandomSchedulesPreset, phases: Phase[]): Sch
   };
 }
 
-function plannedRuns(p: RandomSchedulesPreset, seed: number): PlannedDriverRun[] {
+function plannedRuns(p: RandomSchedulesPreset, seed: number): RunPlan[] {
   return Array.from({ length: p.runs }, (_, i) => ({
     name: `schedule-${i + 1}`, seed: seed * 100 + i, lr: p.lr, wd: p.wd, schedule: scheduleOfPhases(p, randomPhases(p, seed, i)),
     steps: totalSteps(p), evalEvery: p.evalEvery, keepLabels: false,
@@ -121,22 +121,21 @@ export function checkRandomSchedules(s: RandomSchedulesSummary) {
   ];
 }
 
-const runsDir = (dir: string) => path.join(dir, 'runs');
-const readTraces = (p: RandomSchedulesPreset, dir: string, seed: number) => plannedRuns(p, seed).map((r) => readTrace(runsDir(dir), r.name));
+const readTraces = (p: RandomSchedulesPreset, ctx: Context) => plannedRuns(p, ctx.seed).map((r) => readRunTrace(ctx, r));
 /** Window of the summary: the last quarter of the decay phase, and as long at the ends of the other phases. */
 const windowOf = (p: RandomSchedulesPreset) => p.decaySteps / 4;
 
 export const randomSchedules: Experiment<RandomSchedulesPreset> = {
   id: 'random-schedules',
   title: 'Random LR/WD schedules reach the same equilibrium once LR and WD are equal',
-  claim: 'Runs with different random LR/WD schedules, then the same LR and WD for O(1/λη) steps, arrive at the same weight norm, effective LR and test accuracy, and reach the same accuracy after the final LR decay: the equilibrium does not depend on the path (PAPER.md claim 3, Fig. 5, Table 1).',
+  claim: 'Runs with different random LR/WD schedules, then the same LR and WD for O(1/λη) steps, arrive at the same weight norm, effective LR and test accuracy, and reach the same accuracy after the final LR decay: the equilibrium does not depend on the path (claim 3 in docs/science.md, Fig. 5, Table 1).',
   preset(scale, ctx) {
     const dataset = ctx.dataset ?? (scale === 'paper' ? 'cifar10' : 'fashion-mnist');
     const ranges = { lrRange: [-1, 0.7] as [number, number], lambdaEtaRange: [-1, 0.2] as [number, number], runs: 5, decay: 0.1 };
     if (scale === 'paper') {
       // PreResNet32 on CIFAR-10, batch 128 (390 steps per epoch): five phases of 100 epochs with
       // random LR and WD (?), 500 epochs at LR 0.1 and WD 5e-4, then LR ÷10 and WD off for 100 epochs (?).
-      const epoch = 390;
+      const epoch = PAPER_STEPS_PER_EPOCH;
       return {
         ...ranges, dataset, model: 'preresnet32', trainSubset: null, pool: 1, evalSubset: null, batch: 128,
         phases: 5, phaseSteps: 100 * epoch, lr: 0.1, wd: 5e-4, commonSteps: 500 * epoch, decaySteps: 100 * epoch, evalEvery: 5 * epoch,
@@ -163,20 +162,12 @@ export const randomSchedules: Experiment<RandomSchedulesPreset> = {
     runs: p.runs,
     'measured at': `window means over the last ${windowOf(p)} steps of each phase; evaluation every ${p.evalEvery} steps`,
   }),
-  plan(p, ctx) {
-    return plannedRuns(p, ctx.seed).map((r): PlannedRun => ({
-      name: r.name,
-      config: resolveConfig({
-        model: p.model, dataset: p.dataset, dataDir: ctx.dataDir, trainSubset: p.trainSubset, testSubset: p.evalSubset, evalTrainSubset: 0,
-        batchSize: p.batch, lr: r.lr, wd: r.wd, schedule: r.schedule, steps: r.steps, seed: r.seed, evalEvery: r.evalEvery,
-      }),
-    }));
-  },
+  plan: (p, ctx) => plannedRunsOf(p, plannedRuns(p, ctx.seed), ctx),
   async run(p, ctx) {
-    await runAll(p, plannedRuns(p, ctx.seed), runsDir(ctx.dir), ctx, 'random-schedules');
+    await runPlanned(plannedRunsOf(p, plannedRuns(p, ctx.seed), ctx), ctx);
   },
   async plot(p, ctx) {
-    const traces = readTraces(p, ctx.dir, ctx.seed);
+    const traces = readTraces(p, ctx);
     const runs = plannedRuns(p, ctx.seed);
     const vlines = [{ x: commonStart(p), label: 'same LR, WD' }, { x: decayStart(p), label: 'LR decay, WD off' }];
     const fine = Array.from({ length: Math.ceil(totalSteps(p) / 10) + 1 }, (_, i) => Math.min(10 * i, totalSteps(p) - 1));
@@ -198,7 +189,7 @@ export const randomSchedules: Experiment<RandomSchedulesPreset> = {
     return [files.png];
   },
   check(p, ctx) {
-    return checkRandomSchedules(summarize(readTraces(p, ctx.dir, ctx.seed), p, windowOf(p)));
+    return checkRandomSchedules(summarize(readTraces(p, ctx), p, windowOf(p)));
   },
   notes(p, ctx) {
     const runs = plannedRuns(p, ctx.seed);

@@ -55,15 +55,83 @@ export interface StepRecord {
   acc: number;
   w_norm: number;
   g_norm: number;
-  /** |w| of the scale-invariant set (all conv weights). */
+  /** |w| of the scale-invariant set (the weights that feed a normalization layer). */
   si_w_norm: number;
-  /** η/|w|² of the scale-invariant set. */
+  /** η/|w|² of the scale-invariant set, with |w| before the step. */
   eff_lr: number;
   /** Angle (radians) between the scale-invariant set before and after this step. */
   angular_update: number;
   cos_wg: number;
-  /** Per trainable tensor: |w|, |g| and (since runs record it) the angular update of this step. */
-  layers?: Record<string, [number, number] | [number, number, number]>;
+  /** Per trainable tensor, by parameter name (every `layerEvery` steps). */
+  layers?: Record<string, LayerRecord>;
+}
+
+/** One trainable tensor's norms in one step. */
+export interface LayerRecord {
+  w_norm: number;
+  g_norm: number;
+  /** Angle (radians) between the tensor before and after the step. */
+  angular_update: number;
+  /** η/|w|², with |w| before the step. */
+  eff_lr: number;
+}
+
+/** The norms of a set of tensors (rows of the program's stats): the one definition every record uses. */
+export function setNorms(stats: ArrayLike<number>, rows: readonly number[], lr: number) {
+  const s = sumStats(stats, rows);
+  return {
+    w_norm: Math.sqrt(s.w2),
+    g_norm: Math.sqrt(s.g2),
+    eff_lr: lr / s.w2,
+    angular_update: angularUpdate(s),
+    cos_wg: s.wg / Math.sqrt(s.w2 * s.g2),
+  };
+}
+
+/** What a step record says of the run's state: the fields of StepRecord the loop does not know by itself. */
+export interface StepContext {
+  step: number;
+  epoch: number;
+  lr: number;
+  wd: number;
+  loss: number;
+  /** Loss summed over the steps since the previous record, and their count. */
+  window: { loss: number; count: number };
+  acc: number;
+}
+
+/**
+ * The metrics line of a step, from the program's stats and the trainable tensors (in stats row
+ * order); the scale-invariant set is the tensors marked `scaleInvariant`. With `layers`, each
+ * tensor's own norms by name.
+ */
+export function stepRecord(stats: ArrayLike<number>, tensors: readonly { name: string; scaleInvariant: boolean }[], s: StepContext, layers = false): StepRecord {
+  const all = setNorms(stats, tensors.map((_, i) => i), s.lr);
+  const si = setNorms(stats, tensors.flatMap((t, i) => (t.scaleInvariant ? [i] : [])), s.lr);
+  const record: StepRecord = {
+    type: 'step',
+    step: s.step,
+    epoch: s.epoch,
+    lr: s.lr,
+    wd: s.wd,
+    lambda_eta: s.lr * s.wd,
+    loss: s.loss,
+    loss_avg: s.window.loss / s.window.count,
+    acc: s.acc,
+    w_norm: all.w_norm,
+    g_norm: all.g_norm,
+    si_w_norm: si.w_norm,
+    eff_lr: si.eff_lr,
+    angular_update: si.angular_update,
+    cos_wg: si.cos_wg,
+  };
+  if (layers) {
+    record.layers = Object.fromEntries(tensors.map((t, i) => {
+      const n = setNorms(stats, [i], s.lr);
+      return [t.name, { w_norm: n.w_norm, g_norm: n.g_norm, angular_update: n.angular_update, eff_lr: n.eff_lr }];
+    }));
+  }
+  return record;
 }
 
 export interface EvalRecord {
@@ -157,7 +225,6 @@ const STEP_TAGS = {
 
 const EVAL_TAGS = { test_loss: 'test/loss', test_acc: 'test/acc', train_loss: 'eval_train/loss', train_acc: 'eval_train/acc' } satisfies Partial<Record<keyof EvalRecord, string>>;
 
-const LAYER_TAGS = ['layer_w_norm/', 'layer_g_norm/', 'layer_angular_update/'];
 
 /** The TensorBoard scalars of a record; `momentum` (β) places the predicted equilibrium √(2ηλ/(1+β)). */
 export function tensorBoardScalars(r: MetricsRecord, momentum: number): Record<string, number> {
@@ -165,7 +232,8 @@ export function tensorBoardScalars(r: MetricsRecord, momentum: number): Record<s
   if (r.type === 'step') {
     for (const [key, tag] of Object.entries(STEP_TAGS)) out[tag] = r[key as keyof typeof STEP_TAGS];
     out['norm/angular_update_predicted'] = predictedAngularUpdate(r.lr, r.wd, momentum);
-    for (const [name, values] of Object.entries(r.layers ?? {})) values.forEach((v, i) => (out[LAYER_TAGS[i] + name] = v));
+    // Per layer, grouped by quantity: `layer_w_norm/conv1.weight`.
+    for (const [name, layer] of Object.entries(r.layers ?? {})) for (const [key, v] of Object.entries(layer)) out[`layer_${key}/${name}`] = v;
   } else if (r.type === 'eval') {
     for (const [key, tag] of Object.entries(EVAL_TAGS)) {
       const v = r[key as keyof typeof EVAL_TAGS];

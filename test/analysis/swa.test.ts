@@ -1,5 +1,5 @@
 /**
- * SWA (issue #7 part 1): `ilr swa` averages snapshots, recomputes BN statistics (update_bn) and
+ * SWA: `ilr swa` averages snapshots, recomputes BN statistics (update_bn) and
  * evaluates; PyTorch's AveragedModel + update_bn (torch_bridge.py swa-eval) must agree on test
  * accuracy (±0.1 point), logits and the averaged state (relative error < 1e-4).
  */
@@ -73,7 +73,7 @@ describe('averaging', () => {
         state.set(info.name, { dtype: 'float32', shape: info.shape, data: new Float32Array(n).fill(v) });
       }
       const f = path.join(dir, `avg-${k}.safetensors`);
-      saveCheckpoint(f, { spec, state, momentum: new Map(), position: { step: k, epoch: 0, index: 0, window: { loss: 0, count: 0 } } }, layout);
+      saveCheckpoint(f, { spec, state, position: { step: k, epoch: 0, index: 0, window: { loss: 0, count: 0 } } }, layout);
       return f;
     });
     const avg = averageSnapshots(files, spec, layout);

@@ -33,9 +33,8 @@ test('ilr train prints evaluations and resumes its bar at the resumed step; ilr 
   for (const r of records) {
     if (r.type === 'step') {
       for (const k of ['lr', 'loss', 'loss_avg', 'si_w_norm', 'eff_lr', 'angular_update', 'cos_wg']) expect(Number(cell(r.step, k))).toBe(r[k]);
-      for (const [name, values] of Object.entries(r.layers ?? {}) as [string, number[]][]) {
-        expect(Number(cell(r.step, `layers.${name}.w_norm`))).toBe(values[0]);
-        expect(Number(cell(r.step, `layers.${name}.angular_update`))).toBe(values[2]);
+      for (const [name, layer] of Object.entries(r.layers ?? {}) as [string, Record<string, number>][]) {
+        for (const k of ['w_norm', 'g_norm', 'angular_update', 'eff_lr']) expect(Number(cell(r.step, `layers.${name}.${k}`))).toBe(layer[k]);
       }
     } else {
       expect(Number(cell(r.step, 'test_acc'))).toBe(r.test_acc);

@@ -26,7 +26,7 @@ function get(url: string, rawPath: string, headers: http.OutgoingHttpHeaders = {
 
 const step = (s: number, lr: number) => ({
   type: 'step', step: s, epoch: s / 10, lr, wd: 5e-4, lambda_eta: lr * 5e-4, loss: 2, loss_avg: 2, acc: 0.1, w_norm: 10, g_norm: 1,
-  si_w_norm: 8, eff_lr: lr / 64, angular_update: 0.01, cos_wg: 0, layers: { 'conv1.weight': [3, 0.2, 0.02] },
+  si_w_norm: 8, eff_lr: lr / 64, angular_update: 0.01, cos_wg: 0, layers: { 'conv1.weight': { w_norm: 3, g_norm: 0.2, angular_update: 0.02, eff_lr: lr / 9 } },
 });
 
 describe('dashboard server', () => {

@@ -78,7 +78,6 @@ STEP = {"loss": "train/loss", "loss_avg": "train/loss_avg", "acc": "train/acc", 
         "lambda_eta": "schedule/lambda_eta", "w_norm": "norm/w_norm", "g_norm": "norm/g_norm", "si_w_norm": "norm/si_w_norm",
         "eff_lr": "norm/eff_lr", "angular_update": "norm/angular_update", "cos_wg": "norm/cos_wg", "epoch": "epoch"}
 EVAL = {"test_loss": "test/loss", "test_acc": "test/acc", "train_loss": "eval_train/loss", "train_acc": "eval_train/acc"}
-LAYER = ["layer_w_norm/", "layer_g_norm/", "layer_angular_update/"]
 
 
 def expected(metrics_file, momentum):
@@ -91,9 +90,9 @@ def expected(metrics_file, momentum):
                 for k, tag in STEP.items():
                     want[(tag, s)] = r[k]
                 want[("norm/angular_update_predicted", s)] = math.sqrt(2 * r["lr"] * r["wd"] / (1 + momentum))
-                for name, values in r.get("layers", {}).items():
-                    for i, v in enumerate(values):
-                        want[(LAYER[i] + name, s)] = v
+                for name, layer in r.get("layers", {}).items():
+                    for k in ("w_norm", "g_norm", "angular_update", "eff_lr"):
+                        want[(f"layer_{k}/{name}", s)] = layer[k]
             elif r["type"] == "eval":
                 for k, tag in EVAL.items():
                     if k in r:
