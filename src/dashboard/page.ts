@@ -20,6 +20,7 @@ export const PAGE = `<!doctype html>
   nav h1 { font-size: 16px; margin: 0 0 8px; }
   nav label { display: block; padding: 3px 0; word-break: break-all; cursor: pointer; }
   nav .meta { color: #777; font-size: 11px; margin-left: 20px; display: block; }
+  nav .meta a { white-space: nowrap; word-break: normal; }
   nav input[type=text] { width: 100%; box-sizing: border-box; margin: 8px 0; }
   main { flex: 1; padding: 12px; box-sizing: border-box; }
   #status { color: #666; font-size: 12px; margin-bottom: 8px; min-height: 1em; }
@@ -90,7 +91,13 @@ async function loadRuns() {
     label.append(box, ' ' + r.name);
     const meta = document.createElement('span');
     meta.className = 'meta';
-    meta.textContent = (r.status || 'training or interrupted') + (r.steps ? ', ' + r.steps + ' steps' : '') + ', updated ' + ago(r.updated);
+    meta.textContent = (r.status || 'training or interrupted') + (r.steps ? ', ' + r.steps + ' steps' : '') + ', updated ' + ago(r.updated) + ' · ';
+    for (const file of ['metrics.jsonl', 'config.json']) {
+      const link = document.createElement('a');
+      link.href = 'files/' + r.id + '/' + file;
+      link.textContent = file;
+      meta.append(link, ' ');
+    }
     label.append(meta);
     list.append(label);
   }
