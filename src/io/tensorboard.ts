@@ -130,12 +130,15 @@ export function eventFileIn(dir: string): string | undefined {
 /** Appends scalar events to the one event file of a directory (created with its version record on first use). */
 export class EventWriter {
   readonly file: string;
+  /** True when this writer started the file (there was none in the directory). */
+  readonly created: boolean;
 
   constructor(dir: string, private readonly clock: () => number = Date.now) {
     const existing = eventFileIn(dir);
     // TensorBoard's own naming: events.out.tfevents.<seconds>.<host>.
     this.file = existing ?? path.join(dir, `${PREFIX}${Math.floor(clock() / 1000)}.${os.hostname()}`);
-    if (!existing) writeFileAtomic(this.file, frameRecord(encodeEvent({ wallTime: clock() / 1000, step: 0, fileVersion: FILE_VERSION })));
+    this.created = !existing;
+    if (this.created) writeFileAtomic(this.file, frameRecord(encodeEvent({ wallTime: clock() / 1000, step: 0, fileVersion: FILE_VERSION })));
   }
 
   scalars(step: number, values: Record<string, number>): void {

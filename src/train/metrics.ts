@@ -149,8 +149,8 @@ export type MetricsRecord = StepRecord | EvalRecord | { type: 'diverged'; step: 
 /** Another place the records go as they are logged (TensorBoard event files). */
 export interface MetricsSink {
   append(r: MetricsRecord): void;
-  /** The run resumes from `step`: drop what came after it. */
-  truncateAfter(step: number): void;
+  /** The run resumes from `step`: drop what came after it; `kept` are the records up to it. */
+  resumeAt(step: number, kept: readonly MetricsRecord[]): void;
 }
 
 /** Append-only JSONL, copied to the sinks. A resumed run first cuts the lines written after its checkpoint. */
@@ -165,7 +165,9 @@ export class MetricsLog {
   /** Cuts the log and every sink back to `step`, where a run resumes. */
   resumeAt(step: number): void {
     this.truncateAfter(step);
-    for (const s of this.sinks) s.truncateAfter(step);
+    if (this.sinks.length === 0) return;
+    const kept = fs.existsSync(this.file) ? readMetrics(this.file) : [];
+    for (const s of this.sinks) s.resumeAt(step, kept);
   }
 
   /** Keeps the records of steps ≤ `step` (the checkpoint a run resumes from). */
@@ -256,7 +258,9 @@ export class TensorBoardSink implements MetricsSink {
     if (Object.keys(scalars).length > 0) this.writer.scalars(r.step, scalars);
   }
 
-  truncateAfter(step: number): void {
-    this.writer.truncateAfter(step);
+  /** A new event file (the run predates them, or it was deleted) gets the records so far. */
+  resumeAt(step: number, kept: readonly MetricsRecord[]): void {
+    if (this.writer.created) for (const r of kept) this.append(r);
+    else this.writer.truncateAfter(step);
   }
 }

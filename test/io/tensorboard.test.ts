@@ -1,6 +1,6 @@
 /**
- * TensorBoard event files: a short run (resumed once, so the file is cut back and appended to)
- * read by an independent Python reader that checks every CRC and compares each value with
+ * TensorBoard event files: a short run, resumed once with its event file cut back and once with
+ * none left, read by an independent Python reader that checks every CRC and compares each value with
  * metrics.jsonl; the writer's framing against published CRC32C values.
  */
 import { spawnSync } from 'child_process';
@@ -52,9 +52,18 @@ itProtobuf('a resumed run\'s event file decodes in Python, every CRC valid, with
   expect(summary.records).toBe(1 + lines);
   expect(summary.steps).toBe(4);
 
+  // A run that has no event file when it resumes (older, or the file was deleted) gets a whole one.
+  fs.rmSync(events);
+  fs.rmSync(rollingCheckpointsOf(dir)[0]);
+  await train(config, dir, { resume: true, quiet: true });
+  const rebuilt = eventFileIn(dir)!;
+  const again = pythonRead(rebuilt, files.metrics, 0.9);
+  expect(again.stderr).toBe('');
+  expect(JSON.parse(again.stdout)).toEqual(summary);
+
   // The reader is not taken in by damage: one flipped bit in the last record fails its CRC.
   const damaged = path.join(path.dirname(dir), 'damaged.tfevents');
-  const bytes = fs.readFileSync(events);
+  const bytes = fs.readFileSync(rebuilt);
   bytes[bytes.length - 6] ^= 0x10;
   fs.writeFileSync(damaged, bytes);
   const bad = pythonRead(damaged, files.metrics, 0.9);
