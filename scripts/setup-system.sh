@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project uses beside npm: PyTorch and ONNX for the referee
-# (scripts/torch_bridge.py, onnx.checker), the Fashion-MNIST files, the default data set, and
+# (scripts/torch_bridge.py, onnx.checker), protobuf for the independent TensorBoard reader,
+# chromium for the dashboard's browser test, the Fashion-MNIST files, the default data set, and
 # strace, whose fault injection kills a run at exact system calls (test/faults).
 # Installs only as root with apt-get; otherwise says what is missing and goes on.
 set -u
-PACKAGES=(python3-torch python3-onnx python3-numpy dataset-fashion-mnist fonts-dejavu-core strace)
+PACKAGES=(python3-torch python3-onnx python3-numpy python3-protobuf chromium dataset-fashion-mnist fonts-dejavu-core strace)
 
 missing=()
 /usr/bin/python3 -c 'import torch' 2>/dev/null || missing+=(python3-torch)
 /usr/bin/python3 -c 'import onnx' 2>/dev/null || missing+=(python3-onnx)
 /usr/bin/python3 -c 'import numpy' 2>/dev/null || missing+=(python3-numpy)
+/usr/bin/python3 -c 'import google.protobuf' 2>/dev/null || missing+=(python3-protobuf)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] || missing+=(dataset-fashion-mnist)
 [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
 command -v strace >/dev/null || missing+=(strace)

@@ -5,8 +5,10 @@ import { hideBin } from 'yargs/helpers';
 import { exportCommand } from './commands/export';
 import { figureCommands, reproduceCommand } from './commands/figures';
 import { benchCommand } from './commands/bench';
+import { dashboardCommand } from './commands/dashboard';
 import { dataCommand } from './commands/data';
 import { swaCommand } from './commands/swa';
+import { metricsCommand } from './commands/metrics';
 import { modelsCommand } from './commands/models';
 import { parityCommand } from './commands/parity';
 import { trainCommand } from './commands/train';
@@ -24,6 +26,8 @@ export function cli(argv: string[]) {
     .command(benchCommand)
     .command(dataCommand)
     .command(swaCommand)
+    .command(dashboardCommand)
+    .command(metricsCommand)
     .demandCommand(1, 'name a command; `ilr --help` lists them')
     .strict()
     .recommendCommands()

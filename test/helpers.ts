@@ -1,4 +1,5 @@
 /** Test helpers: run a graph in ORT, random tensors, and whether the PyTorch referee must run. */
+import * as fs from 'fs';
 import { DType, Graph, TypedArray, Value } from '../src/graph/ir';
 import { Fetches, Program } from '../src/runtime/session';
 import { pythonWith, torchPython } from '../src/bridge/python';
@@ -32,6 +33,15 @@ export function randomTensor(rng: Rng, v: Value | { shape: readonly number[]; dt
  * where the test runs and fails with the install hint.
  */
 export const itTorch: jest.It = torchPython() || process.env.REQUIRE_TORCH === '1' ? it : it.skip;
+
+/** `it` for tests that need Debian's python3-protobuf (the TensorBoard reader); required in CI like torch. */
+export const itProtobuf: jest.It = pythonWith('google.protobuf') || process.env.REQUIRE_TORCH === '1' ? it : it.skip;
+
+/** Debian's chromium, which the dashboard's browser test drives (never a browser a tool downloads). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** `it` for tests that need CHROMIUM; required in CI like torch. */
+export const itBrowser: jest.It = fs.existsSync(CHROMIUM) || process.env.REQUIRE_TORCH === '1' ? it : it.skip;
 
 /** `it` for tests that need Debian's python3-onnx (onnx.checker); required in CI like torch. */
 export const itOnnx: jest.It = pythonWith('onnx') || process.env.REQUIRE_TORCH === '1' ? it : it.skip;

@@ -6,6 +6,7 @@ import { describePlan, Experiment, Scale, SCALES } from '../experiments/frame';
 import { figureContext, FigureOptions, reproduce } from '../experiments/reproduce';
 import { EXPERIMENTS } from '../experiments/registry';
 import { formatVerdictTable } from '../plot/report';
+import { colorEnabled } from '../util/progress';
 import { commonOptions, parseEp } from './options';
 
 interface FigureArgs {
@@ -58,7 +59,7 @@ async function runFigures(experiments: Experiment[], a: FigureArgs): Promise<voi
   }
   const sections = await reproduce(experiments, o, `ilr ${process.argv.slice(2).join(' ')}`);
   const verdicts = sections.flatMap((s) => s.verdicts);
-  console.log(formatVerdictTable(verdicts, { color: !!process.stdout.isTTY }));
+  console.log(formatVerdictTable(verdicts, { color: colorEnabled(process.stdout) }));
   console.log(`report: ${path.join(a.out, 'index.html')}`);
   // At smoke scale the phenomena need not show: the verdicts are printed, not enforced.
   if (a.scale !== 'smoke' && verdicts.some((v) => !v.passed)) process.exitCode = 1;

@@ -49,12 +49,13 @@ interface Args {
   quiet: boolean;
   /** The options given on the command line (not defaulted); set by a middleware. */
   given?: string[];
+  tensorboard: boolean;
 }
 
 /** What `--resume` accepts: none changes the trajectory, only its length or where it runs. */
-const RESUME_OPTIONS = ['resume', 'steps', 'epochs', 'ep', 'threads', 'quiet'];
+const RESUME_OPTIONS = ['resume', 'steps', 'epochs', 'ep', 'threads', 'quiet', 'tensorboard'];
 /** What `--config` accepts: the file holds the whole config. */
-const CONFIG_OPTIONS = ['config', 'out', 'quiet'];
+const CONFIG_OPTIONS = ['config', 'out', 'quiet', 'tensorboard'];
 
 /** Options that the mode (`--resume`, `--config`) would not use are refused by name, not ignored. */
 function refuseOthers(a: Args, allowed: readonly string[], mode: string, effect: string): void {
@@ -184,15 +185,16 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('ep', commonOptions.ep)
       .option('threads', commonOptions.threads)
       .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint (or from step 0 if it has none); takes --steps/--epochs (a new length), --ep, --threads' })
-      .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); takes only --out and --quiet besides' })
+      .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); takes only --out, --quiet and --tensorboard besides' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })
+      .option('tensorboard', { type: 'boolean', default: true, describe: 'also write the metrics as a TensorBoard event file (events.out.tfevents.*) in the run directory; --no-tensorboard: not' })
       .middleware(recordGiven),
   handler: async (a) => {
     const resume = a.resume !== undefined;
     const changes = resume ? await resumeChanges(a, a.resume!) : undefined;
     const config = resume ? undefined : await configFromArgs(a);
     const runDir = a.resume ?? a.out ?? path.join('runs', `${config!.model}-${config!.dataset}-lr${config!.lr}-wd${config!.wd}-s${config!.seed}`);
-    const result = await train(config as TrainConfig, runDir, { resume, changes, quiet: a.quiet }).catch((e: Error) => {
+    const result = await train(config as TrainConfig, runDir, { resume, changes, quiet: a.quiet, tensorboard: a.tensorboard }).catch((e: Error) => {
       // A write that failed mid-run (a full disk) left the run resumable: say how.
       if (e.message.startsWith('cannot write ')) e.message += `\nThe run stopped there; once that is fixed, continue it with: ilr train --resume ${runDir}`;
       throw e;

@@ -9,10 +9,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { writeJsonAtomic } from '../io/files';
-import { readMetrics, MetricsRecord, EvalRecord, StepRecord } from '../train/metrics';
+import { lastLoggedStep, readMetrics, MetricsRecord, EvalRecord, StepRecord } from '../train/metrics';
 import type { TrainConfig } from '../train/config';
 import { isFinished, readRunConfig, rollingCheckpointsOf, runFiles } from '../train/run-dir';
 import { train } from '../train/trainer';
+import { pollProgress, ProgressBar } from '../util/progress';
 import { Context, PlannedRun } from './frame';
 
 export const runDir = (ctx: Context, name: string): string => path.join(ctx.dir, name);
@@ -62,11 +63,29 @@ export async function runPlanned(runs: PlannedRun[], ctx: Context): Promise<void
   const jobs = Math.max(1, Math.min(ctx.jobs, runs.length));
   const threads = jobs > 1 ? Math.max(1, Math.floor((ctx.threads || os.cpus().length) / jobs)) : ctx.threads;
   const queue = [...runs];
-  await Promise.all(
-    Array.from({ length: jobs }, async () => {
-      for (let r = queue.shift(); r; r = queue.shift()) await runOne(r, ctx, threads);
-    }),
-  );
+  // Workers run quietly; one bar here sums the steps their metrics.jsonl files have reached.
+  const stopBar = jobs > 1 && !ctx.quiet ? aggregateBar(runs, ctx) : undefined;
+  try {
+    await Promise.all(
+      Array.from({ length: jobs }, async () => {
+        for (let r = queue.shift(); r; r = queue.shift()) await runOne(r, ctx, threads);
+      }),
+    );
+  } finally {
+    stopBar?.();
+  }
+}
+
+/** A bar of the steps the runs' metrics.jsonl files have reached, redrawn each second until the returned function stops it. */
+export function aggregateBar(runs: PlannedRun[], ctx: Context): () => void {
+  const metrics = runs.map((r) => runFiles(runDir(ctx, r.name)).metrics);
+  const total = runs.reduce((n, r) => n + r.config.steps, 0);
+  const bar = new ProgressBar({ total, initial: metrics.reduce((n, f) => n + lastLoggedStep(f), 0), label: `${path.basename(ctx.dir)}: ${runs.length} runs`, unit: ' steps' });
+  return pollProgress(bar, () => {
+    const steps = metrics.map(lastLoggedStep);
+    const done = steps.filter((s, i) => s >= runs[i].config.steps).length;
+    return { count: steps.reduce((a, b) => a + b, 0), suffix: `${done}/${runs.length} finished` };
+  });
 }
 
 export interface RunMetrics {
