@@ -6,9 +6,11 @@ import { describePlan, Experiment, Scale, SCALES } from '../experiments/frame';
 import { figureContext, FigureOptions, reproduce } from '../experiments/reproduce';
 import { EXPERIMENTS } from '../experiments/registry';
 import { formatVerdictTable } from '../plot/report';
+import { RunsSubmitted } from '../experiments/runs';
+import { LaunchArgs, launchOptions, parseLauncher } from './launch-options';
 import { commonOptions, parseEp } from './options';
 
-interface FigureArgs {
+interface FigureArgs extends LaunchArgs {
   scale: string;
   out: string;
   dataset?: string;
@@ -33,6 +35,7 @@ const figureOptions = {
   jobs: { type: 'number', default: 1, describe: 'independent runs in parallel worker processes (each gets cores/jobs threads)' },
   'dry-run': { type: 'boolean', default: false, describe: 'print the planned runs and their step counts, run nothing' },
   quiet: { type: 'boolean', default: false, describe: 'no progress bars' },
+  ...launchOptions,
 } as const;
 
 function options(a: FigureArgs): FigureOptions {
@@ -46,6 +49,7 @@ function options(a: FigureArgs): FigureOptions {
     dataset: a.dataset as DatasetName | undefined,
     dataDir: a['data-dir'],
     jobs: a.jobs,
+    launcher: parseLauncher(a),
     quiet: a.quiet,
   };
 }
@@ -56,7 +60,13 @@ async function runFigures(experiments: Experiment[], a: FigureArgs): Promise<voi
     for (const e of experiments) console.log(describePlan(e, figureContext(o, e.id)));
     return;
   }
-  const sections = await reproduce(experiments, o, `ilr ${process.argv.slice(2).join(' ')}`);
+  let sections;
+  try {
+    sections = await reproduce(experiments, o, `ilr ${process.argv.slice(2).join(' ')}`);
+  } catch (e) {
+    if (!(e instanceof RunsSubmitted)) throw e;
+    return console.log(e.message);
+  }
   const verdicts = sections.flatMap((s) => s.verdicts);
   console.log(formatVerdictTable(verdicts, { color: !!process.stdout.isTTY }));
   console.log(`report: ${path.join(a.out, 'index.html')}`);

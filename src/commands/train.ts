@@ -7,6 +7,7 @@ import { PRESET_HELP } from '../nn/spec';
 import { DEFAULTS, resolveConfig, TrainConfig, WdGroup } from '../train/config';
 import { parseSchedule } from '../train/schedule';
 import { train } from '../train/trainer';
+import { prepareRunDir } from '../launch/task';
 import { commonOptions, parseEp } from './options';
 
 interface Args {
@@ -43,6 +44,7 @@ interface Args {
   threads: number;
   resume?: string;
   config?: string;
+  continue: boolean;
   quiet: boolean;
 }
 
@@ -138,11 +140,19 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('threads', commonOptions.threads)
       .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint' })
       .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); other options are ignored' })
+      .option('continue', { type: 'boolean', default: false, describe: 'with --config and --out: do nothing if --out holds this run finished, resume it if interrupted, else start it (what launchers run)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' }),
   handler: async (a) => {
     const config = a.resume ? undefined : await configFromArgs(a);
     const runDir = a.resume ?? a.out ?? path.join('runs', `${config!.model}-${config!.dataset}-lr${config!.lr}-wd${config!.wd}-s${config!.seed}`);
-    const result = await train(config as TrainConfig, runDir, { resume: !!a.resume, quiet: a.quiet });
+    let resume = !!a.resume;
+    if (a.continue) {
+      if (!a.config || !a.out) throw new Error('--continue needs --config FILE and --out DIR');
+      const state = prepareRunDir(a.out, config!);
+      if (state === 'finished') return console.log(`${a.out}: finished already`);
+      resume = state === 'resume';
+    }
+    const result = await train(config as TrainConfig, runDir, { resume, quiet: a.quiet });
     if (result.status === 'diverged') {
       console.error(`error: ${result.message}`);
       process.exitCode = 3;
