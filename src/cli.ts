@@ -7,6 +7,7 @@ import { figureCommands, reproduceCommand } from './commands/figures';
 import { benchCommand } from './commands/bench';
 import { dataCommand } from './commands/data';
 import { swaCommand } from './commands/swa';
+import { sweepCommand } from './commands/sweep';
 import { modelsCommand } from './commands/models';
 import { parityCommand } from './commands/parity';
 import { trainCommand } from './commands/train';
@@ -18,6 +19,7 @@ export function cli(argv: string[]) {
     .command(reproduceCommand)
     .command(figureCommands)
     .command(trainCommand)
+    .command(sweepCommand)
     .command(exportCommand)
     .command(parityCommand)
     .command(modelsCommand)

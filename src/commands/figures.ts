@@ -7,6 +7,7 @@ import { figureContext, FigureOptions, reproduce } from '../experiments/reproduc
 import { EXPERIMENTS } from '../experiments/registry';
 import { formatVerdictTable } from '../plot/report';
 import { RunsSubmitted } from '../experiments/runs';
+import { describeCost } from '../launch/cost';
 import { LaunchArgs, launchOptions, parseLauncher } from './launch-options';
 import { commonOptions, parseEp } from './options';
 
@@ -33,7 +34,7 @@ const figureOptions = {
   threads: commonOptions.threads,
   seed: commonOptions.seed,
   jobs: { type: 'number', default: 1, describe: 'independent runs in parallel worker processes (each gets cores/jobs threads)' },
-  'dry-run': { type: 'boolean', default: false, describe: 'print the planned runs and their step counts, run nothing' },
+  'dry-run': { type: 'boolean', default: false, describe: 'print the planned runs, their steps and estimated time (from a measured, cached step time per model), run nothing' },
   quiet: { type: 'boolean', default: false, describe: 'no progress bars' },
   ...launchOptions,
 } as const;
@@ -57,7 +58,11 @@ function options(a: FigureArgs): FigureOptions {
 async function runFigures(experiments: Experiment[], a: FigureArgs): Promise<void> {
   const o = options(a);
   if (a['dry-run']) {
-    for (const e of experiments) console.log(describePlan(e, figureContext(o, e.id)));
+    for (const e of experiments) {
+      const ctx = figureContext(o, e.id);
+      console.log(describePlan(e, ctx));
+      console.log((await describeCost(e.plan(e.preset(ctx.scale, ctx), ctx), o.threads)).join('\n'));
+    }
     return;
   }
   let sections;

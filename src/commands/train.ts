@@ -1,7 +1,7 @@
 /** `ilr train`: one training run, written to a run directory; `--resume DIR` continues one. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CommandModule } from 'yargs';
+import yargs, { Argv, CommandModule } from 'yargs';
 import { batchesPerEpoch, DATASET_NAMES, DatasetName, loadSubset } from '../data';
 import { PRESET_HELP } from '../nn/spec';
 import { DEFAULTS, resolveConfig, TrainConfig, WdGroup } from '../train/config';
@@ -10,7 +10,7 @@ import { train } from '../train/trainer';
 import { prepareRunDir } from '../launch/task';
 import { commonOptions, parseEp } from './options';
 
-interface Args {
+export interface TrainArgs {
   model?: string;
   dataset: string;
   'data-dir'?: string;
@@ -55,7 +55,7 @@ function parseWdGroup(text: string): WdGroup {
   return { match: text.slice(0, i), scale };
 }
 
-async function configFromArgs(a: Args): Promise<TrainConfig> {
+export async function configFromArgs(a: TrainArgs): Promise<TrainConfig> {
   if (a.config) {
     if (!fs.existsSync(a.config)) throw new Error(`--config ${a.config}: no such file`);
     return resolveConfig(JSON.parse(fs.readFileSync(a.config, 'utf8')));
@@ -102,11 +102,9 @@ async function configFromArgs(a: Args): Promise<TrainConfig> {
   });
 }
 
-export const trainCommand: CommandModule<object, Args> = {
-  command: 'train',
-  describe: 'train a model with SGD + WD; writes config.json, metrics.jsonl and checkpoints/ to --out',
-  builder: (y) =>
-    y
+/** The options of `ilr train`, which `ilr sweep` also parses for the base of its runs. */
+export function trainOptions(y: Argv) {
+  return y
       .option('model', { type: 'string', describe: PRESET_HELP })
       .option('dataset', { type: 'string', default: 'fashion-mnist', describe: `data set: ${DATASET_NAMES.join(', ')}` })
       .option('data-dir', { type: 'string', describe: 'directory with the data set files (default: ILR_DATA_DIR, system, cache)' })
@@ -141,7 +139,24 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint' })
       .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); other options are ignored' })
       .option('continue', { type: 'boolean', default: false, describe: 'with --config and --out: do nothing if --out holds this run finished, resume it if interrupted, else start it (what launchers run)' })
-      .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' }),
+      .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' });
+}
+
+/** The training config that `ilr train ARGV` would run (for `ilr sweep -- ARGV`). */
+export async function configFromArgv(argv: readonly string[], what: string): Promise<TrainConfig> {
+  const y = trainOptions(yargs([...argv])).strict().exitProcess(false).fail((msg, err) => {
+    throw new Error(`${what}: ${err?.message ?? msg}`);
+  });
+  const a = (await y.parseAsync()) as unknown as TrainArgs & { _: (string | number)[] };
+  if (a._.length > 0) throw new Error(`${what}: unexpected ${a._.join(' ')}`);
+  if (a.resume || a.config || a.continue) throw new Error(`${what}: give training options, not --resume, --config or --continue`);
+  return configFromArgs(a);
+}
+
+export const trainCommand: CommandModule<object, TrainArgs> = {
+  command: 'train',
+  describe: 'train a model with SGD + WD; writes config.json, metrics.jsonl and checkpoints/ to --out',
+  builder: trainOptions,
   handler: async (a) => {
     const config = a.resume ? undefined : await configFromArgs(a);
     const runDir = a.resume ?? a.out ?? path.join('runs', `${config!.model}-${config!.dataset}-lr${config!.lr}-wd${config!.wd}-s${config!.seed}`);

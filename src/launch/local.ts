@@ -1,7 +1,7 @@
 /**
  * The local launcher: the tasks run on this machine, `jobs` at a time. With one job they train
  * in this process; with more, each goes to a worker process (`ilr train ... --continue`) with
- * its share of the cores. While it runs, `<dir>/local-launch.json` names this process, so
+ * its share of the cores. A failed run does not stop the others. While it runs, `<dir>/local-launch.json` names this process, so
  * `ilr sweep status` can tell a running task from one that stopped.
  */
 import { spawn } from 'child_process';
@@ -50,12 +50,15 @@ export const localLauncher: Launcher = {
     const threads = jobs > 1 ? Math.max(1, Math.floor((o.threads || os.cpus().length) / jobs)) : o.threads;
     fs.mkdirSync(o.dir, { recursive: true });
     fs.writeFileSync(localLaunchFile(o.dir), JSON.stringify({ pid: process.pid, host: os.hostname(), started: new Date().toISOString() }) + '\n');
+    // A run that fails (diverges, crashes) does not stop the others; the failures are reported at the end.
     const queue = [...tasks];
+    const failures: string[] = [];
     await Promise.all(
       Array.from({ length: jobs }, async () => {
-        for (let t = queue.shift(); t; t = queue.shift()) await runTask(t, o, threads, jobs === 1);
+        for (let t = queue.shift(); t; t = queue.shift()) await runTask(t, o, threads, jobs === 1).catch((e: Error) => failures.push(e.message));
       }),
     );
+    if (failures.length > 0) throw new Error(failures.join('\n'));
     return { kind: 'done' };
   },
 };
