@@ -6,7 +6,7 @@ import { batchesPerEpoch, DATASET_NAMES, DatasetName, loadSubset } from '../data
 import { PRESET_HELP } from '../nn/spec';
 import { DEFAULTS, resolveConfig, TrainConfig, WdGroup } from '../train/config';
 import { parseSchedule } from '../train/schedule';
-import { train } from '../train/trainer';
+import { rollingCheckpointsOf, train } from '../train/trainer';
 import { prepareRunDir } from '../launch/task';
 import { commonOptions, parseEp } from './options';
 
@@ -166,6 +166,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       const state = prepareRunDir(a.out, config!);
       if (state === 'finished') return console.log(`${a.out}: finished already`);
       resume = state === 'resume';
+      if (resume) console.log(`${a.out}: resuming from ${path.basename(rollingCheckpointsOf(a.out)[0])}`);
     }
     const result = await train(config as TrainConfig, runDir, { resume, quiet: a.quiet });
     if (result.status === 'diverged') {
