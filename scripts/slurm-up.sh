@@ -3,7 +3,8 @@
 # out: munged, slurmctld and slurmd, with every file (config, key, state, spool, logs, PIDs)
 # under $ILR_SLURM_DIR (default /tmp/ilr-slurm). Needs root and Debian's slurm-wlm and munge.
 # Prints the line to point Slurm's commands at it; scripts/slurm-down.sh stops what it started.
-# Running it while the cluster is up does nothing.
+# Running it while the cluster is up does nothing. ILR_SLURM_CPUS and ILR_SLURM_MAX_ARRAY_SIZE
+# change the node's CPUs and the largest array (Slurm's default, 1001).
 set -euo pipefail
 DIR=${ILR_SLURM_DIR:-/tmp/ilr-slurm}
 CPUS=${ILR_SLURM_CPUS:-$(nproc)}
@@ -40,7 +41,7 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
-MaxArraySize=10001
+MaxArraySize=${ILR_SLURM_MAX_ARRAY_SIZE:-1001}
 KillWait=30
 SchedulerType=sched/backfill
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS State=UNKNOWN

@@ -1,6 +1,7 @@
 /**
- * The Slurm launcher: the unfinished tasks go to one `sbatch --array` job, whose task i runs
- * task i of the list by its config file (`ilr train --config FILE --out DIR --continue`).
+ * The Slurm launcher: the unfinished tasks go to one `sbatch --array` job (several when there are
+ * more than the cluster's MaxArraySize), whose task i runs line i of its task list by the run's
+ * config file (`ilr train --config FILE --out DIR --continue`).
  *
  * - Resubmitting is safe: tasks that are finished, or still queued or running in an array this
  *   launcher submitted before, are left out of the new array.
@@ -127,16 +128,26 @@ export function jobScript(o: { name: string; array: string; logDir: string; task
   ].join('\n');
 }
 
-/** Compresses indices into Slurm's array syntax: 0-3,5,7-8. */
-export function arraySpec(indices: readonly number[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < indices.length; ) {
-    let j = i;
-    while (j + 1 < indices.length && indices[j + 1] === indices[j] + 1) j++;
-    parts.push(i === j ? `${indices[i]}` : `${indices[i]}-${indices[j]}`);
-    i = j + 1;
-  }
-  return parts.join(',');
+/** The cluster's MaxArraySize (array indices stay below it; Slurm's default is 1001). */
+function maxArraySize(): number {
+  const m = /^MaxArraySize\s*=\s*(\d+)/m.exec(slurm('scontrol', ['show', 'config']));
+  return m ? Number(m[1]) : 1001;
+}
+
+/** Submits `tasks` as one array (index i runs tasks[i]) and records it; returns the job id. */
+function submit(tasks: readonly LaunchTask[], o: LaunchOptions, s: SlurmOptions): string {
+  const dir = slurmDir(o.dir);
+  const logDir = path.resolve(dir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  const n = readSubmissions(o.dir).length + 1;
+  const taskList = path.resolve(dir, `tasks-${n}.tsv`);
+  fs.writeFileSync(taskList, tasks.map((t) => `${path.resolve(t.dir)}\t${t.name}\n`).join(''));
+  const array = `0-${tasks.length - 1}` + (s.maxParallel > 0 ? `%${s.maxParallel}` : '');
+  const script = path.resolve(dir, `job-${n}.sh`);
+  fs.writeFileSync(script, jobScript({ name: o.name, array, logDir, taskList, slurm: s }));
+  const jobId = slurm('sbatch', ['--parsable', script]).trim().split(';')[0];
+  writeSubmissions(o.dir, [...readSubmissions(o.dir), { jobId, script, tasks: Object.fromEntries(tasks.map((t, i) => [String(i), t.name])) }]);
+  return jobId;
 }
 
 /** Blocks until none of the tasks is queued or running, with a line of progress whenever it changes. */
@@ -163,28 +174,18 @@ export function slurmLauncher(s: SlurmOptions, wait: boolean): Launcher {
       requireSlurmCommand('sbatch');
       const threads = o.threads || s.cpusPerTask || 1;
       const queued = queuedTasks(o.dir);
-      const todo: number[] = [];
-      tasks.forEach((t, i) => {
-        if (queued.has(t.name)) return;
+      const todo = tasks.filter((t) => {
+        if (queued.has(t.name)) return false;
         const config = { ...t.config, threads, ep: o.ep };
-        if (prepareRunDir(t.dir, config) === 'finished') return;
+        if (prepareRunDir(t.dir, config) === 'finished') return false;
         writeTaskConfig(t.dir, config);
-        todo.push(i);
+        return true;
       });
-      let jobId = readSubmissions(o.dir).at(-1)?.jobId ?? '';
-      if (todo.length > 0) {
-        const dir = slurmDir(o.dir);
-        const logDir = path.join(dir, 'logs');
-        fs.mkdirSync(logDir, { recursive: true });
-        const n = readSubmissions(o.dir).length + 1;
-        const taskList = path.resolve(dir, `tasks-${n}.tsv`);
-        fs.writeFileSync(taskList, tasks.map((t) => `${path.resolve(t.dir)}\t${t.name}\n`).join(''));
-        const array = arraySpec(todo) + (s.maxParallel > 0 ? `%${s.maxParallel}` : '');
-        const script = path.resolve(dir, `job-${n}.sh`);
-        fs.writeFileSync(script, jobScript({ name: o.name, array, logDir: path.resolve(logDir), taskList, slurm: s }));
-        jobId = slurm('sbatch', ['--parsable', script]).trim().split(';')[0];
-        writeSubmissions(o.dir, [...readSubmissions(o.dir), { jobId, script, tasks: Object.fromEntries(todo.map((i) => [String(i), tasks[i].name])) }]);
-      }
+      const submitted: string[] = [];
+      // An array's indices stop below the cluster's MaxArraySize: a longer list goes as several arrays.
+      const size = todo.length > 0 ? maxArraySize() : 1;
+      for (let i = 0; i < todo.length; i += size) submitted.push(submit(todo.slice(i, i + size), o, s));
+      const jobId = submitted.join(',') || (readSubmissions(o.dir).at(-1)?.jobId ?? '');
       const inQueue = todo.length + queued.size;
       if (inQueue === 0) return { kind: 'done' };
       if (!wait) {

@@ -1,11 +1,6 @@
-/** The Slurm launcher's pieces that need no cluster: the array syntax, the job script, the missing-sbatch error. */
+/** The Slurm launcher's pieces that need no cluster: the job script and the missing-sbatch error. */
 import { parseLauncher } from '../../src/commands/launch-options';
-import { arraySpec, jobScript, requireSlurmCommand } from '../../src/launch/slurm';
-
-it('writes task indices in Slurm array syntax', () => {
-  expect(arraySpec([0, 1, 2, 3])).toBe('0-3');
-  expect(arraySpec([0, 2, 3, 4, 7, 9, 10])).toBe('0,2-4,7,9-10');
-});
+import { jobScript, requireSlurmCommand } from '../../src/launch/slurm';
 
 it('passes the #SBATCH options through and runs the task in place of the shell', () => {
   const choice = parseLauncher({
