@@ -14,6 +14,7 @@ import { cacheRoot } from '../data/sources';
 import { fmt } from '../experiments/frame';
 import type { InputShape } from '../nn/model';
 import type { TrainConfig } from '../train/config';
+import { writeFileAtomic } from '../io/safetensors';
 
 const WARM_STEPS = 3;
 
@@ -46,10 +47,7 @@ export async function stepSeconds(c: TrainConfig, threads: number): Promise<numb
   if (cached !== undefined) return cached;
   const r = await benchOurs({ model: c.model, batch, input, steps: WARM_STEPS, warmup: 2, threads, lr: c.lr, momentum: c.momentum, wd: c.wd, seed: 0, nchwc: true });
   const seconds = r.ms_per_step / 1000;
-  fs.mkdirSync(path.dirname(cacheFile()), { recursive: true });
-  const tmp = `${cacheFile()}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify({ ...readCache(), [key]: seconds }, null, 2) + '\n');
-  fs.renameSync(tmp, cacheFile());
+  writeFileAtomic(cacheFile(), JSON.stringify({ ...readCache(), [key]: seconds }, null, 2) + '\n');
   return seconds;
 }
 

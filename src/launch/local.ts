@@ -11,6 +11,7 @@ import * as path from 'path';
 import { train } from '../train/trainer';
 import type { LaunchOptions, LaunchTask, Launcher } from './launcher';
 import { CLI, prepareRunDir, taskArgs, writeTaskConfig } from './task';
+import { writeFileAtomic } from '../io/safetensors';
 
 export const localLaunchFile = (dir: string): string => path.join(dir, 'local-launch.json');
 
@@ -48,8 +49,7 @@ export const localLauncher: Launcher = {
   async launch(tasks, o) {
     const jobs = Math.max(1, Math.min(o.jobs, tasks.length));
     const threads = jobs > 1 ? Math.max(1, Math.floor((o.threads || os.cpus().length) / jobs)) : o.threads;
-    fs.mkdirSync(o.dir, { recursive: true });
-    fs.writeFileSync(localLaunchFile(o.dir), JSON.stringify({ pid: process.pid, host: os.hostname(), started: new Date().toISOString() }) + '\n');
+    writeFileAtomic(localLaunchFile(o.dir), JSON.stringify({ pid: process.pid, host: os.hostname(), started: new Date().toISOString() }) + '\n');
     // A run that fails (diverges, crashes) does not stop the others; the failures are reported at the end.
     const queue = [...tasks];
     const failures: string[] = [];

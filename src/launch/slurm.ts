@@ -19,6 +19,7 @@ import * as path from 'path';
 import { isFinished } from '../train/trainer';
 import type { LaunchOptions, LaunchTask, Launcher, LaunchResult } from './launcher';
 import { CLI, prepareRunDir, taskArgs, writeTaskConfig } from './task';
+import { writeFileAtomic } from '../io/safetensors';
 
 /** The #SBATCH settings a command line passes through (undefined: the cluster's default). */
 export interface SlurmOptions {
@@ -74,9 +75,7 @@ export function readSubmissions(dir: string): Submission[] {
 }
 
 function writeSubmissions(dir: string, subs: Submission[]): void {
-  const f = submittedFile(dir);
-  fs.writeFileSync(`${f}.tmp`, JSON.stringify(subs, null, 2) + '\n');
-  fs.renameSync(`${f}.tmp`, f);
+  writeFileAtomic(submittedFile(dir), JSON.stringify(subs, null, 2) + '\n');
 }
 
 /** The tasks (by name) of this directory's arrays that Slurm still has queued or running. */
@@ -141,10 +140,10 @@ function submit(tasks: readonly LaunchTask[], o: LaunchOptions, s: SlurmOptions)
   fs.mkdirSync(logDir, { recursive: true });
   const n = readSubmissions(o.dir).length + 1;
   const taskList = path.resolve(dir, `tasks-${n}.tsv`);
-  fs.writeFileSync(taskList, tasks.map((t) => `${path.resolve(t.dir)}\t${t.name}\n`).join(''));
+  writeFileAtomic(taskList, tasks.map((t) => `${path.resolve(t.dir)}\t${t.name}\n`).join(''));
   const array = `0-${tasks.length - 1}` + (s.maxParallel > 0 ? `%${s.maxParallel}` : '');
   const script = path.resolve(dir, `job-${n}.sh`);
-  fs.writeFileSync(script, jobScript({ name: o.name, array, logDir, taskList, slurm: s }));
+  writeFileAtomic(script, jobScript({ name: o.name, array, logDir, taskList, slurm: s }));
   const jobId = slurm('sbatch', ['--parsable', script]).trim().split(';')[0];
   writeSubmissions(o.dir, [...readSubmissions(o.dir), { jobId, script, tasks: Object.fromEntries(tasks.map((t, i) => [String(i), t.name])) }]);
   return jobId;

@@ -11,6 +11,7 @@ import * as path from 'path';
 import type { LaunchTask } from './launcher';
 import type { TrainConfig } from '../train/config';
 import { isFinished, readRunConfig, rollingCheckpointsOf, runFiles } from '../train/trainer';
+import { writeFileAtomic } from '../io/safetensors';
 
 export type RunDirState = 'finished' | 'resume' | 'fresh';
 
@@ -44,10 +45,8 @@ export function prepareRunDir(dir: string, config: TrainConfig): RunDirState {
 
 /** Writes the task's config file (atomically: a task may be reading the previous one). */
 export function writeTaskConfig(dir: string, config: TrainConfig): string {
-  fs.mkdirSync(dir, { recursive: true });
   const file = taskConfigFile(dir);
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(config, null, 2) + '\n');
-  fs.renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n');
   return file;
 }
 

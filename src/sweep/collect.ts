@@ -12,6 +12,7 @@ import { EvalRecord, readMetrics, StepRecord } from '../train/metrics';
 import { runFiles } from '../train/trainer';
 import { readManifest, SweepManifest, sweepRunDir } from './manifest';
 import { RunStatus, sweepStatus } from './status';
+import { writeFileAtomic } from '../io/safetensors';
 
 export interface SweepRow {
   name: string;
@@ -110,10 +111,8 @@ export function writeSweepTable(dir: string, rows: readonly SweepRow[]): { csv: 
   const csv = cells(rows, (v) => String(v)).map((line) => line.map(csvCell).join(',')).join('\n') + '\n';
   const [head, ...body] = cells(rows, fmt);
   const md = [head, head.map(() => '---'), ...body].map((line) => `| ${line.join(' | ')} |`).join('\n') + '\n';
-  for (const [file, text] of [[out.csv, csv], [out.md, md]]) {
-    fs.writeFileSync(`${file}.tmp`, text);
-    fs.renameSync(`${file}.tmp`, file);
-  }
+  writeFileAtomic(out.csv, csv);
+  writeFileAtomic(out.md, md);
   return out;
 }
 

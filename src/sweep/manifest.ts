@@ -9,6 +9,7 @@ import type { LaunchTask } from '../launch/launcher';
 import { configKey } from '../launch/task';
 import type { TrainConfig } from '../train/config';
 import type { Overrides, SweepPoint, SweepSpec } from './spec';
+import { writeFileAtomic } from '../io/safetensors';
 
 export const MANIFEST_FORMAT = 'intrinsic-lr/sweep-1';
 
@@ -44,10 +45,7 @@ export function writeManifest(dir: string, spec: SweepSpec, points: readonly Swe
     return old;
   }
   const m: SweepManifest = { format: MANIFEST_FORMAT, created: new Date().toISOString(), command, spec, runs };
-  fs.mkdirSync(dir, { recursive: true });
-  const f = manifestFile(dir);
-  fs.writeFileSync(`${f}.tmp`, JSON.stringify(m, null, 2) + '\n');
-  fs.renameSync(`${f}.tmp`, f);
+  writeFileAtomic(manifestFile(dir), JSON.stringify(m, null, 2) + '\n');
   return m;
 }
 
