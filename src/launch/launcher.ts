@@ -1,8 +1,9 @@
 /**
  * Launchers: where a set of training runs executes. Each run is a task: a name, a run directory
  * and its config. `local` runs them here (in this process, or in worker processes); `slurm`
- * submits them as one job array. Both start each task the same way (`ilr train --config FILE
- * --out DIR --continue`, see task.ts), so finished runs are skipped and interrupted ones resume.
+ * submits them as one job array. Both ready each run directory the same way (task.ts), so
+ * finished runs are skipped and interrupted ones resume; a worker process or an array task runs
+ * `ilr train --config FILE --out DIR --continue`, which does the same again where it runs.
  */
 import type { ExecutionProvider } from '../runtime/session';
 import type { TrainConfig } from '../train/config';
@@ -29,7 +30,8 @@ export interface LaunchOptions {
   quiet: boolean;
 }
 
-export type LaunchResult = { kind: 'done' } | { kind: 'submitted'; jobId: string; tasks: number; message: string };
+/** done: every task finished here; submitted: they are in a queue, and `message` says where and what to run next. */
+export type LaunchResult = { kind: 'done' } | { kind: 'submitted'; message: string };
 
 export interface Launcher {
   /** Runs (local) or submits (slurm) every task not finished yet. */

@@ -84,8 +84,8 @@ export function queuedTasks(dir: string): Map<string, QueueState> {
   const out = new Map<string, QueueState>();
   if (subs.length === 0) return out;
   const byJob = new Map(subs.map((s) => [s.jobId, s]));
-  // One line per array task (-r), pending ones included; %F is the array's job id, %K the index.
-  for (const line of slurm('squeue', ['-h', '-r', '-o', '%F|%K|%T']).split('\n')) {
+  // This user's jobs, one line per array task (-r), pending ones included; %F is the array's job id, %K the index.
+  for (const line of slurm('squeue', ['--me', '-h', '-r', '-o', '%F|%K|%T']).split('\n')) {
     const [job, index, state] = line.trim().split('|');
     const name = byJob.get(job)?.tasks[index];
     if (name) out.set(name, state === 'PENDING' || state === 'CONFIGURING' ? 'pending' : 'running');
@@ -190,8 +190,6 @@ export function slurmLauncher(s: SlurmOptions, wait: boolean): Launcher {
       if (!wait) {
         return {
           kind: 'submitted',
-          jobId,
-          tasks: inQueue,
           message: `${o.name}: ${todo.length} run(s) submitted as Slurm job ${jobId}${queued.size ? `, ${queued.size} still queued from before` : ''}; logs in ${path.join(slurmDir(o.dir), 'logs')} and each run's train.log. Run the same command again when they finish (squeue -j ${jobId}), or add --wait.`,
         };
       }
