@@ -22,7 +22,8 @@ const NAMES = ['lr0.1-wd0.005', 'lr0.1-wd0.0025', 'lr0.2-wd0.005', 'lr0.2-wd0.00
 
 let root: string;
 let file: string;
-const env = () => ({ ...slurmEnv(), ILR_SLURM_POLL_MS: '300' });
+const cluster = slurmEnv();
+const env = () => ({ ...cluster, ILR_SLURM_POLL_MS: '300' });
 const sweep = (...args: string[]) => runCli(['sweep', '--file', file, '--quiet', ...args], env());
 const runOf = (dir: string, name: string) => path.join(dir, 'runs', name);
 
@@ -55,6 +56,10 @@ describeSlurm('the slurm launcher on a one-node cluster', () => {
     expect(local.code).toBe(0);
   }, 300_000);
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('has a cluster to submit to', () => {
+    if (!cluster) throw new Error('REQUIRE_SLURM=1, but `sinfo` gets no answer: start the cluster with scripts/slurm-up.sh (as root, with slurm-wlm and munge) and export SLURM_CONF as it prints');
+  });
 
   it('runs a sweep as one array, byte-identical to the local launcher, and does not resubmit finished runs', async () => {
     const dir = path.join(root, 'slurm');
