@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project uses beside npm: PyTorch and ONNX for the referee
 # (scripts/torch_bridge.py, onnx.checker), protobuf for the independent TensorBoard reader,
-# chromium for the dashboard's browser test, the Fashion-MNIST files, the default data set, and
-# strace, whose fault injection kills a run at exact system calls (test/faults).
+# chromium for the dashboard's browser test, Slurm (slurm-wlm, munge) for the one-node cluster the
+# Slurm launcher's tests run on (scripts/slurm-up.sh), the Fashion-MNIST files, the default data set,
+# and strace, whose fault injection kills a run at exact system calls (test/faults).
 # Installs only as root with apt-get; otherwise says what is missing and goes on.
 set -u
-PACKAGES=(python3-torch python3-onnx python3-numpy python3-protobuf chromium dataset-fashion-mnist fonts-dejavu-core strace)
+PACKAGES=(python3-torch python3-onnx python3-numpy python3-protobuf chromium dataset-fashion-mnist fonts-dejavu-core slurm-wlm munge strace)
 
 missing=()
 /usr/bin/python3 -c 'import torch' 2>/dev/null || missing+=(python3-torch)
@@ -16,6 +17,8 @@ missing=()
 [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] || missing+=(dataset-fashion-mnist)
 [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
 command -v strace >/dev/null || missing+=(strace)
+command -v slurmctld >/dev/null || [ -x /usr/sbin/slurmctld ] || missing+=(slurm-wlm)
+command -v munged >/dev/null || [ -x /usr/sbin/munged ] || missing+=(munge)
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -26,5 +29,5 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 else
   echo "note: missing Debian packages: ${missing[*]}"
   echo "      install them with: sudo apt-get install ${missing[*]}"
-  echo "      (without python3-torch the PyTorch comparisons are skipped; without dataset-fashion-mnist, point --data-dir at the IDX files)"
+  echo "      (without python3-torch the PyTorch comparisons are skipped; without dataset-fashion-mnist, point --data-dir at the IDX files; without slurm-wlm and munge, the Slurm launcher's tests)"
 fi

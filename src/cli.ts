@@ -9,6 +9,7 @@ import { dashboardCommand } from './commands/dashboard';
 import { dataCommand } from './commands/data';
 import { swaCommand } from './commands/swa';
 import { metricsCommand } from './commands/metrics';
+import { sweepCommand } from './commands/sweep';
 import { modelsCommand } from './commands/models';
 import { parityCommand } from './commands/parity';
 import { trainCommand } from './commands/train';
@@ -20,6 +21,7 @@ export function cli(argv: string[]) {
     .command(reproduceCommand)
     .command(figureCommands)
     .command(trainCommand)
+    .command(sweepCommand)
     .command(exportCommand)
     .command(parityCommand)
     .command(modelsCommand)

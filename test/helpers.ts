@@ -45,3 +45,21 @@ export const itBrowser: jest.It = fs.existsSync(CHROMIUM) || process.env.REQUIRE
 
 /** `it` for tests that need Debian's python3-onnx (onnx.checker); required in CI like torch. */
 export const itOnnx: jest.It = pythonWith('onnx') || process.env.REQUIRE_TORCH === '1' ? it : it.skip;
+
+/** A Slurm cluster this test process can submit to (scripts/slurm-up.sh's, unless SLURM_CONF names another). */
+export function slurmEnv(): NodeJS.ProcessEnv | undefined {
+  const conf = process.env.SLURM_CONF ?? `${process.env.ILR_SLURM_DIR ?? '/tmp/ilr-slurm'}/slurm.conf`;
+  const env = { ...process.env, SLURM_CONF: conf };
+  try {
+    require('child_process').execFileSync('sinfo', ['-h'], { env, stdio: 'ignore', timeout: 10000 });
+    return env;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `describe` for tests that need a running Slurm: skipped without one, unless REQUIRE_SLURM=1
+ * (CI, where `make test` starts scripts/slurm-up.sh's cluster), where they run and fail.
+ */
+export const describeSlurm: jest.Describe = slurmEnv() || process.env.REQUIRE_SLURM === '1' ? describe : describe.skip;

@@ -2,17 +2,18 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Arguments, CommandModule } from 'yargs';
+import yargs, { Arguments, Argv, CommandModule } from 'yargs';
 import { batchesPerEpoch, DATASET_NAMES, DatasetName, loadSubset } from '../data';
 import { readJsonFile } from '../io/files';
 import { PRESET_HELP } from '../nn/spec';
 import { DEFAULTS, parseConfig, resolveConfig, TrainConfig, WdGroup } from '../train/config';
-import { readRunConfig, ResumeChanges, runFiles } from '../train/run-dir';
+import { readRunConfig, ResumeChanges, rollingCheckpointsOf, runFiles } from '../train/run-dir';
 import { parseSchedule } from '../train/schedule';
 import { train } from '../train/trainer';
+import { prepareRunDir } from '../launch/task';
 import { commonOptions, parseEp } from './options';
 
-interface Args {
+export interface TrainArgs {
   model?: string;
   dataset: string;
   'data-dir'?: string;
@@ -46,19 +47,20 @@ interface Args {
   threads: number;
   resume?: string;
   config?: string;
+  continue: boolean;
   quiet: boolean;
+  tensorboard: boolean;
   /** The options given on the command line (not defaulted); set by a middleware. */
   given?: string[];
-  tensorboard: boolean;
 }
 
-/** What `--resume` accepts: none changes the trajectory, only its length or where it runs. */
+/** What `--resume` accepts: none changes the trajectory, only its length, where it runs, what it shows. */
 const RESUME_OPTIONS = ['resume', 'steps', 'epochs', 'ep', 'threads', 'quiet', 'tensorboard'];
 /** What `--config` accepts: the file holds the whole config. */
-const CONFIG_OPTIONS = ['config', 'out', 'quiet', 'tensorboard'];
+const CONFIG_OPTIONS = ['config', 'out', 'continue', 'quiet', 'tensorboard'];
 
 /** Options that the mode (`--resume`, `--config`) would not use are refused by name, not ignored. */
-function refuseOthers(a: Args, allowed: readonly string[], mode: string, effect: string): void {
+function refuseOthers(a: TrainArgs, allowed: readonly string[], mode: string, effect: string): void {
   const refused = (a.given ?? []).filter((k) => !allowed.includes(k));
   if (refused.length > 0) {
     throw new Error(`${mode}; ${refused.map((k) => `--${k}`).join(', ')} ${effect}. ` +
@@ -79,7 +81,7 @@ async function epochSteps(c: Pick<TrainConfig, 'dataset' | 'trainSubset' | 'data
   return Math.round(epochs * batchesPerEpoch(train.count, c.batchSize));
 }
 
-async function configFromArgs(a: Args): Promise<TrainConfig> {
+export async function configFromArgs(a: TrainArgs): Promise<TrainConfig> {
   if (a.config) {
     refuseOthers(a, CONFIG_OPTIONS, `--config ${a.config} holds the whole training config`, 'would not be used');
     if (!fs.existsSync(a.config)) throw new Error(`--config ${a.config}: no such file`);
@@ -127,7 +129,7 @@ async function configFromArgs(a: Args): Promise<TrainConfig> {
  * What a resume may change, from the flags given with --resume. Flags that would change the
  * trajectory are refused by name, rather than ignored.
  */
-async function resumeChanges(a: Args, runDir: string): Promise<ResumeChanges> {
+async function resumeChanges(a: TrainArgs, runDir: string): Promise<ResumeChanges> {
   refuseOthers(a, RESUME_OPTIONS, `--resume continues the run in ${runDir} as ${runFiles(runDir).config} describes it`, 'would change its trajectory or its directory');
   const given = a.given ?? [];
   if (a.steps !== undefined && a.epochs !== undefined) throw new Error('give at most one of --epochs and --steps');
@@ -148,11 +150,9 @@ function recordGiven(argv: Arguments, y?: unknown): void {
 /** The shell's convention for a process ended by a signal. */
 const exitCodeOf = (signal: NodeJS.Signals): number => 128 + os.constants.signals[signal];
 
-export const trainCommand: CommandModule<object, Args> = {
-  command: 'train',
-  describe: 'train a model with SGD + WD; writes config.json, metrics.jsonl and checkpoints/ to --out',
-  builder: (y) =>
-    y
+/** The options of `ilr train`, which `ilr sweep` also parses for the base of its runs. */
+export function trainOptions(y: Argv) {
+  return y
       .option('model', { type: 'string', describe: PRESET_HELP })
       .option('dataset', { type: 'string', default: 'fashion-mnist', describe: `data set: ${DATASET_NAMES.join(', ')}` })
       .option('data-dir', { type: 'string', describe: 'directory with the data set files (default: ILR_DATA_DIR, system, cache)' })
@@ -185,15 +185,39 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('ep', commonOptions.ep)
       .option('threads', commonOptions.threads)
       .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint (or from step 0 if it has none); takes --steps/--epochs (a new length), --ep, --threads' })
-      .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); takes only --out, --quiet and --tensorboard besides' })
+      .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); takes only --out, --continue, --quiet and --tensorboard besides' })
+      .option('continue', { type: 'boolean', default: false, describe: 'with --config and --out: do nothing if --out holds this run finished, resume it if interrupted, else start it (what launchers run)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })
-      .option('tensorboard', { type: 'boolean', default: true, describe: 'also write the metrics as a TensorBoard event file (events.out.tfevents.*) in the run directory; --no-tensorboard: not' })
-      .middleware(recordGiven),
+      .option('tensorboard', { type: 'boolean', default: true, describe: 'also write the metrics as a TensorBoard event file (events.out.tfevents.*) in the run directory; --no-tensorboard: not' });
+}
+
+/** The training config that `ilr train ARGV` would run (for `ilr sweep -- ARGV`). */
+export async function configFromArgv(argv: readonly string[], what: string): Promise<TrainConfig> {
+  const y = trainOptions(yargs([...argv])).strict().exitProcess(false).fail((msg, err) => {
+    throw new Error(`${what}: ${err?.message ?? msg}`);
+  });
+  const a = (await y.parseAsync()) as unknown as TrainArgs & { _: (string | number)[] };
+  if (a._.length > 0) throw new Error(`${what}: unexpected ${a._.join(' ')}`);
+  if (a.resume || a.config || a.continue) throw new Error(`${what}: give training options, not --resume, --config or --continue`);
+  return configFromArgs(a);
+}
+
+export const trainCommand: CommandModule<object, TrainArgs> = {
+  command: 'train',
+  describe: 'train a model with SGD + WD; writes config.json, metrics.jsonl and checkpoints/ to --out',
+  builder: (y) => trainOptions(y).middleware(recordGiven),
   handler: async (a) => {
-    const resume = a.resume !== undefined;
-    const changes = resume ? await resumeChanges(a, a.resume!) : undefined;
-    const config = resume ? undefined : await configFromArgs(a);
+    const changes = a.resume !== undefined ? await resumeChanges(a, a.resume) : undefined;
+    const config = a.resume !== undefined ? undefined : await configFromArgs(a);
     const runDir = a.resume ?? a.out ?? path.join('runs', `${config!.model}-${config!.dataset}-lr${config!.lr}-wd${config!.wd}-s${config!.seed}`);
+    let resume = a.resume !== undefined;
+    if (a.continue) {
+      if (!a.config || !a.out) throw new Error('--continue needs --config FILE and --out DIR');
+      const state = prepareRunDir(a.out, config!);
+      if (state === 'finished') return console.log(`${a.out}: finished already`);
+      resume = state === 'resume';
+      if (resume) console.log(`${a.out}: resuming from ${path.basename(rollingCheckpointsOf(a.out)[0])}`);
+    }
     const result = await train(config as TrainConfig, runDir, { resume, changes, quiet: a.quiet, tensorboard: a.tensorboard }).catch((e: Error) => {
       // A write that failed mid-run (a full disk) left the run resumable: say how.
       if (e.message.startsWith('cannot write ')) e.message += `\nThe run stopped there; once that is fixed, continue it with: ilr train --resume ${runDir}`;

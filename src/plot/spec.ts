@@ -23,6 +23,8 @@ export interface Series {
   dashed?: boolean;
   /** CSS colour; by default the next unused palette colour. */
   color?: string;
+  /** Also a dot at each point (a scatter; a line needs two points, a dot shows one). */
+  points?: boolean;
 }
 
 /** A shaded region between `lo` and `hi`; it takes the colour of the series of the same name, if any. */
@@ -308,6 +310,8 @@ function panelSpec(spec: ChartSpec): { title: { text: string; subtitle?: string 
       strokeDash: { field: 'name', type: 'nominal', scale: { domain, range: dash } },
     },
   });
+  const dots = spec.series.flatMap((s, i) => (s.points ? lines[i].rows : []));
+  if (dots.length > 0) layer.push({ data: { values: dots }, mark: { type: 'point', filled: true, size: 45, opacity: 1, clip: true }, encoding: { x, y, color } });
   // A rule at x ≤ 0 has no place on a log axis.
   const vlines = (spec.vlines ?? []).filter((v) => Number.isFinite(v.x) && (!logX || v.x > 0));
   if (vlines.length > 0) {

@@ -24,7 +24,6 @@ export interface RunFiles {
   predictions: string;
   checkpoints: string;
   summary: string;
-  lock: string;
 }
 
 export const runFiles = (runDir: string): RunFiles => ({
@@ -33,8 +32,10 @@ export const runFiles = (runDir: string): RunFiles => ({
   predictions: path.join(runDir, 'predictions.jsonl'),
   checkpoints: path.join(runDir, 'checkpoints'),
   summary: path.join(runDir, 'summary.json'),
-  lock: path.join(runDir, 'lock'),
 });
+
+/** Held by the process that trains in runDir; not among runFiles, which callers may clear. */
+export const lockFile = (runDir: string): string => path.join(runDir, 'lock');
 
 export const rollingCheckpointsOf = (runDir: string): string[] => rollingCheckpoints(runFiles(runDir).checkpoints);
 
@@ -188,7 +189,7 @@ export interface RunLock {
 
 /** Takes the run directory for this process, or says which process holds it. */
 export function lockRunDir(runDir: string): RunLock {
-  const lock = runFiles(runDir).lock;
+  const lock = lockFile(runDir);
   fs.mkdirSync(runDir, { recursive: true });
   for (let attempt = 0; attempt < 5; attempt++) {
     if (tryLock(lock)) {

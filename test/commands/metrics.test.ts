@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { rollingCheckpointsOf } from '../../src/train/trainer';
+import { rollingCheckpointsOf } from '../../src/train/run-dir';
 import { runCli, tmpDir, writeConfig } from '../cli';
 import { tinyConfig } from '../train/fixtures';
 

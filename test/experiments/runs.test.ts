@@ -2,7 +2,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Context } from '../../src/experiments/frame';
-import { aggregateBar, runMetrics, runPlanned } from '../../src/experiments/runs';
+import { runMetrics, runPlanned } from '../../src/experiments/runs';
+import { aggregateBar } from '../../src/launch/local';
 import { tmpDir } from '../cli';
 import { tinyConfig } from '../train/fixtures';
 
@@ -36,7 +37,7 @@ it('with --jobs, one bar sums the steps the quiet workers have logged', () => {
   const written: string[] = [];
   const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (written.push(String(s)), true));
   try {
-    aggregateBar([{ name: 'a', config: tinyConfig({ steps: 10 }) }, { name: 'b', config: tinyConfig({ steps: 15 }) }], ctx)();
+    aggregateBar([{ name: 'a', dir: path.join(ctx.dir, 'a'), config: tinyConfig({ steps: 10 }) }, { name: 'b', dir: path.join(ctx.dir, 'b'), config: tinyConfig({ steps: 15 }) }], `${path.basename(ctx.dir)}: 2 runs`)();
   } finally {
     spy.mockRestore();
   }

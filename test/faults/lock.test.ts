@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { runFiles } from '../../src/train/run-dir';
+import { lockFile, runFiles } from '../../src/train/run-dir';
 import { finished, runCli, startCli, tmpDir, writeConfig } from '../cli';
 import { faultConfig, leftovers, outcome, resumeArgs, trainArgs, waitFor } from './harness';
 
@@ -43,13 +43,13 @@ it('a second start and a --resume while a run is live are refused with its PID; 
       const r = await runCli(args);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain(`${run} is in use by process ${owner.pid} `);
-      expect(r.stderr).toContain(`If that process no longer runs, delete ${runFiles(run).lock}`);
+      expect(r.stderr).toContain(`If that process no longer runs, delete ${lockFile(run)}`);
     }
   } finally {
     owner.kill('SIGKILL');
   }
   expect((await ownerDone).signal).toBe('SIGKILL');
-  expect(JSON.parse(fs.readFileSync(runFiles(run).lock, 'utf8')).pid).toBe(owner.pid); // stale now
+  expect(JSON.parse(fs.readFileSync(lockFile(run), 'utf8')).pid).toBe(owner.pid); // stale now
   const resumed = await runCli(resumeArgs(run));
   expect([resumed.code, resumed.stderr]).toEqual([0, '']);
   expect(leftovers(run)).toEqual([]);
