@@ -56,8 +56,8 @@ export interface TrainArgs {
 
 /** What `--resume` accepts: none changes the trajectory, only its length, where it runs, what it shows. */
 const RESUME_OPTIONS = ['resume', 'steps', 'epochs', 'ep', 'threads', 'quiet', 'tensorboard'];
-/** What `--config` accepts: the file holds the whole config. */
-const CONFIG_OPTIONS = ['config', 'out', 'continue', 'quiet', 'tensorboard'];
+/** What `--config` accepts: the file holds the whole config; where it runs may be chosen here. */
+const CONFIG_OPTIONS = ['config', 'out', 'continue', 'ep', 'threads', 'quiet', 'tensorboard'];
 
 /** Options that the mode (`--resume`, `--config`) would not use are refused by name, not ignored. */
 function refuseOthers(a: TrainArgs, allowed: readonly string[], mode: string, effect: string): void {
@@ -85,7 +85,9 @@ export async function configFromArgs(a: TrainArgs): Promise<TrainConfig> {
   if (a.config) {
     refuseOthers(a, CONFIG_OPTIONS, `--config ${a.config} holds the whole training config`, 'would not be used');
     if (!fs.existsSync(a.config)) throw new Error(`--config ${a.config}: no such file`);
-    return parseConfig(readJsonFile(a.config, 'fix it (a training config as in a run\'s config.json "config")'), a.config);
+    const c = parseConfig(readJsonFile(a.config, 'fix it (a training config as in a run\'s config.json "config")'), a.config);
+    const given = a.given ?? [];
+    return resolveConfig({ ...c, ep: given.includes('ep') ? parseEp(a.ep) : c.ep, threads: given.includes('threads') ? a.threads : c.threads });
   }
   if (!a.model) throw new Error('--model is required (or --resume RUN_DIR)');
   if (!DATASET_NAMES.includes(a.dataset as DatasetName)) throw new Error(`--dataset "${a.dataset}": expected one of ${DATASET_NAMES.join(', ')}`);
@@ -185,7 +187,7 @@ export function trainOptions(y: Argv) {
       .option('ep', commonOptions.ep)
       .option('threads', commonOptions.threads)
       .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint (or from step 0 if it has none); takes --steps/--epochs (a new length), --ep, --threads' })
-      .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); takes only --out, --continue, --quiet and --tensorboard besides' })
+      .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); takes only --out, --continue, --ep, --threads, --quiet and --tensorboard besides' })
       .option('continue', { type: 'boolean', default: false, describe: 'with --config and --out: do nothing if --out holds this run finished, resume it if interrupted, else start it (what launchers run)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })
       .option('tensorboard', { type: 'boolean', default: true, describe: 'also write the metrics as a TensorBoard event file (events.out.tfevents.*) in the run directory; --no-tensorboard: not' });

@@ -258,9 +258,10 @@ function openForResume(runDir: string, changes: ResumeChanges, lock: RunLock): O
   }
   checkExecutionProvider(config.ep);
   const summary = readSummary(runDir);
-  if (summary && config.steps <= summary.steps) return { config, lock, newest, finished: summary, fresh: false };
+  // Finished, and its final checkpoint is there: nothing to do.
+  if (summary && config.steps <= summary.steps && done === summary.steps) return { config, lock, newest, finished: summary, fresh: false };
   if (Object.keys(changed).length > 0) recordResume(runDir, config, changed);
-  // Extended: no longer finished (a kill before the new end must resume, not be skipped).
+  // Extended, or its final checkpoint was deleted: no longer finished (a kill before the end must resume, not be skipped).
   if (summary) fs.rmSync(files.summary);
   return { config, lock, newest, fresh: false };
 }

@@ -253,7 +253,7 @@ describe('flags given with --resume', () => {
     const config = writeConfig(dir, 'whole.json', tinyConfig());
     const r = await runCli(['train', '--config', config, '--lr', '5', '--out', path.join(dir, 'never'), '--quiet']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain(`--config ${config} holds the whole training config; --lr would not be used. It takes only --out, --quiet`);
+    expect(r.stderr).toContain(`--config ${config} holds the whole training config; --lr would not be used. It takes only --out, --continue, --ep, --threads, --quiet, --tensorboard`);
     expect(fs.existsSync(path.join(dir, 'never'))).toBe(false);
   });
 
