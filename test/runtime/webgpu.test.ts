@@ -1,0 +1,76 @@
+/**
+ * The WebGPU provider against the CPU: the train-step, gradient and evaluate programs of cnn4 and
+ * preresnet8 give the CPU's outputs with no node left to the CPU, the state can stay on the
+ * device from step to step, and without an adapter the error says what to install. Tiny batches
+ * and images: under SwiftShader WebGPU runs on the CPU, slowly.
+ */
+import { execFileSync } from 'child_process';
+import * as path from 'path';
+import { Graph } from '../../src/graph/ir';
+import { equal } from '../../src/ops/elementwise';
+import { modelSpec } from '../../src/nn/spec';
+import { evaluateGraph, gradientGraph, trainStepGraph } from '../../src/programs/programs';
+import { disposeTensors } from '../../src/runtime/device';
+import { compareWithCpu, cpuFallbackNodes, maxRelativeDifference } from '../../src/runtime/diagnose';
+import { sampleFeeds } from '../../src/runtime/sample';
+import { Program, TensorFeeds, WEBGPU_HELP } from '../../src/runtime/session';
+import { itWebGpu } from '../webgpu';
+
+const input = [3, 8, 8] as const;
+const batch = 2;
+
+describe.each(['cnn4', 'preresnet8'])('%s on WebGPU', (model) => {
+  const spec = modelSpec(model, { inChannels: 3 });
+  const shape = { spec, batch, input: [...input] as [number, number, number] };
+  itWebGpu.each([
+    ['train step (momentum)', () => trainStepGraph(shape, true)],
+    ['gradient', () => gradientGraph(shape)],
+    ['evaluate', () => evaluateGraph(shape)],
+  ])('%s matches the CPU', async (_, build) => {
+    const graph = build();
+    const feeds = sampleFeeds(graph, spec, shape.input, 1);
+    const { differences, max } = await compareWithCpu(graph, feeds, 'webgpu');
+    // float32 kernels that sum in another order: a few ulps, amplified through the layers.
+    expect({ model, max, differences: max > 1e-4 ? differences : {} }).toEqual({ model, max: expect.any(Number), differences: {} });
+    expect(Object.keys(differences)).toContain('loss');
+  });
+});
+
+itWebGpu('a node without a WebGPU kernel stops the program from loading, and the diagnosis names it', async () => {
+  // The programs above load with fallback disabled, so none of their nodes falls back. This one
+  // compares int64 values, which WebGPU cannot.
+  const g = new Graph('int64_equal');
+  g.output('same', equal(g.input('a', [4], 'int64'), g.input('b', [4], 'int64')));
+  const feeds = { a: BigInt64Array.of(1n, 2n, 3n, 4n), b: BigInt64Array.of(1n, 0n, 3n, 0n) };
+  await expect(Program.create(g, { ep: 'webgpu' })).rejects.toThrow('ilr doctor --ep webgpu');
+  expect((await cpuFallbackNodes(g, feeds, 'webgpu')).map((n) => n.opType)).toEqual(['Equal']);
+});
+
+itWebGpu('keeps the state on the device between steps: two steps give the CPU’s state', async () => {
+  const spec = modelSpec('cnn4', { inChannels: 3 });
+  const graph = trainStepGraph({ spec, batch, input: [...input] }, true);
+  const feeds = sampleFeeds(graph, spec, [...input], 3);
+  const carried = [...graph.outputs.keys()].filter((o) => o.startsWith('next.'));
+  const stepTwice = async (ep: 'cpu' | 'webgpu') => {
+    const p = await Program.create(graph, { ep, threads: 1 }, carried);
+    let state: TensorFeeds = feeds;
+    for (let i = 0; i < 2; i++) {
+      const out = await p.runOnDevice(state, carried);
+      if (i > 0) disposeTensors(Object.values(state).filter((t) => !ArrayBuffer.isView(t)) as never);
+      state = { ...feeds, ...Object.fromEntries(carried.map((o) => [o.slice('next.'.length), out[o]])) };
+    }
+    const last = await p.run(state, carried);
+    await p.release();
+    return last;
+  };
+  const [gpu, cpu] = [await stepTwice('webgpu'), await stepTwice('cpu')];
+  for (const o of carried) expect([o, maxRelativeDifference(gpu[o], cpu[o]) < 1e-4]).toEqual([o, true]);
+});
+
+it('without a Vulkan driver, --ep webgpu fails at start and says what to install', () => {
+  const script = `require(${JSON.stringify(path.resolve(__dirname, '../../dist/runtime/session'))}).Program.create(` +
+    `(() => { const { Graph } = require(${JSON.stringify(path.resolve(__dirname, '../../dist/graph/ir'))}); const g = new Graph('x'); g.output('y', g.input('a', [1])); return g; })(), { ep: 'webgpu' })` +
+    `.then(() => console.log('loaded'), (e) => console.log(e.message))`;
+  const out = execFileSync(process.execPath, ['-e', script], { env: { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  expect(out).toContain(WEBGPU_HELP);
+});
