@@ -6,6 +6,7 @@ import { exportCommand } from './commands/export';
 import { figureCommands, reproduceCommand } from './commands/figures';
 import { benchCommand } from './commands/bench';
 import { dataCommand } from './commands/data';
+import { doctorCommand } from './commands/doctor';
 import { swaCommand } from './commands/swa';
 import { modelsCommand } from './commands/models';
 import { parityCommand } from './commands/parity';
@@ -23,6 +24,7 @@ export function cli(argv: string[]) {
     .command(modelsCommand)
     .command(benchCommand)
     .command(dataCommand)
+    .command(doctorCommand)
     .command(swaCommand)
     .demandCommand(1, 'name a command; `ilr --help` lists them')
     .strict()

@@ -37,10 +37,13 @@ export const WEBGPU_HELP =
   'export VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json and XDG_RUNTIME_DIR (any private directory). ' +
   '`ilr doctor --ep webgpu` checks it.';
 
+const bindingPackage = (): string => require.resolve('onnxruntime-node/package.json');
+
+export const ortVersion = (): string => JSON.parse(fs.readFileSync(bindingPackage(), 'utf8')).version;
+
 /** The directory onnxruntime-node loads its native libraries from; the CUDA provider must sit there too. */
 export function nativeLibraryDir(): string {
-  const bindingDir = path.dirname(require.resolve('onnxruntime-node/package.json'));
-  return path.join(bindingDir, 'bin', 'napi-v6', process.platform, process.arch);
+  return path.join(path.dirname(bindingPackage()), 'bin', 'napi-v6', process.platform, process.arch);
 }
 
 export const cudaProviderPath = (): string => path.join(nativeLibraryDir(), 'libonnxruntime_providers_cuda.so');
@@ -55,7 +58,7 @@ export function checkExecutionProvider(ep: ExecutionProvider): void {
   parseExecutionProvider(ep, 'execution provider');
   if (ep === 'cuda' && !fs.existsSync(cudaProviderPath())) throw new Error(CUDA_HELP);
   if (ep === 'webgpu' && !ort.listSupportedBackends().some((b) => b.name === 'webgpu')) {
-    throw new Error(`this onnxruntime-node (${ort.env.versions.common}) has no WebGPU execution provider on ${process.platform}/${process.arch}: use --ep cpu`);
+    throw new Error(`this onnxruntime-node (${ortVersion()}) has no WebGPU execution provider on ${process.platform}/${process.arch}: use --ep cpu`);
   }
 }
 
