@@ -9,7 +9,7 @@ import { DType, Emitter, Graph, NCHWC_DOMAIN, Node, OnnxAttrs, Shape, TypedArray
 export const OPSET = 17;
 export const IR_VERSION = 8;
 
-const DATA_TYPE: Record<DType, number> = {
+export const DATA_TYPE: Record<DType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   float64: onnx.TensorProto.DataType.DOUBLE,
   int64: onnx.TensorProto.DataType.INT64,
