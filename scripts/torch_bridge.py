@@ -664,19 +664,26 @@ def cmd_bench(args):
         raise BadInput(f"--input has {shape[0]} channels, the model has inChannels={spec['inChannels']}")
     if args.steps < 1 or args.warmup < 0 or args.batch < 1 or args.threads < 1:
         raise BadInput("--steps, --batch and --threads must be positive, --warmup non-negative")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise BadInput("--device cuda: this torch has no CUDA device (torch.cuda.is_available() is False); use --device cpu or cuda-if-available")
+    device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model = build_model(spec)
+    model = build_model(spec).to(device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=args.lr, momentum=args.momentum, weight_decay=args.wd)
-    # One fixed random batch: data loading is not what is measured.
-    x = torch.randn(args.batch, *shape)
-    y = torch.randint(0, spec["numClasses"], (args.batch,))
+    # One fixed random batch, already on the device: data loading is not what is measured.
+    x = torch.randn(args.batch, *shape).to(device)
+    y = torch.randint(0, spec["numClasses"], (args.batch,)).to(device)
+    # CUDA runs asynchronously: a step is timed to the end of its kernels.
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times = []
     for i in range(args.warmup + args.steps):
+        sync()
         t0 = time.perf_counter()
         loss = train_step(model, opt, x, y)
+        sync()
         dt = time.perf_counter() - t0
         if i >= args.warmup:
             times.append(dt)
@@ -686,7 +693,8 @@ def cmd_bench(args):
               "images_per_s": args.batch / med, "ms_per_step": med * 1e3,
               "ms_per_step_min": min(times) * 1e3, "ms_per_step_max": max(times) * 1e3,
               "peak_rss_mb": rss_kb / 1024, "threads": torch.get_num_threads(),
-              "torch": torch.__version__, "final_loss": loss.item()}
+              "torch": torch.__version__, "final_loss": loss.item(),
+              "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
     if args.profile:
         result["profile_ms"] = profile_steps(lambda: train_step(model, opt, x, y), args.steps)
     return result
@@ -952,6 +960,8 @@ def build_parser():
     s.add_argument("--wd", type=float, default=5e-4)
     s.add_argument("--lr", type=float, default=0.1)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", choices=["cpu", "cuda", "cuda-if-available"], default="cpu",
+                   help="where the step runs (default cpu); cuda-if-available falls back to the CPU without CUDA")
     s.add_argument("--profile", action="store_true",
                    help="also report self CPU time per aten op and step (profile_ms), from --steps more steps under torch.profiler")
     s.set_defaults(func=cmd_bench)

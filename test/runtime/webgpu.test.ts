@@ -10,7 +10,8 @@ import { Graph } from '../../src/graph/ir';
 import { equal } from '../../src/ops/elementwise';
 import { modelSpec } from '../../src/nn/spec';
 import { evaluateGraph, gradientGraph, trainStepGraph } from '../../src/programs/programs';
-import { disposeTensors } from '../../src/runtime/device';
+import * as ort from 'onnxruntime-node';
+import { advance, carriedInput, carriedOutputs } from '../../src/runtime/carry';
 import { compareWithCpu, cpuFallbackNodes, maxRelativeDifference } from '../../src/runtime/diagnose';
 import { sampleFeeds } from '../../src/runtime/sample';
 import { Program, TensorFeeds, WEBGPU_HELP } from '../../src/runtime/session';
@@ -50,15 +51,13 @@ itWebGpu('keeps the state on the device between steps: two steps give the CPU’
   const spec = modelSpec('cnn4', { inChannels: 3 });
   const graph = trainStepGraph({ spec, batch, input: [...input] }, true);
   const feeds = sampleFeeds(graph, spec, [...input], 3);
-  const carried = [...graph.outputs.keys()].filter((o) => o.startsWith('next.'));
+  const carried = carriedOutputs(graph.outputs.keys());
   const stepTwice = async (ep: 'cpu' | 'webgpu') => {
     const p = await Program.create(graph, { ep, threads: 1 }, carried);
     let state: TensorFeeds = feeds;
-    for (let i = 0; i < 2; i++) {
-      const out = await p.runOnDevice(state, carried);
-      if (i > 0) disposeTensors(Object.values(state).filter((t) => !ArrayBuffer.isView(t)) as never);
-      state = { ...feeds, ...Object.fromEntries(carried.map((o) => [o.slice('next.'.length), out[o]])) };
-    }
+    for (let i = 0; i < 2; i++) state = advance(state, await p.runOnDevice(state, carried), carried);
+    const weight = state[carriedInput(carried[0])] as ort.Tensor;
+    expect(weight.location).toBe(ep === 'webgpu' ? 'gpu-buffer' : 'cpu');
     const last = await p.run(state, carried);
     await p.release();
     return last;
