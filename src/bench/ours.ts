@@ -57,7 +57,7 @@ export const median = (xs: readonly number[]): number => {
 
 export function benchGraph(c: BenchCase): Graph {
   const spec = modelSpec(c.model, { inChannels: c.input[0] });
-  return trainStepGraph({ spec, batch: c.batch, input: c.input }, c.momentum > 0);
+  return trainStepGraph({ spec, batch: c.batch, input: c.input }, { name: 'sgd', momentum: c.momentum });
 }
 
 /**

@@ -37,6 +37,8 @@ export interface ModelOverrides {
   numClasses?: number;
   bnEps?: number;
   fcScale?: number;
+  /** cnn4 only: the three conv widths. */
+  widths?: [number, number, number];
 }
 
 /** Parses a preset name such as `preresnet32`, `preresnet20-w2-si` or `cnn4-si`. */
@@ -55,7 +57,8 @@ export function modelSpec(name: string, overrides: ModelOverrides = {}): ModelSp
     bnMomentum: 0.1,
   };
   if (width < 1) throw new Error(`model "${name}": width multiplier must be at least 1`);
-  if (m[1] === 'cnn4') return { arch: 'cnn4', widths: [32 * width, 64 * width, 128 * width], ...common };
+  if (m[1] === 'cnn4') return { arch: 'cnn4', widths: overrides.widths ?? [32 * width, 64 * width, 128 * width], ...common };
+  if (overrides.widths) throw new Error(`model "${name}": conv widths can be set for cnn4 models only (PreResNet widths come from -w{K})`);
   const depth = Number(m[2]);
   if ((depth - 2) % 6 !== 0 || depth < 8) throw new Error(`model "${name}": PreResNet depth must be 6n+2 with n ≥ 1 (8, 14, 20, 32, 56, 110)`);
   return { arch: 'preresnet', depth, width, ...common };

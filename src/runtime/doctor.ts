@@ -81,7 +81,7 @@ export async function webgpuFindings(): Promise<Finding[]> {
 /** One train step on `ep` against the CPU; a load failure because of fallback names the nodes. */
 export async function trainStepFinding(ep: ExecutionProvider): Promise<Finding> {
   const spec = modelSpec(DOCTOR_CASE.model, { inChannels: DOCTOR_CASE.input[0] });
-  const graph = trainStepGraph({ spec, batch: DOCTOR_CASE.batch, input: DOCTOR_CASE.input }, true);
+  const graph = trainStepGraph({ spec, batch: DOCTOR_CASE.batch, input: DOCTOR_CASE.input }, { name: 'sgd', momentum: 0.9 });
   const feeds = sampleFeeds(graph, spec, DOCTOR_CASE.input, 0);
   const what = `one ${DOCTOR_CASE.model} train step (batch ${DOCTOR_CASE.batch}, ${DOCTOR_CASE.input.join('x')}) on ${ep} vs cpu`;
   try {

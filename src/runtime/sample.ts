@@ -1,6 +1,6 @@
 /**
  * Feeds for any program of a model, made from its inputs' names: the seeded initial state,
- * momentum buffers, a random batch and fixed hyperparameters. For checks and benchmarks that
+ * optimizer slots, a random batch and fixed hyperparameters. For checks and benchmarks that
  * need one realistic run, not for training.
  */
 import { feedsOf, randomBatch } from '../bridge/parity';
@@ -32,8 +32,8 @@ export function sampleFeeds(graph: Graph, spec: ModelSpec, input: InputShape, se
     else if (batch && (v.name === 'input' || v.name === 'target')) feeds[v.name] = batch[v.name];
     else if (v.name === 'lr' || v.name === 'momentum') feeds[v.name] = Float32Array.of(hyper[v.name]);
     else if (v.name === 'wd') feeds[v.name] = new Float32Array(size).fill(hyper.wd);
-    // Momentum buffers and given gradients: small random values, so every term of the update shows.
-    else if (v.name.startsWith('momentum.') || v.name.startsWith('grad.')) feeds[v.name] = slots.fillNormal(new Float32Array(size)).map((x) => 0.01 * x);
+    // Optimizer slots and given gradients: small random values, so every term of the update shows.
+    else if (v.name.startsWith('optimizer.') || v.name.startsWith('grad.')) feeds[v.name] = slots.fillNormal(new Float32Array(size)).map((x) => 0.01 * x);
     else throw new Error(`sampleFeeds: program ${graph.name} has an input ${v.name} it does not know how to fill`);
   }
   return feeds;

@@ -24,7 +24,7 @@ describe.each(['cnn4', 'preresnet8'])('%s on WebGPU', (model) => {
   const spec = modelSpec(model, { inChannels: 3 });
   const shape = { spec, batch, input: [...input] as [number, number, number] };
   itWebGpu.each([
-    ['train step (momentum)', () => trainStepGraph(shape, true)],
+    ['train step (momentum)', () => trainStepGraph(shape, { name: 'sgd', momentum: 0.9 })],
     ['gradient', () => gradientGraph(shape)],
     ['evaluate', () => evaluateGraph(shape)],
   ])('%s matches the CPU', async (_, build) => {
@@ -49,7 +49,7 @@ itWebGpu('a node without a WebGPU kernel stops the program from loading, and the
 
 itWebGpu('keeps the state on the device between steps: two steps give the CPU’s state', async () => {
   const spec = modelSpec('cnn4', { inChannels: 3 });
-  const graph = trainStepGraph({ spec, batch, input: [...input] }, true);
+  const graph = trainStepGraph({ spec, batch, input: [...input] }, { name: 'sgd', momentum: 0.9 });
   const feeds = sampleFeeds(graph, spec, [...input], 3);
   const carried = carriedOutputs(graph.outputs.keys());
   const stepTwice = async (ep: 'cpu' | 'webgpu') => {
