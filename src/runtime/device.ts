@@ -45,6 +45,16 @@ export async function downloadTensors(tensors: Record<string, ort.Tensor>): Prom
   return out;
 }
 
+/** The values of `out` that are in host memory, as arrays; device buffers are left out. */
+export function hostValues(out: Record<string, TypedArray | ort.Tensor>): Record<string, TypedArray> {
+  const host: Record<string, TypedArray> = {};
+  for (const [k, v] of Object.entries(out)) {
+    if (ArrayBuffer.isView(v)) host[k] = v;
+    else if (!isOnDevice(v)) host[k] = v.data as TypedArray;
+  }
+  return host;
+}
+
 /** Frees the device memory of the given tensors now rather than at garbage collection; host tensors are left alone. */
 export function disposeTensors(tensors: Iterable<ort.Tensor>): void {
   for (const t of tensors) if (isOnDevice(t)) t.dispose();

@@ -41,6 +41,8 @@ export type Feeds = Record<string, TypedArray>;
 export type Fetches = Record<string, TypedArray>;
 /** Feeds that may already be tensors (a previous run's outputs, possibly on the device). */
 export type TensorFeeds = Record<string, TypedArray | ort.Tensor>;
+/** Outputs as tensors (on the host or the device) or host arrays. */
+export type TensorFetches = Record<string, TypedArray | ort.Tensor>;
 export type Signature = Map<string, { shape: Shape; dtype: DType }>;
 
 /** A compiled program: its graph's input/output signature and an ORT session. */

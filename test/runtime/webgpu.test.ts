@@ -15,6 +15,8 @@ import { advance, carriedInput, carriedOutputs } from '../../src/runtime/carry';
 import { compareWithCpu, cpuFallbackNodes, maxRelativeDifference } from '../../src/runtime/diagnose';
 import { sampleFeeds } from '../../src/runtime/sample';
 import { Program, TensorFeeds, WEBGPU_HELP } from '../../src/runtime/session';
+import { StepEngine } from '../../src/train/engine';
+import { Rng } from '../../src/util/rng';
 import { itWebGpu } from '../webgpu';
 
 const input = [3, 8, 8] as const;
@@ -64,6 +66,24 @@ itWebGpu('keeps the state on the device between steps: two steps give the CPU’
   };
   const [gpu, cpu] = [await stepTwice('webgpu'), await stepTwice('cpu')];
   for (const o of carried) expect([o, maxRelativeDifference(gpu[o], cpu[o]) < 1e-4]).toEqual([o, true]);
+});
+
+itWebGpu('the step engine keeps the whole train state on the device between steps and downloads the CPU’s state', async () => {
+  const spec = modelSpec('cnn4', { inChannels: 3, numClasses: 4 });
+  const rng = new Rng([4, 'batch']);
+  const batches = [0, 1].map(() => ({ x: rng.fillNormal(new Float32Array(batch * 3 * 64)), y: BigInt64Array.from({ length: batch }, () => BigInt(rng.int(4))) }));
+  const run = async (ep: 'cpu' | 'webgpu') => {
+    const engine = await StepEngine.create({ spec, input: [...input], batch, optimizer: { name: 'sgd', momentum: 0.9 }, runtime: { ep, threads: 1 } });
+    let state = engine.upload(engine.initialState(0));
+    for (const b of batches) state = (await engine.step(state, [b], { lr: 0.1, wd: new Float32Array(engine.trainable.length).fill(5e-4) })).state;
+    const held = state.onDevice.length;
+    const host = await engine.download(state);
+    await engine.release();
+    return { held, host, entries: host.size };
+  };
+  const [gpu, cpu] = [await run('webgpu'), await run('cpu')];
+  expect([gpu.held, cpu.held]).toEqual([gpu.entries, 0]);
+  for (const [k, v] of cpu.host) expect([k, maxRelativeDifference(gpu.host.get(k)!.data, v.data) < 1e-4]).toEqual([k, true]);
 });
 
 it('without a Vulkan driver, --ep webgpu fails at start and says what to install', () => {
