@@ -1,7 +1,8 @@
 /**
  * What `ilr doctor` checks for an execution provider: the ORT build and its providers; for CUDA
  * the provider's files and every shared library they need that the loader cannot find; for
- * WebGPU the adapter; then one train step of a small model against the CPU, with fallback to the
+ * WebGPU the adapter; for CUDA also the static check that every zoo program's nodes have CUDA
+ * kernels; then one train step of a small model against the CPU, with fallback to the
  * CPU disabled, naming any node that would fall back.
  */
 import { execFileSync } from 'child_process';
@@ -11,10 +12,13 @@ import * as ort from 'onnxruntime-node';
 import { Graph } from '../graph/ir';
 import { modelSpec } from '../nn/spec';
 import { trainStepGraph } from '../programs/programs';
+import { toModelProto } from '../graph/onnx';
+import { allPrograms, ZOO } from '../programs/zoo';
+import { CUDA_KERNELS_SOURCE, uncoveredByCuda } from './cuda-kernels';
 import { compareWithCpu, cpuFallbackNodes } from './diagnose';
 import { CUDA_HELP, CUDA_REQUIREMENTS, cudaProviderPath, ExecutionProvider, nativeLibraryDir, ortVersion } from './providers';
 import { sampleFeeds } from './sample';
-import { Program } from './session';
+import { serializeOptions, Program } from './session';
 
 export interface Finding {
   ok: boolean;
@@ -45,6 +49,13 @@ function inLoaderCache(soname: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Every node of every zoo program has a CUDA kernel (static: needs no GPU). */
+export async function cudaCoverageFinding(): Promise<Finding> {
+  const options = await serializeOptions({ ep: 'cuda' });
+  const uncovered = ZOO.flatMap((entry) => allPrograms(entry).flatMap((g) => uncoveredByCuda(toModelProto(g, options)).map((u) => `${entry.name}/${g.name}: ${u.node} (${u.opType}) ${u.why}`)));
+  return { ok: uncovered.length === 0, what: `CUDA kernels (${CUDA_KERNELS_SOURCE})`, detail: uncovered.length ? uncovered.join('; ') : 'every node of every zoo program has one' };
 }
 
 export function cudaFindings(): Finding[] {
@@ -98,7 +109,7 @@ export async function trainStepFinding(ep: ExecutionProvider): Promise<Finding> 
 
 export async function doctor(ep: ExecutionProvider): Promise<Finding[]> {
   const findings = ortFindings();
-  if (ep === 'cuda') findings.push(...cudaFindings());
+  if (ep === 'cuda') findings.push(await cudaCoverageFinding(), ...cudaFindings());
   if (ep === 'webgpu') findings.push(...(await webgpuFindings()));
   if (findings.every((f) => f.ok)) findings.push(await trainStepFinding(ep));
   return findings;
