@@ -3,9 +3,9 @@
 # PyTorch on CUDA, but no node, no network and at most 64 MiB carried).
 #
 #   scripts/gpu-check.sh pack   here: build, then put what that machine lacks into .gpu-check/
-#                               (a stripped node, the node_modules the CLI and jest need with
-#                               onnxruntime-node's linux-x64 libraries only, the built dist/, and
-#                               Debian's Vulkan loader), xz-compressed, and check the size
+#                               (a stripped node, node_modules with onnxruntime-node's linux-x64
+#                               libraries only, and Debian's Vulkan loader), xz-compressed, and
+#                               check the size; dist/ is built there from the tree that travels
 #   scripts/gpu-check.sh run    there (carry: [".gpu-check"]): unpack, find the NVIDIA Vulkan
 #                               driver, then run `ilr doctor --ep webgpu`, the WebGPU jest tests
 #                               (parity of cnn4 and preresnet8 with the CPU, the device-resident
@@ -21,7 +21,6 @@ BUNDLE=.gpu-check
 LIMIT_MB=60 # the device tool carries 64 MiB in all, the tracked files included
 
 pack() {
-  npx tsc -p tsconfig.json
   rm -rf "$BUNDLE" && mkdir -p "$BUNDLE/debs"
   strip -o "$BUNDLE/node" "$(command -v node)"
   xz -T0 -6 "$BUNDLE/node"
@@ -31,7 +30,7 @@ pack() {
     --exclude='node_modules/onnxruntime-node/bin/napi-v6/win32' \
     --exclude='node_modules/onnxruntime-node/bin/napi-v6/linux/arm64' \
     --exclude='node_modules/.cache' \
-    node_modules dist | xz -T0 -6 >"$BUNDLE/modules.tar.xz"
+    node_modules | xz -T0 -6 >"$BUNDLE/modules.tar.xz"
   (cd "$BUNDLE/debs" && apt-get download libvulkan1 >/dev/null)
   local mb
   mb=$(du -sm "$BUNDLE" | cut -f1)
@@ -52,6 +51,7 @@ run() {
   xz -dc "$BUNDLE/node.xz" >"$bin/node" && chmod +x "$bin/node"
   export PATH="$bin:$PATH"
   rm -rf node_modules && tar -xJf "$BUNDLE/modules.tar.xz"
+  node node_modules/typescript/bin/tsc -p tsconfig.json
   for f in "$BUNDLE"/debs/*.deb; do dpkg -x "$f" /; done
   ldconfig
   local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
