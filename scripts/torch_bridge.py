@@ -163,7 +163,7 @@ def relu(x):
 class BasicBlock(nn.Module):
     """Pre-activation block. The shortcut takes the pre-activated `a` (not x) whenever there is a
     downsample conv, so every conv weight feeds a BatchNorm and all of them are jointly
-    scale-invariant (PAPER.md, Setting)."""
+    scale-invariant (docs/science.md, Setting)."""
 
     def __init__(self, inplanes, planes, stride, eps, momentum, affine):
         super().__init__()

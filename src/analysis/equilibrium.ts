@@ -7,7 +7,7 @@
  * synthetic curves in tests.
  */
 
-/** The equilibrium angular update per step, √(2ηλ/(1+β)) radians (PAPER.md claim 2). */
+/** The equilibrium angular update per step, √(2ηλ/(1+β)) radians (claim 2 in docs/science.md). */
 export function predictedAngularUpdate(lr: number, wd: number, momentum = 0): number {
   return Math.sqrt((2 * lr * wd) / (1 + momentum));
 }

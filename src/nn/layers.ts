@@ -25,7 +25,7 @@ export interface TensorInfo {
 
 export interface ParamInfo extends TensorInfo {
   trainable: boolean;
-  /** Conv weights feeding a BatchNorm: jointly scale-invariant (PAPER.md, Setting). */
+  /** Conv weights feeding a BatchNorm: jointly scale-invariant (docs/science.md, Setting). */
   scaleInvariant: boolean;
 }
 

@@ -9,7 +9,7 @@ export interface CommonSpec {
   affine: boolean;
   /** The last linear layer is frozen at its initialisation (never updated). */
   frozenFc: boolean;
-  /** Multiplies the last layer's default initialisation; a frozen layer needs ≈10 to let the net fit (PAPER.md, calibration). */
+  /** Multiplies the last layer's default initialisation; a frozen layer needs ≈10 to let the net fit (docs/science.md, Calibration). */
   fcScale: number;
   bnEps: number;
   bnMomentum: number;

@@ -40,7 +40,7 @@ const CONFIG = {
 
 const read = (f: string) => fs.readFileSync(f, 'utf8');
 
-describe('resume after SIGKILL (issue #4)', () => {
+describe('resume after SIGKILL', () => {
   let dir: string;
   beforeAll(() => {
     dir = tmpDir('ilr-resume-');
