@@ -19,7 +19,7 @@ STAMP := node_modules/.setup-stamp
 help:
 	@echo "make reproduce   run every figure at SCALE=$(SCALE) and write $(OUT)/index.html"
 	@echo "make test        build and run the test suite"
-	@echo "make setup       npm ci (ORT_INSTALL=skip|cuda) and Debian packages (python3-torch, python3-onnx, dataset-fashion-mnist, chromium, libvulkan1)"
+	@echo "make setup       npm ci (ORT_INSTALL=skip|cuda) and Debian packages (python3-torch, python3-onnx, dataset-fashion-mnist, chromium, libvulkan1, slurm-wlm, munge)"
 	@echo "make doctor      check an execution provider (EP=cpu|cuda|webgpu)"
 	@echo "make build | models | bench | clean"
 
@@ -44,8 +44,9 @@ system-deps:
 build: setup
 	npx tsc -p tsconfig.json
 
+# As root with slurm-wlm and munge installed, the Slurm launcher's tests run on a one-node cluster (scripts/with-slurm.sh).
 test: build
-	$(WEBGPU_ENV) npx jest --maxWorkers=2
+	$(WEBGPU_ENV) bash scripts/with-slurm.sh npx jest --maxWorkers=2
 
 reproduce: build
 	node dist/cli.js reproduce --scale $(SCALE) --out $(OUT)

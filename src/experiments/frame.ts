@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { batchesPerEpoch, DatasetName } from '../data';
+import type { LauncherChoice } from '../launch/launcher';
 import type { FigureSection, Verdict } from '../plot/report';
 import type { ExecutionProvider } from '../train/engine';
 import type { TrainConfig } from '../train/config';
@@ -39,8 +40,10 @@ export interface Context {
   /** Override of the preset's data set. */
   dataset?: DatasetName;
   dataDir?: string;
-  /** Independent training runs in parallel worker processes. */
+  /** Independent training runs at a time in worker processes (the local launcher). */
   jobs: number;
+  /** Where the training runs execute (default: here, the local launcher). */
+  launcher?: LauncherChoice;
   quiet: boolean;
 }
 

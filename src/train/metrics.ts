@@ -4,6 +4,8 @@
  * metrics.jsonl log that holds them.
  */
 import * as fs from 'fs';
+import { predictedAngularUpdate } from '../analysis/equilibrium';
+import { EventWriter } from '../io/tensorboard';
 import { STAT_COLUMNS } from '../programs/update';
 
 export interface NormStats {
@@ -144,12 +146,28 @@ export interface EvalRecord {
 
 export type MetricsRecord = StepRecord | EvalRecord | { type: 'diverged'; step: number; epoch: number; message: string };
 
-/** Append-only JSONL. A resumed run first cuts the lines written after its checkpoint. */
+/** Another place the records go as they are logged (TensorBoard event files). */
+export interface MetricsSink {
+  append(r: MetricsRecord): void;
+  /** The run resumes from `step`: drop what came after it; `kept` are the records up to it. */
+  resumeAt(step: number, kept: readonly MetricsRecord[]): void;
+}
+
+/** Append-only JSONL, copied to the sinks. A resumed run first cuts the lines written after its checkpoint. */
 export class MetricsLog {
-  constructor(readonly file: string) {}
+  constructor(readonly file: string, private readonly sinks: readonly MetricsSink[] = []) {}
 
   append(r: MetricsRecord): void {
     fs.appendFileSync(this.file, JSON.stringify(r) + '\n');
+    for (const s of this.sinks) s.append(r);
+  }
+
+  /** Cuts the log and every sink back to `step`, where a run resumes. */
+  resumeAt(step: number): void {
+    this.truncateAfter(step);
+    if (this.sinks.length === 0) return;
+    const kept = fs.existsSync(this.file) ? readMetrics(this.file) : [];
+    for (const s of this.sinks) s.resumeAt(step, kept);
   }
 
   /** Keeps the records of steps ≤ `step` (the checkpoint a run resumes from). */
@@ -167,7 +185,82 @@ export class MetricsLog {
   }
 }
 
+/** The step of the last complete record in `file` (0 when there is none yet), read from its end. */
+export function lastLoggedStep(file: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return 0;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const tail = Buffer.alloc(Math.min(size, 64 * 1024));
+    fs.readSync(fd, tail, 0, tail.length, size - tail.length);
+    const lines = tail.toString('utf8').split('\n');
+    lines.pop(); // empty after the last newline, or a line still being written
+    for (let i = lines.length - 1; i >= 0; i--) {
+      try {
+        return (JSON.parse(lines[i]) as MetricsRecord).step;
+      } catch {
+        // the first line of the tail may start mid-record
+      }
+    }
+    return 0;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function readMetrics(file: string): MetricsRecord[] {
   if (!fs.existsSync(file)) throw new Error(`${file}: no metrics; has the run started?`);
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as MetricsRecord);
+}
+
+/** Where each step record's field goes in TensorBoard: its group, then the field name. */
+const STEP_TAGS = {
+  loss: 'train/loss', loss_avg: 'train/loss_avg', acc: 'train/acc',
+  lr: 'schedule/lr', wd: 'schedule/wd', lambda_eta: 'schedule/lambda_eta',
+  w_norm: 'norm/w_norm', g_norm: 'norm/g_norm', si_w_norm: 'norm/si_w_norm', eff_lr: 'norm/eff_lr',
+  angular_update: 'norm/angular_update', cos_wg: 'norm/cos_wg', epoch: 'epoch',
+} satisfies Partial<Record<keyof StepRecord, string>>;
+
+const EVAL_TAGS = { test_loss: 'test/loss', test_acc: 'test/acc', train_loss: 'eval_train/loss', train_acc: 'eval_train/acc' } satisfies Partial<Record<keyof EvalRecord, string>>;
+
+
+/** The TensorBoard scalars of a record; `momentum` (β) places the predicted equilibrium √(2ηλ/(1+β)). */
+export function tensorBoardScalars(r: MetricsRecord, momentum: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (r.type === 'step') {
+    for (const [key, tag] of Object.entries(STEP_TAGS)) out[tag] = r[key as keyof typeof STEP_TAGS];
+    out['norm/angular_update_predicted'] = predictedAngularUpdate(r.lr, r.wd, momentum);
+    // Per layer, grouped by quantity: `layer_w_norm/conv1.weight`.
+    for (const [name, layer] of Object.entries(r.layers ?? {})) for (const [key, v] of Object.entries(layer)) out[`layer_${key}/${name}`] = v;
+  } else if (r.type === 'eval') {
+    for (const [key, tag] of Object.entries(EVAL_TAGS)) {
+      const v = r[key as keyof typeof EVAL_TAGS];
+      if (v !== undefined) out[tag] = v;
+    }
+  }
+  return out;
+}
+
+/** Writes the records as TensorBoard scalars to an event file in the run directory. */
+export class TensorBoardSink implements MetricsSink {
+  private readonly writer: EventWriter;
+
+  constructor(runDir: string, private readonly momentum: number) {
+    this.writer = new EventWriter(runDir);
+  }
+
+  append(r: MetricsRecord): void {
+    const scalars = tensorBoardScalars(r, this.momentum);
+    if (Object.keys(scalars).length > 0) this.writer.scalars(r.step, scalars);
+  }
+
+  /** A new event file (the run predates them, or it was deleted) gets the records so far. */
+  resumeAt(step: number, kept: readonly MetricsRecord[]): void {
+    if (this.writer.created) for (const r of kept) this.append(r);
+    else this.writer.truncateAfter(step);
+  }
 }
