@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { TensorMap, writeSafetensors } from '../io/safetensors';
 import { initialState } from '../nn/init';
-import { InputShape, modelLayout } from '../nn/model';
+import { InputShape, modelLayout, modelMetadata } from '../nn/model';
 import { modelSpec } from '../nn/spec';
 import { trainStepGraph } from '../programs/programs';
 import { Feeds, Program } from '../runtime/session';
@@ -65,7 +65,7 @@ export async function runSgdCheck(o: SgdCheckOptions): Promise<ParityReport> {
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-sgd-'));
   const target = path.join(dir, 'sgd-check.safetensors');
-  writeSafetensors(target, file, { model: JSON.stringify(spec), optim: JSON.stringify({ lr: o.lr, wd: o.wd, momentum: o.momentum, steps: o.steps }) });
+  writeSafetensors(target, file, { ...modelMetadata(layout), optim: JSON.stringify({ lr: o.lr, wd: o.wd, momentum: o.momentum, steps: o.steps }) });
   try {
     return runBridge<ParityReport>(['sgd-check', '--file', target, '--tol', String(o.tol ?? 1e-4)]).result;
   } finally {

@@ -56,3 +56,8 @@ export function modelLayout(spec: ModelSpec, input: InputShape): ModelLayout {
     architecture: b.architecture(x, logits),
   };
 }
+
+/** How a safetensors file names its model: the spec, which this side checks, and the architecture, from which the PyTorch referee builds its twin. */
+export function modelMetadata(layout: ModelLayout): { model: string; architecture: string } {
+  return { model: JSON.stringify(layout.architecture.model), architecture: JSON.stringify(layout.architecture) };
+}
