@@ -54,9 +54,8 @@ class BadInput(Exception):
 
 # The TypeScript side records its forward pass as data (`Architecture` in src/nn/layers.ts): a list
 # of steps, each a torch.nn module applied to one numbered value, or a function of several. The
-# twin is built from that list, so there is no second, hand-written model list to drift.
-MODULES = {"Conv2d": nn.Conv2d, "BatchNorm2d": nn.BatchNorm2d, "GroupNorm": nn.GroupNorm,
-           "LayerNorm": nn.LayerNorm, "Linear": nn.Linear}
+# twin is built from that list, so there is no second, hand-written model list to drift: a module is
+# any torch.nn class, named as torch names it (Conv2d, BatchNorm2d, GroupNorm, LayerNorm, Linear).
 FUNCTIONS = {"relu": lambda x: relu(x), "add": lambda a, b: a + b, "mean_hw": lambda x: x.mean(dim=(2, 3))}
 ARCH_KEYS = {"model", "inChannels", "numClasses", "output", "steps"}
 STEP_KEYS = {"call", "name", "args", "init", "frozen", "inputs", "output"}
@@ -86,8 +85,8 @@ def parse_architecture(arch):
         if not isinstance(step, dict) or not set(step) <= STEP_KEYS or not {"call", "inputs", "output"} <= set(step):
             raise BadInput(f"{where}: a step has call, inputs, output and for modules name, args, init (optional frozen)")
         call, module = step["call"], "name" in step
-        if module and call not in MODULES:
-            raise BadInput(f"{where}: unknown module {call!r} (known: {', '.join(MODULES)}); teach the twin about it")
+        if module and module_class(call) is None:
+            raise BadInput(f"{where}: {call!r} is not a torch.nn module (torch {torch.__version__})")
         if not module and call not in FUNCTIONS:
             raise BadInput(f"{where}: unknown function {call!r} (known: {', '.join(FUNCTIONS)})")
         unknown = [v for v in step["inputs"] if v not in made]
@@ -99,6 +98,11 @@ def parse_architecture(arch):
     return arch
 
 
+def module_class(name):
+    cls = getattr(nn, name, None)
+    return cls if isinstance(cls, type) and issubclass(cls, nn.Module) else None
+
+
 class Twin(nn.Module):
     """The network of an architecture. Modules sit at their dotted state_dict prefix
     (`layer1.0.conv1`), so state_dict keys are those of the TypeScript side."""
@@ -108,7 +112,11 @@ class Twin(nn.Module):
         self.steps, self.output = arch["steps"], arch["output"]
         for step in self.steps:
             if "name" in step:
-                self._place(step["name"], MODULES[step["call"]](**step["args"]))
+                try:
+                    module = module_class(step["call"])(**step["args"])
+                except TypeError as e:
+                    raise BadInput(f"architecture step {step['name']}: torch.nn.{step['call']}(**{step['args']}) fails: {e}")
+                self._place(step["name"], module)
 
     def _place(self, dotted, module):
         parent = self
