@@ -10,6 +10,7 @@ import { Graph } from '../graph/ir';
 import { initialState } from '../nn/init';
 import { InputShape, modelLayout } from '../nn/model';
 import { modelSpec } from '../nn/spec';
+import { slotName } from '../programs/optimizers';
 import { trainStepGraph } from '../programs/programs';
 import { Feeds, Program } from '../runtime/session';
 import { Rng } from '../util/rng';
@@ -53,7 +54,7 @@ export const median = (xs: readonly number[]): number => {
 
 export function benchGraph(c: BenchCase): Graph {
   const spec = modelSpec(c.model, { inChannels: c.input[0] });
-  return trainStepGraph({ spec, batch: c.batch, input: c.input }, c.momentum > 0);
+  return trainStepGraph({ spec, batch: c.batch, input: c.input }, { name: 'sgd', momentum: c.momentum });
 }
 
 export async function benchOurs(c: BenchCase): Promise<SideResult> {
@@ -71,7 +72,7 @@ export async function benchOurs(c: BenchCase): Promise<SideResult> {
   };
   if (c.momentum > 0) {
     feeds.momentum = Float32Array.of(c.momentum);
-    for (const p of trainable) feeds[`momentum.${p.name}`] = new Float32Array(p.shape.reduce((a, b) => a * b, 1));
+    for (const p of trainable) feeds[slotName('momentum_buffer', p.name)] = new Float32Array(p.shape.reduce((a, b) => a * b, 1));
   }
   // The same state every step (as the PyTorch side reuses one batch): what is timed is the step.
   const times: number[] = [];

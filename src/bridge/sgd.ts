@@ -1,6 +1,6 @@
 /**
- * SGD parity against torch.optim.SGD: K steps of our train-step program from the same weights on
- * the same batches, compared by the bridge's float64 replay (parameters, momentum buffers and BN
+ * SGD parity against torch.optim.SGD: K steps of the step engine from the same weights on the
+ * same batches, compared by the bridge's float64 replay (parameters, momentum buffers and BN
  * running statistics).
  */
 import * as fs from 'fs';
@@ -8,12 +8,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { TensorMap, writeSafetensors } from '../io/safetensors';
 import { initialState } from '../nn/init';
-import { InputShape, modelLayout, modelMetadata } from '../nn/model';
+import { InputShape, modelMetadata } from '../nn/model';
 import { modelSpec } from '../nn/spec';
-import { trainStepGraph } from '../programs/programs';
-import { Feeds, Program } from '../runtime/session';
+import { StepEngine } from '../train/engine';
 import { Rng } from '../util/rng';
-import { feedsOf, ParityReport, randomBatch } from './parity';
+import { ParityReport, randomBatch } from './parity';
 import { runBridge } from './python';
 
 export interface SgdCheckOptions {
@@ -32,40 +31,28 @@ export async function runSgdCheck(o: SgdCheckOptions): Promise<ParityReport> {
   const input = o.input ?? [3, 16, 16];
   const batch = o.batch ?? 8;
   const spec = modelSpec(o.model, { inChannels: input[0] });
-  const layout = modelLayout(spec, input);
   const rng = new Rng([o.seed ?? 0, 'sgd-check']);
-  const init = initialState(layout, rng.fork('init'));
-  const trainable = layout.params.filter((p) => p.trainable);
-  const withMomentum = o.momentum > 0;
-  const program = await Program.create(trainStepGraph({ spec, batch, input }, withMomentum), { threads: 1 });
+  const engine = await StepEngine.create({ spec, input, batch, optimizer: { name: 'sgd', momentum: o.momentum }, runtime: { threads: 1 } });
+  const init = engine.withZeroSlots(initialState(engine.layout, rng.fork('init')));
 
   const file: TensorMap = new Map();
-  for (const [k, v] of init) file.set(`init.${k}`, v);
-  let feeds: Feeds = { ...feedsOf(init), lr: Float32Array.of(o.lr), wd: new Float32Array(trainable.length).fill(o.wd) };
-  if (withMomentum) {
-    feeds.momentum = Float32Array.of(o.momentum);
-    for (const p of trainable) feeds[`momentum.${p.name}`] = new Float32Array(init.get(p.name)!.data.length);
-  }
+  for (const info of [...engine.layout.params, ...engine.layout.buffers]) file.set(`init.${info.name}`, init.get(info.name)!);
+  const hyper = { lr: o.lr, wd: new Float32Array(engine.trainable.length).fill(o.wd) };
+  let state = engine.upload(init);
   for (let k = 0; k < o.steps; k++) {
     const b = randomBatch(rng, batch, input, spec.numClasses);
     file.set(`batch.${k}.input`, { dtype: 'float32', shape: [batch, ...input], data: b.input });
     file.set(`batch.${k}.target`, { dtype: 'int64', shape: [batch], data: b.target });
-    const out = await program.run({ ...feeds, ...b });
-    const next: Feeds = { ...feeds };
-    for (const [name, data] of Object.entries(out)) if (name.startsWith('next.')) next[name.slice(5)] = data;
-    feeds = next;
+    state = (await engine.step(state, [{ x: b.input, y: b.target }], hyper)).state;
   }
-  await program.release();
+  const final = await engine.download(state);
+  await engine.release();
 
-  for (const info of [...layout.params.filter((p) => p.trainable), ...layout.buffers]) {
-    file.set(`final.${info.name}`, { dtype: 'float32', shape: info.shape, data: feeds[info.name] });
-    if (withMomentum && info.name in feeds && feeds[`momentum.${info.name}`]) {
-      file.set(`final.momentum.${info.name}`, { dtype: 'float32', shape: info.shape, data: feeds[`momentum.${info.name}`] });
-    }
-  }
+  for (const info of [...engine.trainable, ...engine.layout.buffers]) file.set(`final.${info.name}`, final.get(info.name)!);
+  for (const { key, param } of engine.slots) file.set(`final.momentum.${param.name}`, final.get(key)!);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-sgd-'));
   const target = path.join(dir, 'sgd-check.safetensors');
-  writeSafetensors(target, file, { ...modelMetadata(layout), optim: JSON.stringify({ lr: o.lr, wd: o.wd, momentum: o.momentum, steps: o.steps }) });
+  writeSafetensors(target, file, { ...modelMetadata(engine.layout), optim: JSON.stringify({ lr: o.lr, wd: o.wd, momentum: o.momentum, steps: o.steps }) });
   try {
     return runBridge<ParityReport>(['sgd-check', '--file', target, '--tol', String(o.tol ?? 1e-4)]).result;
   } finally {

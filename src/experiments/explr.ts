@@ -22,21 +22,22 @@
  * uses ε = 1e-12: in float32, var + ε rounds to var whenever ε < 2^−24·var, and the run measures
  * the smallest batch variance of any BN channel to show that it does.
  *
- * The runs drive the train-step programs directly (a per-step LR, a non-zero initial momentum
+ * The runs step in lockstep through the step engine (a per-step LR, a non-zero initial momentum
  * buffer and exactly shared batches), so the figure plans no trainer runs.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { explrAlpha, explrBufferFactor, explrLr, explrNormRatio } from '../analysis/explr';
 import { batchAt, DatasetName, fullBatches, loadSubset } from '../data';
+import { TensorMap } from '../io/safetensors';
 import { initialState } from '../nn/init';
-import { InputShape, modelLayout } from '../nn/model';
+import { InputShape } from '../nn/model';
 import { modelSpec } from '../nn/spec';
-import { forwardProgram } from '../programs/forward';
-import { batchStatsGraph, trainStepGraph } from '../programs/programs';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
-import { Feeds, Program, RuntimeOptions } from '../runtime/session';
+import { BnStatistics } from '../train/bn-stats';
+import { EngineState, RuntimeOptions, StepEngine } from '../train/engine';
+import { Evaluator } from '../train/evaluate';
 import { ProgressBar } from '../util/progress';
 import { Rng } from '../util/rng';
 import { Context, Experiment, fmt, Scale, verdict } from './frame';
@@ -175,11 +176,8 @@ export function checkExplr(t: ExplrTrace): Verdict[] {
   return [...t.variants.flatMap((c) => checkCurves(c, t.preset)), checkBnEps(t.preset.bnEps, t.minBnVar)];
 }
 
-type State = Map<string, Float32Array>;
-
 interface Runner {
-  state: State;
-  buffers: State;
+  state: EngineState;
   wd: Float32Array;
   lr: (t: number) => number;
 }
@@ -192,29 +190,25 @@ async function simulate(p: ExplrPreset, ctx: Context): Promise<ExplrTrace> {
   const evalBatch = fullBatches(test).next().value!;
   const input = train.shape as InputShape;
   const spec = modelSpec(p.model, { inChannels: input[0], numClasses: train.numClasses, bnEps: p.bnEps });
-  const layout = modelLayout(spec, input);
-  const trained = layout.params.filter((x) => x.trainable).map((x) => x.name);
   const runtime: RuntimeOptions = { ep: ctx.ep, threads: ctx.threads };
 
-  const shape = { spec, batch: p.batchSize, input };
-  const fwd = forwardProgram('explr_logits', spec, evalBatch.y.length, input, 'train');
-  fwd.graph.output('logits', fwd.logits);
-  const logitsProgram = await Program.create(fwd.graph, runtime);
-  const statsProgram = await Program.create(batchStatsGraph({ spec, batch: evalBatch.y.length, input }), runtime);
-  const stepPrograms = new Map<boolean, Program>();
-  for (const withMomentum of new Set(p.momenta.map((b) => b > 0))) stepPrograms.set(withMomentum, await Program.create(trainStepGraph(shape, withMomentum), runtime));
+  // Train-mode logits (BatchNorm with the batch's statistics) and batch variances on the evaluation batch.
+  const logitsOf = await Evaluator.create(spec, input, evalBatch.y.length, runtime, 'train');
+  const bnStats = new BnStatistics(spec, input, test.count, runtime);
+  const engines = new Map<number, StepEngine>();
+  for (const beta of p.momenta) engines.set(beta, await StepEngine.create({ spec, input, batch: p.batchSize, optimizer: { name: 'sgd', momentum: Math.fround(beta) }, runtime }));
+  const layout = engines.get(p.momenta[0])!.layout;
+  const trained = new Set(layout.params.filter((x) => x.trainable).map((x) => x.name));
 
-  const init: State = new Map([...initialState(layout, new Rng([seed, 'init']))].map(([k, v]) => [k, v.data as Float32Array]));
-  const perturbed: State[] = Array.from({ length: p.baselines }, (_, j) => {
+  const init: TensorMap = initialState(layout, new Rng([seed, 'init']));
+  const perturbed: TensorMap[] = Array.from({ length: p.baselines }, (_, j) => {
     const rng = new Rng([seed, 'explr', 'perturb', j]);
-    return new Map([...init].map(([k, v]) => [k, trained.includes(k) ? ulpPerturb(v, rng) : v]));
+    return new Map([...init].map(([k, v]) => [k, trained.has(k) ? { ...v, data: ulpPerturb(v.data as Float32Array, rng) } : v]));
   });
-  const norm = (s: State) => Math.sqrt(trained.reduce((acc, k) => acc + s.get(k)!.reduce((a, x) => a + x * x, 0), 0));
-  const evalFeeds = (s: State): Feeds => ({ ...Object.fromEntries(s), input: evalBatch.x, target: evalBatch.y });
-  const logits = async (s: State) => (await logitsProgram.run(evalFeeds(s), ['logits'])).logits as Float32Array;
-  const minVar = async (s: State) => {
-    const out = await statsProgram.run(evalFeeds(s));
-    return Math.min(...Object.entries(out).filter(([k]) => k.endsWith('.var')).flatMap(([, v]) => [...(v as Float32Array)]));
+  const norm = (s: TensorMap) => Math.sqrt([...trained].reduce((acc, k) => acc + (s.get(k)!.data as Float32Array).reduce((a, x) => a + x * x, 0), 0));
+  const minVar = async (s: TensorMap) => {
+    const { stats } = await bnStats.compute(s, test);
+    return Math.min(...[...stats].filter(([k]) => k.endsWith('.running_var')).flatMap(([, v]) => [...(v.data as Float32Array)]));
   };
   let minBnVar = await minVar(init);
 
@@ -224,38 +218,35 @@ async function simulate(p: ExplrPreset, ctx: Context): Promise<ExplrTrace> {
     const h = { lr: Math.fround(p.lr), wd: Math.fround(p.wd), momentum: Math.fround(beta) };
     const alpha = explrAlpha(h);
     const k = explrBufferFactor(h, alpha);
-    const withMomentum = beta > 0;
-    const program = stepPrograms.get(withMomentum)!;
-    const zeros = () => new Map(trained.map((n) => [n, new Float32Array(init.get(n)!.length)]));
-    const wdOf = (wd: number) => new Float32Array(trained.length).fill(wd);
+    const engine = engines.get(beta)!;
+    const start = (params: TensorMap, buffer?: (w: Float32Array) => Float32Array): EngineState => {
+      const state = engine.withZeroSlots(params);
+      if (buffer) for (const { key, param } of engine.slots) state.set(key, { ...state.get(key)!, data: buffer(params.get(param.name)!.data as Float32Array) });
+      return engine.upload(state);
+    };
+    const wdOf = (wd: number) => new Float32Array(engine.trainable.length).fill(wd);
     const constant = () => p.lr;
+    const explrSchedule = (t: number) => explrLr(h, t, alpha);
     const runs: Record<string, Runner> = {
-      A: { state: new Map(init), buffers: zeros(), wd: wdOf(p.wd), lr: constant },
-      B: { state: new Map(init), buffers: new Map(trained.map((n) => [n, Float32Array.from(init.get(n)!, (w) => k * w)])), wd: wdOf(0), lr: (t) => explrLr(h, t, alpha) },
-      ...Object.fromEntries(perturbed.map((s, j) => [`baseline${j}`, { state: new Map(s), buffers: zeros(), wd: wdOf(p.wd), lr: constant }])),
-      control: { state: new Map(init), buffers: zeros(), wd: wdOf(0), lr: constant },
-      ...(withMomentum ? { zeroBuffer: { state: new Map(init), buffers: zeros(), wd: wdOf(0), lr: (t: number) => explrLr(h, t, alpha) } } : {}),
+      A: { state: start(init), wd: wdOf(p.wd), lr: constant },
+      B: { state: start(init, (w) => Float32Array.from(w, (x) => k * x)), wd: wdOf(0), lr: explrSchedule },
+      ...Object.fromEntries(perturbed.map((s, j) => [`baseline${j}`, { state: start(s), wd: wdOf(p.wd), lr: constant }])),
+      control: { state: start(init), wd: wdOf(0), lr: constant },
+      ...(beta > 0 ? { zeroBuffer: { state: start(init), wd: wdOf(0), lr: explrSchedule } } : {}),
     };
     const c: ExplrCurves = {
-      momentum: beta, alpha, steps: [], explr: [], baseline: [], baselineRuns: perturbed.map(() => []), control: [], normA: [], normB: [], ...(withMomentum ? { zeroBuffer: [] } : {}),
+      momentum: beta, alpha, steps: [], explr: [], baseline: [], baselineRuns: perturbed.map(() => []), control: [], normA: [], normB: [], ...(beta > 0 ? { zeroBuffer: [] } : {}),
     };
     const batchOpts = { batchSize: p.batchSize, seed, augment: false };
     const perEpoch = Math.floor(train.count / p.batchSize);
     for (let t = 0; t < p.steps; t++) {
       const b = batchAt(train, batchOpts, Math.floor(t / perEpoch), t % perEpoch);
       const z: Record<string, Float32Array> = {};
+      const params: Record<string, TensorMap> = {};
       for (const [name, r] of Object.entries(runs)) {
-        const feeds: Feeds = { ...Object.fromEntries(r.state), input: b.x, target: b.y, lr: Float32Array.of(r.lr(t)), wd: r.wd };
-        if (withMomentum) {
-          feeds.momentum = Float32Array.of(beta);
-          for (const [n, v] of r.buffers) feeds[`momentum.${n}`] = v;
-        }
-        const out = await program.run(feeds);
-        for (const [key, v] of Object.entries(out)) {
-          if (key.startsWith('next.momentum.')) r.buffers.set(key.slice('next.momentum.'.length), v as Float32Array);
-          else if (key.startsWith('next.')) r.state.set(key.slice('next.'.length), v as Float32Array);
-        }
-        z[name] = await logits(r.state);
+        r.state = (await engine.step(r.state, [b], { lr: r.lr(t), wd: r.wd })).state;
+        params[name] = await engine.download(r.state);
+        z[name] = await logitsOf.logits(params[name], evalBatch);
       }
       c.steps.push(t + 1);
       c.explr.push(relativeDistance(z.A, z.B));
@@ -264,15 +255,17 @@ async function simulate(p: ExplrPreset, ctx: Context): Promise<ExplrTrace> {
       c.baseline.push(geometricMean(bs));
       c.control.push(relativeDistance(z.A, z.control));
       c.zeroBuffer?.push(relativeDistance(z.A, z.zeroBuffer));
-      c.normA.push(norm(runs.A.state));
-      c.normB.push(norm(runs.B.state));
+      c.normA.push(norm(params.A));
+      c.normB.push(norm(params.B));
       bar.tick(1, `${label(beta)}  (a) ${fmt(c.explr[t])}  (b) ${fmt(c.baseline[t])}  (c) ${fmt(c.control[t])}`);
     }
-    minBnVar = Math.min(minBnVar, await minVar(runs.A.state), await minVar(runs.B.state));
+    minBnVar = Math.min(minBnVar, await minVar(await engine.download(runs.A.state)), await minVar(await engine.download(runs.B.state)));
     variants.push(c);
   }
   bar.done();
-  for (const prog of [logitsProgram, statsProgram, ...stepPrograms.values()]) await prog.release();
+  for (const engine of engines.values()) await engine.release();
+  await logitsOf.release();
+  await bnStats.release();
   return { preset: p, variants, minBnVar, seconds: (Date.now() - started) / 1000 };
 }
 

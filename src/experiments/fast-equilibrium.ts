@@ -6,34 +6,24 @@
  * inputs, falls within O(1/λη) steps after E to the level of two independent halves of the same
  * schedule, although the schedules took different paths until E.
  *
- * Many runs are needed (72 at cpu scale, 1500 at paper scale). This figure drives the train-step
- * and evaluation programs itself, one run after another in one process, and records each run's
- * predicted labels on the evaluation set at every evaluation step; a run's result is one JSON
- * file, so an interrupted figure continues with the runs it has not done yet. Why not the
- * trainer: a run's fixed cost there is small (building the programs takes ≈0.3 s), but at cpu
- * scale the figure needs a network and inputs that a TrainConfig cannot name — cnn4-si at a
- * quarter of its width on 14×14 pooled images, ≈6× cheaper per image than cnn4-si on 28×28
- * (measured here: ≈2800 vs ≈250 images/s under load) — and the trainer records no predictions.
- * The driver runs everything in one process, so `--jobs` does not apply to it. The
- * random-schedules figure uses the same driver.
+ * Many runs are needed (72 at cpu scale, 1500 at paper scale). Each is an ordinary training run
+ * (its own directory, resumable, `--jobs` and launchers apply) that records its predicted labels on
+ * the evaluation set at every evaluation (config.recordPredictions). At cpu scale they train
+ * cnn4-si at a quarter of its width on 14×14 pooled images, ≈6× cheaper per image than cnn4-si on
+ * 28×28. The random-schedules figure plans its runs the same way.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { spread, windowMean } from '../analysis/equilibrium';
-import { argmaxRows, crossDistance, halvesDistance, Labels } from '../analysis/predictions';
-import { BatchStream, channelStats, Dataset, DatasetName, fullBatches, loadSubset } from '../data';
-import { TensorMap } from '../io/safetensors';
-import { initialState } from '../nn/init';
-import { InputShape, modelLayout } from '../nn/model';
-import { ModelSpec, modelSpec } from '../nn/spec';
-import { evaluateGraph, trainStepGraph } from '../programs/programs';
+import { crossDistance, halvesDistance, Labels } from '../analysis/predictions';
+import { DatasetName } from '../data';
 import { writeChart } from '../plot/chart';
-import { Program, RuntimeOptions } from '../runtime/session';
-import { resolveConfig } from '../train/config';
-import { Schedule, scheduleAt } from '../train/schedule';
-import { ProgressBar } from '../util/progress';
+import { resolveConfig, TrainConfig } from '../train/config';
+import { readPredictions } from '../train/predictions';
+import { Schedule } from '../train/schedule';
+import { runFiles } from '../train/trainer';
 import { Rng } from '../util/rng';
 import { Context, Experiment, fmt, PlannedRun, verdict } from './frame';
+import { runDir, runMetrics, runPlanned } from './runs';
 
 export interface FastEqSchedule {
   name: string;
@@ -41,7 +31,7 @@ export interface FastEqSchedule {
   phases: { at: number; lr: number; wd: number }[];
 }
 
-export interface FastEqPreset extends DriverConfig {
+export interface FastEqPreset extends PooledRunFields {
   /** Test images whose predicted labels are recorded. */
   evalSubset: number;
   schedules: FastEqSchedule[];
@@ -83,13 +73,8 @@ export function threeSchedules(lr: number, wd: number, decayAt: number): FastEqS
 const rho = (p: Pick<FastEqPreset, 'after'>) => p.after.lr * p.after.wd;
 const seedOf = (schedule: number, run: number) => 1000 * (schedule + 1) + run;
 
-/**
- * The in-process driver (shared with random-schedules): one train-step program and one evaluation
- * program, runs trained one after another with plain SGD + WD (no momentum), each run's state kept
- * in memory, and at every evaluation step the predicted labels on the evaluation set, the test
- * accuracy, |w| and the effective LR η/|w|² recorded.
- */
-export interface DriverConfig {
+/** The model and data of every run of this figure and of random-schedules (a narrow cnn4-si on pooled images at cpu scale). */
+export interface PooledRunFields {
   dataset: DatasetName;
   /** A model preset (`cnn4-si`, `preresnet32-si`, …). */
   model: string;
@@ -103,7 +88,7 @@ export interface DriverConfig {
   batch: number;
 }
 
-export interface PlannedDriverRun {
+export interface RunPlan {
   name: string;
   seed: number;
   /** Base LR and WD, and the schedule over them (as for the trainer). */
@@ -112,186 +97,64 @@ export interface PlannedDriverRun {
   schedule: Schedule;
   steps: number;
   evalEvery: number;
-  /** Keep the predicted labels of every evaluation. */
+  /** Record the predicted labels at every evaluation. */
   keepLabels: boolean;
 }
 
-/** What one run leaves, at every evaluation step (step 0 included). */
+/** A run as the trainer runs it: plain SGD + WD, evaluated (and its metrics logged) every evalEvery steps. */
+export function runConfig(c: PooledRunFields, r: RunPlan, ctx: Pick<Context, 'dataDir'>): TrainConfig {
+  return resolveConfig({
+    model: c.model, widths: c.widths, dataset: c.dataset, dataDir: ctx.dataDir, trainSubset: c.trainSubset, testSubset: c.evalSubset, pool: c.pool,
+    evalTrainSubset: 0, batchSize: c.batch, lr: r.lr, wd: r.wd, schedule: r.schedule, steps: r.steps, seed: r.seed,
+    evalEvery: r.evalEvery, logEvery: r.evalEvery, recordPredictions: r.keepLabels,
+  });
+}
+
+export const plannedRunsOf = (c: PooledRunFields, runs: RunPlan[], ctx: Context): PlannedRun[] => runs.map((r) => ({ name: r.name, config: runConfig(c, r, ctx) }));
+
+/** What one finished run recorded at each evaluation. */
 export interface RunTrace {
   name: string;
-  /** What the run was made from (planKey); a trace of another plan is stale and made again. */
-  plan: string;
-  seed: number;
   steps: number[];
-  /** The predicted labels, base64 of one byte per evaluation image (when kept). */
-  labels: string[];
+  /** The predicted test labels (runs that kept them). */
+  labels: Uint8Array[];
   acc: number[];
+  /** |w| of the scale-invariant weights and η/|w|², before the step that ends at each evaluation. */
   wNorm: number[];
   effLr: number[];
   lr: number[];
   wd: number[];
 }
 
-/** The data set with every image average-pooled over k×k blocks (rounded to uint8), normalised with its own statistics. */
-export function poolImages(ds: Dataset, k: number): Dataset {
-  if (k === 1) return ds;
-  const [c, h, w] = ds.shape;
-  if (h % k !== 0 || w % k !== 0 || !(ds.images instanceof Uint8Array)) throw new Error(`poolImages: cannot pool ${ds.name} images of ${h}×${w} by ${k}`);
-  const [ph, pw] = [h / k, w / k];
-  const images = new Uint8Array(ds.count * c * ph * pw);
-  for (let p = 0; p < ds.count * c; p++) {
-    for (let y = 0; y < ph; y++) {
-      for (let x = 0; x < pw; x++) {
-        let sum = 0;
-        for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) sum += ds.images[p * h * w + (y * k + dy) * w + x * k + dx];
-        images[p * ph * pw + y * pw + x] = Math.round(sum / (k * k));
-      }
-    }
-  }
-  const pooled: Dataset = { ...ds, shape: [c, ph, pw], images, source: `${ds.source} [pooled ${k}×${k}]` };
-  return { ...pooled, ...channelStats(pooled) };
-}
-
-export function driverSpec(c: DriverConfig, ds: Pick<Dataset, 'shape' | 'numClasses'>): ModelSpec {
-  const spec = modelSpec(c.model, { inChannels: ds.shape[0], numClasses: ds.numClasses });
-  if (!c.widths) return spec;
-  if (spec.arch !== 'cnn4') throw new Error(`widths apply to cnn4 models, not ${c.model}`);
-  return { ...spec, widths: c.widths };
-}
-
-export interface Driver {
-  config: DriverConfig;
-  train: Dataset;
-  test: Dataset;
-  spec: ModelSpec;
-  input: InputShape;
-  evalBatch: number;
-  step: Program;
-  evaluate: Program;
-}
-
-/** The largest divisor of `n` not above 500, so every evaluation batch is full. */
-function divisorBatch(n: number): number {
-  for (let b = Math.min(500, n); b > 1; b--) if (n % b === 0) return b;
-  return 1;
-}
-
-export async function openDriver(c: DriverConfig, ctx: Context): Promise<Driver> {
-  const opts = { dataDir: ctx.dataDir };
-  const train = poolImages(await loadSubset({ dataset: c.dataset, split: 'train', size: c.trainSubset, seed: 0 }, opts), c.pool);
-  // Normalised like the training images (a data set's stored statistics are its training split's).
-  const test = { ...poolImages(await loadSubset({ dataset: c.dataset, split: 'test', size: c.evalSubset, seed: 0 }, opts), c.pool), mean: train.mean, std: train.std };
-  const spec = driverSpec(c, train);
-  const input = train.shape as InputShape;
-  const runtime: RuntimeOptions = { ep: ctx.ep, threads: ctx.threads };
-  const evalBatch = divisorBatch(test.count);
-  const step = await Program.create(trainStepGraph({ spec, batch: c.batch, input }, false), runtime);
-  const evaluate = await Program.create(evaluateGraph({ spec, batch: evalBatch, input }), runtime);
-  return { config: c, train, test, spec, input, evalBatch, step, evaluate };
-}
-
-export async function closeDriver(d: Driver): Promise<void> {
-  await d.step.release();
-  await d.evaluate.release();
-}
-
-async function predict(d: Driver, state: TensorMap): Promise<Uint8Array> {
-  const feeds: Record<string, Float32Array> = {};
-  for (const [k, v] of state) feeds[k] = v.data as Float32Array;
-  const out = new Uint8Array(d.test.count);
-  for (const b of fullBatches(d.test, { chunkSize: d.evalBatch, last: 'drop' })) {
-    const logits = (await d.evaluate.run({ ...feeds, input: b.x, target: b.y }, ['logits'])).logits as Float32Array;
-    out.set(argmaxRows(logits, d.evalBatch, d.spec.numClasses), b.index * d.evalBatch);
-  }
-  return out;
-}
-
-/** The driver settings and run plan that determine a trace, as text. */
-export function planKey(c: DriverConfig, r: PlannedDriverRun): string {
-  const { dataset, model, widths, trainSubset, pool, evalSubset, batch } = c;
-  return JSON.stringify({ dataset, model, widths, trainSubset, pool, evalSubset, batch, run: r });
-}
-
-/** Trains one run from its seed's initialisation; `progress(steps)` is called every 50 steps. */
-export async function trainRun(d: Driver, r: PlannedDriverRun, progress: (steps: number) => void = () => {}): Promise<RunTrace> {
-  const layout = modelLayout(d.spec, d.input);
-  const trainable = layout.params.filter((q) => q.trainable);
-  const si = new Set(layout.params.filter((q) => q.scaleInvariant).map((q) => q.name));
-  let state = initialState(layout, new Rng([r.seed, 'init']));
-  const stream = new BatchStream(d.train, { batchSize: d.config.batch, seed: r.seed });
-  const trace: RunTrace = { name: r.name, plan: planKey(d.config, r), seed: r.seed, steps: [], labels: [], acc: [], wNorm: [], effLr: [], lr: [], wd: [] };
-  const hyper = (t: number) => scheduleAt(r.schedule, { lr: r.lr, wd: r.wd }, t, stream.perEpoch);
-  const record = async (step: number) => {
-    // The LR and WD of the step that led here (of the first step, at step 0).
-    const h = hyper(Math.max(0, step - 1));
-    const labels = await predict(d, state);
-    let w2 = 0;
-    for (const [k, v] of state) if (si.has(k)) for (const x of v.data as Float32Array) w2 += x * x;
-    trace.steps.push(step);
-    if (r.keepLabels) trace.labels.push(Buffer.from(labels).toString('base64'));
-    trace.acc.push(labels.reduce((n, l, i) => n + (l === d.test.labels[i] ? 1 : 0), 0) / labels.length);
-    trace.wNorm.push(Math.sqrt(w2));
-    trace.effLr.push(h.lr / w2);
-    trace.lr.push(h.lr);
-    trace.wd.push(h.wd);
+export function readRunTrace(ctx: Context, r: Pick<RunPlan, 'name' | 'keepLabels'>): RunTrace {
+  const { steps, evals } = runMetrics(ctx, r.name);
+  const byStep = new Map(steps.map((s) => [s.step, s]));
+  const at = evals.map((e) => {
+    const s = byStep.get(e.step);
+    if (!s) throw new Error(`${runDir(ctx, r.name)}: no metrics line at evaluation step ${e.step}; run the figure again to redo the run`);
+    return s;
+  });
+  return {
+    name: r.name,
+    steps: evals.map((e) => e.step),
+    labels: r.keepLabels ? readPredictions(runFiles(runDir(ctx, r.name)).predictions).labels : [],
+    acc: evals.map((e) => e.test_acc),
+    wNorm: at.map((s) => s.si_w_norm),
+    effLr: at.map((s) => s.eff_lr),
+    lr: at.map((s) => s.lr),
+    wd: at.map((s) => s.wd),
   };
-  await record(0);
-  for (let t = 0; t < r.steps; t++) {
-    const h = hyper(t);
-    const b = stream.next();
-    const feeds: Record<string, Float32Array | BigInt64Array> = { input: b.x, target: b.y, lr: Float32Array.of(h.lr), wd: new Float32Array(trainable.length).fill(h.wd) };
-    for (const [k, v] of state) feeds[k] = v.data as Float32Array;
-    const out = await d.step.run(feeds);
-    const loss = out.loss[0] as number;
-    if (!Number.isFinite(loss)) throw new Error(`run ${r.name} diverged at step ${t + 1} (loss ${loss}, η ${h.lr}, λ ${h.wd}); lower λη`);
-    const next: TensorMap = new Map();
-    for (const [k, v] of state) next.set(k, out[`next.${k}`] ? { ...v, data: out[`next.${k}`] } : v);
-    state = next;
-    if ((t + 1) % r.evalEvery === 0 || t + 1 === r.steps) await record(t + 1);
-    if ((t + 1) % 50 === 0) progress(t + 1);
-  }
-  return trace;
 }
-
-/**
- * Runs every planned run whose trace file is missing or was made from another plan (the preset
- * changed), in order; each trace is written to `<dir>/<name>.json` when its run ends.
- */
-export async function runAll(c: DriverConfig, runs: PlannedDriverRun[], dir: string, ctx: Context, label: string): Promise<void> {
-  fs.mkdirSync(dir, { recursive: true });
-  const done = (r: PlannedDriverRun) => fs.existsSync(path.join(dir, `${r.name}.json`)) && readTrace(dir, r.name).plan === planKey(c, r);
-  const todo = runs.filter((r) => !done(r));
-  if (todo.length === 0) return;
-  const d = await openDriver(c, ctx);
-  const bar = new ProgressBar({ total: todo.reduce((s, r) => s + r.steps, 0), label, unit: ' steps', quiet: ctx.quiet });
-  let stepsDone = 0;
-  try {
-    for (const r of todo) {
-      const trace = await trainRun(d, r, (n) => bar.update(stepsDone + n, r.name));
-      const file = path.join(dir, `${r.name}.json`);
-      fs.writeFileSync(file + '.tmp', JSON.stringify(trace));
-      fs.renameSync(file + '.tmp', file);
-      stepsDone += r.steps;
-    }
-  } finally {
-    bar.done();
-    await closeDriver(d);
-  }
-}
-
-export const readTrace = (dir: string, name: string): RunTrace => JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8'));
-
-const runsDir = (ctx: Context) => path.join(ctx.dir, 'runs');
 
 /** The runs, schedule by schedule: seeds differ across schedules too, so every run is independent. */
-function plannedRuns(p: FastEqPreset): PlannedDriverRun[][] {
+function plannedRuns(p: FastEqPreset): RunPlan[][] {
   return p.schedules.map((s, i) => Array.from({ length: p.runs }, (_, j) => ({
     name: `${s.name}-s${seedOf(i, j)}`, seed: seedOf(i, j), lr: s.phases[0].lr, wd: s.phases[0].wd, schedule: scheduleOf(s, p), steps: p.steps, evalEvery: p.evalEvery, keepLabels: true,
   })));
 }
 
 function readTraces(p: FastEqPreset, ctx: Context): RunTrace[][] {
-  return plannedRuns(p).map((runs) => runs.map((r) => readTrace(runsDir(ctx), r.name)));
+  return plannedRuns(p).map((runs) => runs.map((r) => readRunTrace(ctx, r)));
 }
 
 /** The distance curves of the figure, from labels[schedule][evaluation][run]. */
@@ -390,7 +253,7 @@ export function settleStep(c: DistanceCurves, equalizeStep: number, err: number)
 function curvesOf(p: FastEqPreset, ctx: Context) {
   const traces = readTraces(p, ctx);
   const steps = traces[0][0].steps;
-  const labels = traces.map((runs) => steps.map((_, t) => runs.map((r) => Buffer.from(r.labels[t], 'base64'))));
+  const labels = traces.map((runs) => steps.map((_, t) => runs.map((r) => r.labels[t])));
   return { traces, curves: distanceCurves(steps, p.schedules.map((s) => s.name), labels, 10, p.draws, ctx.seed) };
 }
 
@@ -438,18 +301,9 @@ export const fastEquilibrium: Experiment<FastEqPreset> = {
     evaluation: `every ${p.evalEvery} steps`,
     baseline: `${Math.floor(p.runs / 2)} runs vs ${Math.floor(p.runs / 2)} runs of one schedule, against ${Math.floor(p.runs / 2)} vs ${Math.floor(p.runs / 2)} of two schedules (${p.draws} random draws averaged)`,
   }),
-  plan(p, ctx) {
-    // What each run is, as a trainer config, for --dry-run (the figure drives the programs itself, with the widths and pooling of `settings`; see the top of this file).
-    return plannedRuns(p).flat().map((r): PlannedRun => ({
-      name: r.name,
-      config: resolveConfig({
-        model: p.model, dataset: p.dataset, dataDir: ctx.dataDir, trainSubset: p.trainSubset, testSubset: p.evalSubset, evalTrainSubset: 0,
-        batchSize: p.batch, lr: r.lr, wd: r.wd, schedule: r.schedule, steps: r.steps, seed: r.seed, evalEvery: r.evalEvery,
-      }),
-    }));
-  },
+  plan: (p, ctx) => plannedRunsOf(p, plannedRuns(p).flat(), ctx),
   async run(p, ctx) {
-    await runAll(p, plannedRuns(p).flat(), runsDir(ctx), ctx, 'fast-equilibrium');
+    await runPlanned(plannedRunsOf(p, plannedRuns(p).flat(), ctx), ctx);
   },
   async plot(p, ctx) {
     const { traces, curves } = curvesOf(p, ctx);

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { DatasetName } from '../data';
 import type { FigureSection, Verdict } from '../plot/report';
-import type { ExecutionProvider } from '../runtime/session';
+import type { ExecutionProvider } from '../train/engine';
 import type { TrainConfig } from '../train/config';
 
 export type Scale = 'smoke' | 'cpu' | 'paper';
@@ -131,7 +131,9 @@ export function describePlan(exp: Experiment, ctx: Context): string {
   const lines = [`${exp.id} at ${ctx.scale} scale: ${runs.length} training run(s)`];
   for (const r of runs) {
     const c = r.config;
-    lines.push(`  ${r.name}: ${c.model} on ${c.dataset}${c.trainSubset ? ` (${c.trainSubset} images)` : ''}, batch ${c.batchSize || 'full'}, ` +
+    const model = `${c.model}${c.widths ? ` (conv widths ${c.widths.join('/')})` : ''}`;
+    const data = `${c.dataset}${c.trainSubset ? ` (${c.trainSubset} images)` : ''}${c.pool > 1 ? `, pooled ${c.pool}×${c.pool}` : ''}`;
+    lines.push(`  ${r.name}: ${model} on ${data}, batch ${c.batchSize || 'full'}, ` +
       `η ${c.lr}, λ ${c.wd}, β ${c.momentum}, ${c.steps} steps, schedule ${JSON.stringify(c.schedule)}`);
   }
   const settings = exp.settings(p);

@@ -4,19 +4,19 @@
  * common phase the five have the same weight norm and effective LR (the equilibrium of claim 2
  * does not remember the path), and after the final decay they reach the same test accuracy.
  *
- * The runs are driven in-process by the fast-equilibrium figure's driver (a narrow cnn4-si on
- * pooled images at cpu scale, which the trainer's configs cannot express).
+ * The runs are ordinary training runs planned as the fast-equilibrium figure plans its own (a
+ * narrow cnn4-si on pooled images at cpu scale).
  */
 import * as path from 'path';
 import { spread, windowMean } from '../analysis/equilibrium';
 import { writeChart } from '../plot/chart';
-import { resolveConfig } from '../train/config';
 import { Schedule, scheduleAt } from '../train/schedule';
 import { Rng } from '../util/rng';
-import { DriverConfig, PlannedDriverRun, readTrace, runAll, RunTrace } from './fast-equilibrium';
-import { Experiment, fmt, PlannedRun, verdict } from './frame';
+import { plannedRunsOf, PooledRunFields, readRunTrace, RunPlan, RunTrace } from './fast-equilibrium';
+import { Context, Experiment, fmt, verdict } from './frame';
+import { runPlanned } from './runs';
 
-export interface RandomSchedulesPreset extends DriverConfig {
+export interface RandomSchedulesPreset extends PooledRunFields {
   /** Number of random schedules. */
   runs: number;
   /** The random phase: `phases` phases of `phaseSteps` steps, each with its own LR and WD. */
@@ -66,7 +66,7 @@ export function scheduleOfPhases(p: RandomSchedulesPreset, phases: Phase[]): Sch
   };
 }
 
-function plannedRuns(p: RandomSchedulesPreset, seed: number): PlannedDriverRun[] {
+function plannedRuns(p: RandomSchedulesPreset, seed: number): RunPlan[] {
   return Array.from({ length: p.runs }, (_, i) => ({
     name: `schedule-${i + 1}`, seed: seed * 100 + i, lr: p.lr, wd: p.wd, schedule: scheduleOfPhases(p, randomPhases(p, seed, i)),
     steps: totalSteps(p), evalEvery: p.evalEvery, keepLabels: false,
@@ -121,8 +121,7 @@ export function checkRandomSchedules(s: RandomSchedulesSummary) {
   ];
 }
 
-const runsDir = (dir: string) => path.join(dir, 'runs');
-const readTraces = (p: RandomSchedulesPreset, dir: string, seed: number) => plannedRuns(p, seed).map((r) => readTrace(runsDir(dir), r.name));
+const readTraces = (p: RandomSchedulesPreset, ctx: Context) => plannedRuns(p, ctx.seed).map((r) => readRunTrace(ctx, r));
 /** Window of the summary: the last quarter of the decay phase, and as long at the ends of the other phases. */
 const windowOf = (p: RandomSchedulesPreset) => p.decaySteps / 4;
 
@@ -163,20 +162,12 @@ export const randomSchedules: Experiment<RandomSchedulesPreset> = {
     runs: p.runs,
     'measured at': `window means over the last ${windowOf(p)} steps of each phase; evaluation every ${p.evalEvery} steps`,
   }),
-  plan(p, ctx) {
-    return plannedRuns(p, ctx.seed).map((r): PlannedRun => ({
-      name: r.name,
-      config: resolveConfig({
-        model: p.model, dataset: p.dataset, dataDir: ctx.dataDir, trainSubset: p.trainSubset, testSubset: p.evalSubset, evalTrainSubset: 0,
-        batchSize: p.batch, lr: r.lr, wd: r.wd, schedule: r.schedule, steps: r.steps, seed: r.seed, evalEvery: r.evalEvery,
-      }),
-    }));
-  },
+  plan: (p, ctx) => plannedRunsOf(p, plannedRuns(p, ctx.seed), ctx),
   async run(p, ctx) {
-    await runAll(p, plannedRuns(p, ctx.seed), runsDir(ctx.dir), ctx, 'random-schedules');
+    await runPlanned(plannedRunsOf(p, plannedRuns(p, ctx.seed), ctx), ctx);
   },
   async plot(p, ctx) {
-    const traces = readTraces(p, ctx.dir, ctx.seed);
+    const traces = readTraces(p, ctx);
     const runs = plannedRuns(p, ctx.seed);
     const vlines = [{ x: commonStart(p), label: 'same LR, WD' }, { x: decayStart(p), label: 'LR decay, WD off' }];
     const fine = Array.from({ length: Math.ceil(totalSteps(p) / 10) + 1 }, (_, i) => Math.min(10 * i, totalSteps(p) - 1));
@@ -198,7 +189,7 @@ export const randomSchedules: Experiment<RandomSchedulesPreset> = {
     return [files.png];
   },
   check(p, ctx) {
-    return checkRandomSchedules(summarize(readTraces(p, ctx.dir, ctx.seed), p, windowOf(p)));
+    return checkRandomSchedules(summarize(readTraces(p, ctx), p, windowOf(p)));
   },
   notes(p, ctx) {
     const runs = plannedRuns(p, ctx.seed);

@@ -4,18 +4,18 @@
  * and the loss spikes; the spike's large gradient grows |w| again, and the cycle repeats. With WD
  * switched off, |w| only grows (the gradient is orthogonal to w) and GD converges.
  *
- * The loss, its gradient (our autodiff) and the update run as one small float64 ONNX program.
+ * The loss, its gradient (our autodiff) and the update run as one small float64 ONNX program
+ * (train/vector-descent.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { spikeSteps } from '../analysis/equilibrium';
-import { gradients } from '../autodiff/engine';
-import { Graph } from '../graph/ir';
-import { add, div, mul, sub } from '../ops/elementwise';
+import { Graph, Value } from '../graph/ir';
+import { div, mul } from '../ops/elementwise';
 import { reduceSum } from '../ops/reduce';
 import { slice } from '../ops/shape';
 import { writeChart } from '../plot/chart';
-import { Program } from '../runtime/session';
+import { descentGraph, VectorDescent } from '../train/vector-descent';
 import { Experiment, fmt, verdict } from './frame';
 
 export interface ToyPreset {
@@ -42,29 +42,22 @@ interface ToyTrace {
   wdOff: number;
 }
 
-/** One GD + WD step of the toy as a program: inputs w [2], lr, wd; outputs next w and the loss at w. */
-export function toyProgram(): Graph {
-  const g = new Graph('toy_step');
-  const w = g.input('w', [2], 'float64');
-  const lr = g.input('lr', [], 'float64');
-  const wd = g.input('wd', [], 'float64');
+/** L(x, y) = x² / (x² + y²) of w = (x, y). */
+const toyLoss = (w: Value): Value => {
   const x = slice(w, [0], [0], [1]);
-  const loss = reduceSum(div(mul(x, x), reduceSum(mul(w, w))));
-  const grad = gradients(loss, [w]).get(w)!;
-  g.output('next', sub(w, mul(lr, add(grad, mul(wd, w)))));
-  g.output('loss', loss);
-  return g;
-}
+  return reduceSum(div(mul(x, x), reduceSum(mul(w, w))));
+};
+
+/** One GD + WD step of the toy as a program: inputs w [2], lr, wd; outputs next w and the loss at w. */
+export const toyProgram = (): Graph => descentGraph('toy_step', 2, toyLoss);
 
 async function simulate(p: ToyPreset, threads: number): Promise<ToyTrace> {
-  const program = await Program.create(toyProgram(), { threads: Math.max(1, threads) });
+  const gd = await VectorDescent.create(toyProgram(), { threads: Math.max(1, threads) });
   let w: Float64Array = Float64Array.from(p.init);
   const trace: ToyTrace = { loss: [], norm: [], wdOff: p.steps };
-  const lr = Float64Array.of(p.lr);
   let armed = false;
   for (let t = 0; t < p.steps; t++) {
-    const out = await program.run({ w, lr, wd: Float64Array.of(t < trace.wdOff ? p.wd : 0) });
-    const loss = out.loss[0] as number;
+    const { next, loss } = await gd.step(w, p.lr, t < trace.wdOff ? p.wd : 0);
     if (loss < p.low) armed = true;
     else if (armed && loss > p.high) {
       armed = false;
@@ -72,9 +65,9 @@ async function simulate(p: ToyPreset, threads: number): Promise<ToyTrace> {
     }
     trace.loss.push(loss);
     trace.norm.push(Math.hypot(w[0], w[1]));
-    w = out.next as Float64Array;
+    w = next;
   }
-  await program.release();
+  await gd.release();
   return trace;
 }
 

@@ -13,7 +13,7 @@ export interface CommonSpec {
   affine: boolean;
   /** The last linear layer is frozen at its initialisation (never updated). */
   frozenFc: boolean;
-  /** Multiplies the last layer's default initialisation; a frozen layer needs ≈10 to let the net fit (PAPER.md, calibration). */
+  /** Multiplies the last layer's default initialisation; a frozen layer needs ≈10 to let the net fit (docs/science.md, Calibration). */
   fcScale: number;
   /** ε of every norm layer. */
   bnEps: number;
@@ -43,6 +43,8 @@ export interface ModelOverrides {
   numClasses?: number;
   bnEps?: number;
   fcScale?: number;
+  /** cnn4 only: the three conv widths. */
+  widths?: [number, number, number];
 }
 
 /** Parses a preset name such as `preresnet32`, `preresnet20-w2-si`, `preresnet20-gn-si` or `cnn4-ln`. */
@@ -63,7 +65,8 @@ export function modelSpec(name: string, overrides: ModelOverrides = {}): ModelSp
     bnMomentum: 0.1,
   };
   if (width < 1) throw new Error(`model "${name}": width multiplier must be at least 1`);
-  if (m[1] === 'cnn4') return { arch: 'cnn4', widths: [32 * width, 64 * width, 128 * width], ...common };
+  if (m[1] === 'cnn4') return { arch: 'cnn4', widths: overrides.widths ?? [32 * width, 64 * width, 128 * width], ...common };
+  if (overrides.widths) throw new Error(`model "${name}": conv widths can be set for cnn4 models only (PreResNet widths come from -w{K})`);
   const depth = Number(m[2]);
   if ((depth - 2) % 6 !== 0 || depth < 8) throw new Error(`model "${name}": PreResNet depth must be 6n+2 with n ≥ 1 (8, 14, 20, 32, 56, 110)`);
   return { arch: 'preresnet', depth, width, ...common };

@@ -15,6 +15,7 @@ import { LayerBuilder } from '../nn/layers';
 import { forward, InputShape, modelLayout } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
 import { emitRunningStats, forwardProgram, trainable } from './forward';
+import { OptimizerConfig, optimizerDef } from './optimizers';
 import { emitUpdate } from './update';
 
 export interface ProgramShape {
@@ -23,11 +24,14 @@ export interface ProgramShape {
   input: InputShape;
 }
 
-export function trainStepGraph({ spec, batch, input }: ProgramShape, withMomentum: boolean): Graph {
-  const p = forwardProgram(withMomentum ? 'train_step_momentum' : 'train_step', spec, batch, input, 'train');
+/** A program name that says which optimizer and which of its state it carries, e.g. `train_step_sgd_momentum_buffer`. */
+const updateName = (kind: string, o: OptimizerConfig) => [kind, o.name, ...optimizerDef(o.name).slots(o)].join('_');
+
+export function trainStepGraph({ spec, batch, input }: ProgramShape, optimizer: OptimizerConfig): Graph {
+  const p = forwardProgram(updateName('train_step', optimizer), spec, batch, input, 'train');
   const params = trainable(p.builder).map((info) => p.builder.value(info.name));
   const grads = gradients(p.loss, params);
-  emitUpdate(p.graph, params.map((w) => ({ name: w.name, weight: w, grad: grads.get(w)! })), withMomentum);
+  emitUpdate(p.graph, params.map((w) => ({ name: w.name, weight: w, grad: grads.get(w)! })), optimizer);
   emitRunningStats(p.builder);
   p.graph.output('loss', p.loss);
   p.graph.output('correct', p.correct);
@@ -46,19 +50,20 @@ export function gradientGraph({ spec, batch, input }: ProgramShape): Graph {
   return p.graph;
 }
 
-export function applyGraph({ spec, input }: Omit<ProgramShape, 'batch'>, withMomentum: boolean): Graph {
-  const graph = new Graph(withMomentum ? 'apply_momentum' : 'apply');
+export function applyGraph({ spec, input }: Omit<ProgramShape, 'batch'>, optimizer: OptimizerConfig): Graph {
+  const graph = new Graph(updateName('apply', optimizer));
   const terms = modelLayout(spec, input).params.filter((p) => p.trainable).map((p) => ({
     name: p.name,
     weight: graph.input(p.name, p.shape),
     grad: graph.input(`grad.${p.name}`, p.shape),
   }));
-  emitUpdate(graph, terms, withMomentum);
+  emitUpdate(graph, terms, optimizer);
   return graph;
 }
 
-export function evaluateGraph({ spec, batch, input }: ProgramShape): Graph {
-  const p = forwardProgram('evaluate', spec, batch, input, 'eval');
+/** Logits, loss and correct count; in 'eval' mode with the running statistics, in 'train' mode with the batch's (the function SGD trains). */
+export function evaluateGraph({ spec, batch, input }: ProgramShape, mode: 'eval' | 'train' = 'eval'): Graph {
+  const p = forwardProgram(mode === 'eval' ? 'evaluate' : 'evaluate_train_mode', spec, batch, input, mode);
   p.graph.output('logits', p.logits);
   p.graph.output('loss', p.loss);
   p.graph.output('correct', p.correct);

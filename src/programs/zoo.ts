@@ -18,10 +18,10 @@ export const ZOO: ZooEntry[] = JSON.parse(fs.readFileSync(path.resolve(__dirname
 export function allPrograms({ name, input, batch }: ZooEntry): Graph[] {
   const shape = { spec: modelSpec(name, { inChannels: input[0] }), batch, input };
   return [
-    trainStepGraph(shape, false),
-    trainStepGraph(shape, true),
+    trainStepGraph(shape, { name: 'sgd', momentum: 0 }),
+    trainStepGraph(shape, { name: 'sgd', momentum: 0.9 }),
     gradientGraph(shape),
-    applyGraph(shape, true),
+    applyGraph(shape, { name: 'sgd', momentum: 0.9 }),
     evaluateGraph(shape),
     batchStatsGraph(shape),
   ];

@@ -1,7 +1,8 @@
 /**
  * Checkpoints: one safetensors file with the model's state_dict (PyTorch names, loadable with
- * load_state_dict after dropping the `optimizer.` entries), the momentum buffers under
- * `optimizer.momentum_buffer.<name>`, and the loop's position in the metadata.
+ * load_state_dict after dropping the `optimizer.` entries), the optimizer's state slots under
+ * `optimizer.<slot>.<name>` (e.g. `optimizer.momentum_buffer.conv1.weight`), and the loop's
+ * position in the metadata.
  *
  * Rolling checkpoints are `checkpoints/step-<N>.safetensors` (the newest `keep` are kept);
  * snapshots for SWA are `checkpoints/epoch-<E>.safetensors` and are never pruned.
@@ -13,7 +14,7 @@ import { ModelLayout, modelMetadata } from '../nn/model';
 import { ModelSpec, specName } from '../nn/spec';
 
 export const FORMAT = 'intrinsic-lr/checkpoint-1';
-export const MOMENTUM_PREFIX = 'optimizer.momentum_buffer.';
+export const OPTIMIZER_PREFIX = 'optimizer.';
 
 export interface Position {
   /** Steps completed. */
@@ -27,9 +28,8 @@ export interface Position {
 
 export interface Checkpoint {
   spec: ModelSpec;
-  /** Parameters and buffers by state_dict name (float32). */
+  /** Parameters and buffers by state_dict name, and optimizer slots (float32). */
   state: TensorMap;
-  momentum: TensorMap;
   position: Position;
 }
 
@@ -45,9 +45,7 @@ function batchCounters(layout: ModelLayout, steps: number): TensorMap {
 }
 
 export function checkpointTensors(c: Checkpoint, layout: ModelLayout): TensorMap {
-  const out: TensorMap = new Map([...c.state, ...batchCounters(layout, c.position.step)]);
-  for (const [k, v] of c.momentum) out.set(MOMENTUM_PREFIX + k, v);
-  return out;
+  return new Map([...c.state, ...batchCounters(layout, c.position.step)]);
 }
 
 export function saveCheckpoint(file: string, c: Checkpoint, layout: ModelLayout): void {
@@ -79,11 +77,10 @@ export function loadCheckpoint(file: string, expected: { spec: ModelSpec; layout
     }
     state.set(info.name, t);
   }
-  const momentum: TensorMap = new Map();
-  for (const [k, v] of tensors) if (k.startsWith(MOMENTUM_PREFIX)) momentum.set(k.slice(MOMENTUM_PREFIX.length), v);
+  for (const [k, v] of tensors) if (k.startsWith(OPTIMIZER_PREFIX)) state.set(k, v);
   if (!metadata.position) throw new Error(`${file}: no loop position in its metadata; it is an exported model, not a training checkpoint`);
   const position = JSON.parse(metadata.position) as Position;
-  return { spec, state, momentum, position };
+  return { spec, state, position };
 }
 
 export const rollingName = (step: number): string => `step-${String(step).padStart(8, '0')}.safetensors`;
@@ -101,7 +98,7 @@ export function pruneCheckpoints(dir: string, keep: number): void {
 
 /** The tensors of a checkpoint that PyTorch's load_state_dict takes (no optimizer state). */
 export function stateDictOnly(tensors: TensorMap): TensorMap {
-  return new Map([...tensors].filter(([k]) => !k.startsWith('optimizer.')));
+  return new Map([...tensors].filter(([k]) => !k.startsWith(OPTIMIZER_PREFIX)));
 }
 
 export const cloneTensor = (t: NamedTensor): NamedTensor => ({ ...t, data: t.data.slice() as NamedTensor['data'] });

@@ -5,6 +5,7 @@
 import type { DatasetName } from '../data';
 import type { SyntheticSpec } from '../data';
 import { modelSpec } from '../nn/spec';
+import type { OptimizerConfig } from '../programs/optimizers';
 import type { ExecutionProvider } from '../runtime/session';
 import { Schedule, validateSchedule } from './schedule';
 
@@ -20,6 +21,8 @@ export interface TrainConfig {
   /** Overrides of the preset: BN ε (small for exact scale invariance), the last layer's init scale. */
   bnEps?: number;
   fcScale?: number;
+  /** cnn4 models: the three conv widths, instead of the preset's (32, 64, 128 times its -wK). */
+  widths?: [number, number, number];
   dataset: DatasetName;
   dataDir?: string;
   /** Class-balanced training subset size; null: the whole training split. */
@@ -37,6 +40,8 @@ export interface TrainConfig {
   /** Augmentation; undefined: the data set's default (crop+flip for CIFAR-10 only). */
   augment?: boolean;
   synthetic?: SyntheticSpec;
+  /** Images are average-pooled over pool×pool blocks (1: as stored), making a step cheaper. */
+  pool: number;
   /** Seed of the subset choices (separate from `seed`, so runs with different seeds can share data). */
   dataSeed: number;
   /** Images per step; 0 means full-batch gradient descent over the training subset. */
@@ -59,6 +64,8 @@ export interface TrainConfig {
   /** Evaluate on the test set (and the train subset) every this many steps (0: only at the end). */
   evalEvery: number;
   evalBatch: number;
+  /** At every evaluation, also write the predicted label of each test image (predictions.jsonl). */
+  recordPredictions: boolean;
   checkpointEvery: number;
   /** Extra checkpoints kept under their epoch's name (SWA snapshots). */
   snapshotEpochs: number[];
@@ -73,6 +80,7 @@ export const DEFAULTS: Omit<TrainConfig, 'model' | 'dataset' | 'steps'> = {
   testSubset: null,
   evalTrainSubset: 1000,
   bnRecompute: 0,
+  pool: 1,
   dataSeed: 0,
   batchSize: 128,
   chunkSize: 500,
@@ -86,6 +94,7 @@ export const DEFAULTS: Omit<TrainConfig, 'model' | 'dataset' | 'steps'> = {
   layerEvery: 0,
   evalEvery: 0,
   evalBatch: 500,
+  recordPredictions: false,
   checkpointEvery: 500,
   snapshotEpochs: [],
   keepCheckpoints: 2,
@@ -99,14 +108,14 @@ export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
   const bad = (why: string): never => {
     throw new Error(`invalid training config: ${why}`);
   };
-  modelSpec(c.model); // throws on an unknown model
+  modelSpec(c.model, { widths: c.widths }); // throws on an unknown model or widths it cannot take
   validateSchedule(c.schedule);
   if (!Number.isInteger(c.steps) || c.steps < 1) bad(`steps must be a positive integer, got ${c.steps}`);
   if (!Number.isInteger(c.batchSize) || c.batchSize < 0) bad(`batch size must be a non-negative integer (0 = full batch), got ${c.batchSize}`);
   if (!(c.lr > 0)) bad(`lr must be positive, got ${c.lr}`);
   if (!(c.wd >= 0)) bad(`wd must be non-negative, got ${c.wd}`);
   if (!(c.momentum >= 0 && c.momentum < 1)) bad(`momentum must be in [0, 1), got ${c.momentum}`);
-  for (const k of ['logEvery', 'checkpointEvery', 'evalBatch', 'keepCheckpoints', 'chunkSize'] as const) {
+  for (const k of ['logEvery', 'checkpointEvery', 'evalBatch', 'keepCheckpoints', 'chunkSize', 'pool'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
   }
   for (const k of ['layerEvery', 'evalEvery', 'evalTrainSubset', 'bnRecompute'] as const) {
@@ -122,6 +131,9 @@ export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
   }
   return c;
 }
+
+/** The optimizer a config trains with. */
+export const optimizerOf = (c: Pick<TrainConfig, 'momentum'>): OptimizerConfig => ({ name: 'sgd', momentum: c.momentum });
 
 /** The WD multiplier of each trainable parameter (the last matching group wins; default 1). */
 export function wdScales(config: Pick<TrainConfig, 'wdGroups'>, names: readonly string[]): Float32Array {

@@ -1,5 +1,9 @@
-/** Evaluation with running statistics: loss and accuracy over a whole data set, in fixed-size batches. */
-import { Dataset, fullBatches } from '../data';
+/**
+ * Evaluation: loss and accuracy over a whole data set in fixed-size batches, with BN's running
+ * statistics (eval mode, the default) or with each batch's own (train mode: the function SGD
+ * trains, as the ExpLR figure compares it).
+ */
+import { Batch, Dataset, fullBatches } from '../data';
 import { TensorMap } from '../io/safetensors';
 import { InputShape } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
@@ -10,10 +14,12 @@ export interface EvalResult {
   loss: number;
   acc: number;
   count: number;
+  /** The predicted label of every image, when asked for. */
+  labels?: Uint8Array;
 }
 
-/** Mean cross-entropy and accuracy of logit rows [0, rows) in float64. */
-export function scoreLogits(logits: ArrayLike<number>, labels: BigInt64Array, rows: number, classes: number): { lossSum: number; correct: number } {
+/** Mean cross-entropy and accuracy of logit rows [0, rows) in float64; the predicted labels go to `predicted` when given. */
+export function scoreLogits(logits: ArrayLike<number>, labels: BigInt64Array, rows: number, classes: number, predicted?: Uint8Array): { lossSum: number; correct: number } {
   let lossSum = 0;
   let correct = 0;
   for (let r = 0; r < rows; r++) {
@@ -31,6 +37,7 @@ export function scoreLogits(logits: ArrayLike<number>, labels: BigInt64Array, ro
     const label = Number(labels[r]);
     lossSum += Math.log(sum) + max - logits[r * classes + label];
     if (arg === label) correct++;
+    if (predicted) predicted[r] = arg;
   }
   return { lossSum, correct };
 }
@@ -38,24 +45,29 @@ export function scoreLogits(logits: ArrayLike<number>, labels: BigInt64Array, ro
 export class Evaluator {
   private constructor(private readonly program: Program, readonly batch: number, private readonly classes: number) {}
 
-  static async create(spec: ModelSpec, input: InputShape, batch: number, runtime: RuntimeOptions): Promise<Evaluator> {
-    return new Evaluator(await Program.create(evaluateGraph({ spec, batch, input }), runtime), batch, spec.numClasses);
+  static async create(spec: ModelSpec, input: InputShape, batch: number, runtime: RuntimeOptions, mode: 'eval' | 'train' = 'eval'): Promise<Evaluator> {
+    return new Evaluator(await Program.create(evaluateGraph({ spec, batch, input }, mode), runtime), batch, spec.numClasses);
   }
 
   /** Loss and accuracy on every image of `ds` (the last batch is padded by wrapping; padding is not counted). */
-  async evaluate(state: TensorMap, ds: Dataset): Promise<EvalResult> {
-    const feeds: Record<string, Float32Array> = {};
-    for (const [k, v] of state) feeds[k] = v.data as Float32Array;
+  async evaluate(state: TensorMap, ds: Dataset, opts: { labels?: boolean } = {}): Promise<EvalResult> {
     let lossSum = 0;
     let correct = 0;
+    const labels = opts.labels ? new Uint8Array(ds.count) : undefined;
     for (const b of fullBatches(ds, { chunkSize: this.batch, last: 'wrap' })) {
       const rows = Math.min(this.batch, ds.count - b.index * this.batch);
-      const out = await this.program.run({ ...feeds, input: b.x, target: b.y }, ['logits']);
-      const s = scoreLogits(out.logits as Float32Array, b.y, rows, this.classes);
+      const s = scoreLogits(await this.logits(state, b), b.y, rows, this.classes, labels?.subarray(b.index * this.batch));
       lossSum += s.lossSum;
       correct += s.correct;
     }
-    return { loss: lossSum / ds.count, acc: correct / ds.count, count: ds.count };
+    return { loss: lossSum / ds.count, acc: correct / ds.count, count: ds.count, ...(labels ? { labels } : {}) };
+  }
+
+  /** The logits of one batch of exactly `batch` images. */
+  async logits(state: TensorMap, b: Pick<Batch, 'x' | 'y'>): Promise<Float32Array> {
+    const feeds: Record<string, Float32Array> = {};
+    for (const [k, v] of state) feeds[k] = v.data as Float32Array;
+    return (await this.program.run({ ...feeds, input: b.x, target: b.y }, ['logits'])).logits as Float32Array;
   }
 
   async release(): Promise<void> {

@@ -53,14 +53,83 @@ export interface StepRecord {
   acc: number;
   w_norm: number;
   g_norm: number;
-  /** |w| of the scale-invariant set (all conv weights). */
+  /** |w| of the scale-invariant set (the weights that feed a normalization layer). */
   si_w_norm: number;
-  /** η/|w|² of the scale-invariant set. */
+  /** η/|w|² of the scale-invariant set, with |w| before the step. */
   eff_lr: number;
   /** Angle (radians) between the scale-invariant set before and after this step. */
   angular_update: number;
   cos_wg: number;
-  layers?: Record<string, [number, number]>;
+  /** Per trainable tensor, by parameter name (every `layerEvery` steps). */
+  layers?: Record<string, LayerRecord>;
+}
+
+/** One trainable tensor's norms in one step. */
+export interface LayerRecord {
+  w_norm: number;
+  g_norm: number;
+  /** Angle (radians) between the tensor before and after the step. */
+  angular_update: number;
+  /** η/|w|², with |w| before the step. */
+  eff_lr: number;
+}
+
+/** The norms of a set of tensors (rows of the program's stats): the one definition every record uses. */
+export function setNorms(stats: ArrayLike<number>, rows: readonly number[], lr: number) {
+  const s = sumStats(stats, rows);
+  return {
+    w_norm: Math.sqrt(s.w2),
+    g_norm: Math.sqrt(s.g2),
+    eff_lr: lr / s.w2,
+    angular_update: angularUpdate(s),
+    cos_wg: s.wg / Math.sqrt(s.w2 * s.g2),
+  };
+}
+
+/** What a step record says of the run's state: the fields of StepRecord the loop does not know by itself. */
+export interface StepContext {
+  step: number;
+  epoch: number;
+  lr: number;
+  wd: number;
+  loss: number;
+  /** Loss summed over the steps since the previous record, and their count. */
+  window: { loss: number; count: number };
+  acc: number;
+}
+
+/**
+ * The metrics line of a step, from the program's stats and the trainable tensors (in stats row
+ * order); the scale-invariant set is the tensors marked `scaleInvariant`. With `layers`, each
+ * tensor's own norms by name.
+ */
+export function stepRecord(stats: ArrayLike<number>, tensors: readonly { name: string; scaleInvariant: boolean }[], s: StepContext, layers = false): StepRecord {
+  const all = setNorms(stats, tensors.map((_, i) => i), s.lr);
+  const si = setNorms(stats, tensors.flatMap((t, i) => (t.scaleInvariant ? [i] : [])), s.lr);
+  const record: StepRecord = {
+    type: 'step',
+    step: s.step,
+    epoch: s.epoch,
+    lr: s.lr,
+    wd: s.wd,
+    lambda_eta: s.lr * s.wd,
+    loss: s.loss,
+    loss_avg: s.window.loss / s.window.count,
+    acc: s.acc,
+    w_norm: all.w_norm,
+    g_norm: all.g_norm,
+    si_w_norm: si.w_norm,
+    eff_lr: si.eff_lr,
+    angular_update: si.angular_update,
+    cos_wg: si.cos_wg,
+  };
+  if (layers) {
+    record.layers = Object.fromEntries(tensors.map((t, i) => {
+      const n = setNorms(stats, [i], s.lr);
+      return [t.name, { w_norm: n.w_norm, g_norm: n.g_norm, angular_update: n.angular_update, eff_lr: n.eff_lr }];
+    }));
+  }
+  return record;
 }
 
 export interface EvalRecord {

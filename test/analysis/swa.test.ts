@@ -73,7 +73,7 @@ describe('averaging', () => {
         state.set(info.name, { dtype: 'float32', shape: info.shape, data: new Float32Array(n).fill(v) });
       }
       const f = path.join(dir, `avg-${k}.safetensors`);
-      saveCheckpoint(f, { spec, state, momentum: new Map(), position: { step: k, epoch: 0, index: 0, window: { loss: 0, count: 0 } } }, layout);
+      saveCheckpoint(f, { spec, state, position: { step: k, epoch: 0, index: 0, window: { loss: 0, count: 0 } } }, layout);
       return f;
     });
     const avg = averageSnapshots(files, spec, layout);

@@ -1,6 +1,6 @@
 /**
  * The explr figure's checks on synthetic divergence curves (with and without the phenomenon), its
- * helpers, and a tiny real run of the train-step programs: run B on the ExpLR schedule keeps
+ * helpers, and a tiny real run through the step engine: run B on the ExpLR schedule keeps
  * |w_B| / |w_A| = α^(−t).
  */
 import { explrAlpha, explrBufferFactor, explrLr, explrNormRatio } from '../../src/analysis/explr';
@@ -8,11 +8,10 @@ import { fullBatches, syntheticDataset } from '../../src/data';
 import {
   baselineWindow, checkBnEps, checkCurves, ExplrCurves, geometricMean, relativeDistance, ulpPerturb,
 } from '../../src/experiments/explr';
-import { initialState } from '../../src/nn/init';
-import { InputShape, modelLayout } from '../../src/nn/model';
+import { TensorMap } from '../../src/io/safetensors';
+import { InputShape } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
-import { trainStepGraph } from '../../src/programs/programs';
-import { Feeds, Program } from '../../src/runtime/session';
+import { StepEngine } from '../../src/train/engine';
 import { Rng } from '../../src/util/rng';
 
 const thresholds = { factor: 10, baselineEnd: 1e-2, controlEnd: 1e-3, normWindow: 1e-3, normTol: 0.01 };
@@ -104,48 +103,38 @@ describe('explr helpers', () => {
   });
 });
 
-describe('explr on the real train-step programs', () => {
+describe('explr through the step engine', () => {
   it('keeps |w_B| / |w_A| = α^(−t) for the first steps, with and without momentum', async () => {
     const ds = syntheticDataset('train', { trainCount: 64, shape: [1, 8, 8], numClasses: 4, seed: 3 });
     const input = ds.shape as InputShape;
     const spec = modelSpec('cnn4-si', { inChannels: input[0], numClasses: ds.numClasses, bnEps: 1e-12 });
-    const layout = modelLayout(spec, input);
-    const trained = layout.params.filter((x) => x.trainable).map((x) => x.name);
-    const init = new Map([...initialState(layout, new Rng([0, 'init']))].map(([k, v]) => [k, v.data as Float32Array]));
     const batches = [...fullBatches(ds, { chunkSize: 16 })];
-    const norm = (s: Map<string, Float32Array>) => Math.sqrt(trained.reduce((a, k) => a + s.get(k)!.reduce((b, x) => b + x * x, 0), 0));
     for (const momentum of [0, 0.9]) {
-      const program = await Program.create(trainStepGraph({ spec, batch: 16, input }, momentum > 0), { threads: 1 });
+      const engine = await StepEngine.create({ spec, input, batch: 16, optimizer: { name: 'sgd', momentum: Math.fround(momentum) }, runtime: { threads: 1 } });
+      const trained = engine.trainable.map((x) => x.name);
+      const init = engine.initialState(0);
+      const norm = (s: TensorMap) => Math.sqrt(trained.reduce((a, k) => a + (s.get(k)!.data as Float32Array).reduce((b, x) => b + x * x, 0), 0));
       const h = { lr: Math.fround(0.1), wd: Math.fround(0.02), momentum: Math.fround(momentum) };
       const alpha = explrAlpha(h);
       const k = explrBufferFactor(h, alpha);
-      const run = (wd: number, lr: (t: number) => number, buffer: (w: Float32Array) => Float32Array) => ({
-        state: new Map(init), wd: new Float32Array(trained.length).fill(wd), lr,
-        buffers: new Map(trained.map((n) => [n, buffer(init.get(n)!)])),
-      });
+      const run = (wd: number, lr: (t: number) => number, buffer: (w: Float32Array) => Float32Array) => {
+        const state = new Map(init);
+        for (const { key, param } of engine.slots) state.set(key, { ...init.get(key)!, data: buffer(init.get(param.name)!.data as Float32Array) });
+        return { state: engine.upload(state), wd: new Float32Array(trained.length).fill(wd), lr };
+      };
       const A = run(h.wd, () => h.lr, (w) => new Float32Array(w.length));
       const B = run(0, (t) => explrLr(h, t, alpha), (w) => Float32Array.from(w, (x) => k * x));
       for (let t = 0; t < batches.length; t++) {
-        for (const r of [A, B]) {
-          const feeds: Feeds = { ...Object.fromEntries(r.state), input: batches[t].x, target: batches[t].y, lr: Float32Array.of(r.lr(t)), wd: r.wd };
-          if (momentum > 0) {
-            feeds.momentum = Float32Array.of(momentum);
-            for (const [n, v] of r.buffers) feeds[`momentum.${n}`] = v;
-          }
-          const out = await program.run(feeds);
-          for (const [key, v] of Object.entries(out)) {
-            if (key.startsWith('next.momentum.')) r.buffers.set(key.slice(14), v as Float32Array);
-            else if (key.startsWith('next.')) r.state.set(key.slice(5), v as Float32Array);
-          }
-        }
+        for (const r of [A, B]) r.state = (await engine.step(r.state, [batches[t]], { lr: r.lr(t), wd: r.wd })).state;
+        const [sA, sB] = [await engine.download(A.state), await engine.download(B.state)];
         const predicted = explrNormRatio(alpha, t + 1);
-        expect(Math.abs(Math.log(norm(B.state) / norm(A.state)) / Math.log(predicted) - 1)).toBeLessThan(0.01);
+        expect(Math.abs(Math.log(norm(sB) / norm(sA)) / Math.log(predicted) - 1)).toBeLessThan(0.01);
         // And weight by weight: w_B = α^(−t)·w_A up to float32 rounding amplified over a few steps.
-        const wA = A.state.get(trained[1])!;
-        const wB = B.state.get(trained[1])!;
+        const wA = sA.get(trained[1])!.data as Float32Array;
+        const wB = sB.get(trained[1])!.data as Float32Array;
         expect(relativeDistance(Float64Array.from(wA, (x) => x * predicted), wB)).toBeLessThan(1e-3);
       }
-      await program.release();
+      await engine.release();
     }
   });
 });

@@ -1,10 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  baselineError, checkFastEquilibrium, DistanceCurves, distanceCurves, DriverConfig, PlannedDriverRun, poolImages, readTrace, runAll, settleStep, threeSchedules,
+  baselineError, checkFastEquilibrium, DistanceCurves, distanceCurves, plannedRunsOf, PooledRunFields, readRunTrace, RunPlan, settleStep, threeSchedules,
 } from '../../src/experiments/fast-equilibrium';
+import { runPlanned } from '../../src/experiments/runs';
 import { Context } from '../../src/experiments/frame';
-import { Dataset } from '../../src/data';
+import { Dataset, poolImages } from '../../src/data';
 import { tmpDir } from '../cli';
 
 const steps = Array.from({ length: 15 }, (_, i) => 125 * i);
@@ -73,19 +74,26 @@ it('threeSchedules: equal until B decays, C hotter, all equal from E on', () => 
   expect(c.phases[0].lr * c.phases[0].wd).toBeCloseTo(2.5 * 0.1 * 0.02);
 });
 
-it('runAll keeps a finished trace and makes again one whose plan changed', async () => {
-  const dir = tmpDir('ilr-driver-');
+it('runs are trainer runs: a finished one is kept, a changed plan is trained again, and its trace holds every evaluation', async () => {
+  const dir = tmpDir('ilr-pooled-');
   try {
-    const c: DriverConfig = { dataset: 'synthetic', model: 'cnn4-si', widths: [4, 4, 4], trainSubset: 100, pool: 1, evalSubset: 50, batch: 10 };
-    const run: PlannedDriverRun = { name: 'r', seed: 1, lr: 0.1, wd: 0.01, schedule: { kind: 'constant' }, steps: 4, evalEvery: 2, keepLabels: true };
+    const c: PooledRunFields = { dataset: 'synthetic', model: 'cnn4-si', widths: [4, 4, 4], trainSubset: 100, pool: 2, evalSubset: 50, batch: 10 };
+    const run: RunPlan = { name: 'r', seed: 1, lr: 0.1, wd: 0.01, schedule: { kind: 'constant' }, steps: 4, evalEvery: 2, keepLabels: true };
     const ctx: Context = { scale: 'smoke', dir, seed: 0, ep: 'cpu', threads: 1, jobs: 1, quiet: true };
-    const file = path.join(dir, 'r.json');
-    await runAll(c, [run], dir, ctx, 'test');
-    const first = fs.statSync(file).mtimeMs;
-    await runAll(c, [run], dir, ctx, 'test');
-    expect(fs.statSync(file).mtimeMs).toBe(first);
-    await runAll(c, [{ ...run, steps: 6 }], dir, ctx, 'test');
-    expect(readTrace(dir, 'r').steps).toEqual([0, 2, 4, 6]);
+    const summary = path.join(dir, 'r', 'summary.json');
+    await runPlanned(plannedRunsOf(c, [run], ctx), ctx);
+    const first = fs.statSync(summary).mtimeMs;
+    await runPlanned(plannedRunsOf(c, [run], ctx), ctx);
+    expect(fs.statSync(summary).mtimeMs).toBe(first);
+    await runPlanned(plannedRunsOf(c, [{ ...run, steps: 6 }], ctx), ctx);
+    const trace = readRunTrace(ctx, run);
+    expect(trace.steps).toEqual([2, 4, 6]);
+    expect(trace.labels.map((l) => l.length)).toEqual([50, 50, 50]);
+    expect(trace.effLr.every((e, i) => Math.abs(e - trace.lr[i] / trace.wNorm[i] ** 2) < 1e-9 * e)).toBe(true);
+    // The widths and pooling are what is trained.
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'r', 'config.json'), 'utf8'));
+    expect(config.model.widths).toEqual([4, 4, 4]);
+    expect(config.config.pool).toBe(2);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

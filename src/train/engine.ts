@@ -1,0 +1,193 @@
+/**
+ * The step engine: the one place that compiles the training programs of a model and optimizer,
+ * builds their feeds from (state, batch, hyperparameters), runs them and returns the next state
+ * with the step's statistics. Every driver trains through it: the trainer, the ExpLR figure's
+ * lockstep runs, the PyTorch SGD replay.
+ *
+ * A train state is one map by checkpoint name: parameters and buffers under their state_dict
+ * keys, optimizer slots as `optimizer.<slot>.<param>`. The programs take exactly these names as
+ * inputs and return `next.<name>`, so a step only moves buffers from one run to the next.
+ *
+ * Two modes. Mini-batch: one train-step program, one batch per step. Full-batch gradient descent:
+ * the gradient program runs over fixed chunks (BatchNorm statistics per chunk, the running
+ * statistics chained through them), the mean gradient (summed in float64) feeds the apply program.
+ */
+import type { Batch } from '../data';
+import type { TypedArray } from '../graph/ir';
+import { TensorMap } from '../io/safetensors';
+import { initialState } from '../nn/init';
+import { InputShape, ModelLayout, modelLayout, ParamInfo } from '../nn/model';
+import { ModelSpec } from '../nn/spec';
+import { OptimizerConfig, optimizerDef, slotName } from '../programs/optimizers';
+import { applyGraph, gradientGraph, trainStepGraph } from '../programs/programs';
+import { Feeds, Fetches, Program, RuntimeOptions } from '../runtime/session';
+import { Rng } from '../util/rng';
+
+export type { ExecutionProvider, RuntimeOptions } from '../runtime/session';
+export type { OptimizerConfig } from '../programs/optimizers';
+
+/** Parameters, buffers and optimizer slots, by checkpoint name. */
+export type TrainState = TensorMap;
+
+/**
+ * The state as the engine holds it between steps. On the CPU these are the host arrays
+ * themselves (ORT reads its inputs without a copy); an execution provider that keeps tensors on
+ * its device holds device buffers here, and `download` brings them back only when asked.
+ */
+export interface EngineState {
+  readonly tensors: TrainState;
+}
+
+export interface Hyper {
+  lr: number;
+  /** Weight decay of each trainable tensor, in `engine.trainable` order (parameter groups are data). */
+  wd: Float32Array;
+}
+
+export interface StepResult {
+  state: EngineState;
+  /** Mean loss over the step's images. */
+  loss: number;
+  correct: number;
+  images: number;
+  /** Per trainable tensor, one row of |w|², |g|², ⟨w,g⟩, |Δw|², ⟨w,Δw⟩ (programs/update.ts). */
+  stats: Float32Array;
+  /** Set when the step produced a non-finite loss or state: what went wrong, in words. */
+  diverged?: string;
+}
+
+export interface EngineOptions {
+  spec: ModelSpec;
+  input: InputShape;
+  /** Images per step (mini-batch) or per chunk (full batch). */
+  batch: number;
+  optimizer: OptimizerConfig;
+  runtime: RuntimeOptions;
+  /** Full-batch gradient descent: each step takes every chunk of the training set. */
+  fullBatch?: boolean;
+}
+
+/** What a step reads of a batch: the normalised images and their labels. */
+export type StepBatch = Pick<Batch, 'x' | 'y'>;
+
+type Runner = (feeds: (extra: Feeds) => Feeds, batches: readonly StepBatch[]) => Promise<Fetches>;
+
+export class StepEngine {
+  readonly layout: ModelLayout;
+  readonly trainable: ParamInfo[];
+  /** The optimizer's state entries, `optimizer.<slot>.<param>`, with the parameter each belongs to. */
+  readonly slots: { key: string; param: ParamInfo }[];
+  private readonly hyperFeeds: Feeds;
+
+  private constructor(readonly options: EngineOptions, private readonly programs: Program[], private readonly runner: Runner) {
+    this.layout = modelLayout(options.spec, options.input);
+    this.trainable = this.layout.params.filter((p) => p.trainable);
+    const def = optimizerDef(options.optimizer.name);
+    this.slots = def.slots(options.optimizer).flatMap((s) => this.trainable.map((param) => ({ key: slotName(s, param.name), param })));
+    this.hyperFeeds = Object.fromEntries(Object.entries(def.hyper(options.optimizer)).map(([k, v]) => [k, Float32Array.of(v)]));
+  }
+
+  static async create(o: EngineOptions): Promise<StepEngine> {
+    const shape = { spec: o.spec, batch: o.batch, input: o.input };
+    if (!o.fullBatch) {
+      const step = await Program.create(trainStepGraph(shape, o.optimizer), o.runtime);
+      return new StepEngine(o, [step], async (feeds, batches) => {
+        if (batches.length !== 1 || batches[0].y.length !== o.batch) throw new Error(`the mini-batch step takes one batch of ${o.batch} images, got ${batches.map((b) => b.y.length).join(' + ')}`);
+        return step.run(feeds({ input: batches[0].x, target: batches[0].y }));
+      });
+    }
+    const gradient = await Program.create(gradientGraph(shape), o.runtime);
+    const apply = await Program.create(applyGraph(shape, o.optimizer), o.runtime);
+    return new StepEngine(o, [gradient, apply], (feeds, batches) => fullBatchStep(gradient, apply, feeds, batches));
+  }
+
+  /** A fresh run's state: PyTorch's default initialisation from `seed`, optimizer slots at zero. */
+  initialState(seed: number): TrainState {
+    return this.withZeroSlots(initialState(this.layout, new Rng([seed, 'init'])));
+  }
+
+  /** `params` (parameters and buffers) with every optimizer slot it lacks set to zero, as torch starts them. */
+  withZeroSlots(params: TensorMap): TrainState {
+    const state: TrainState = new Map(params);
+    for (const { key, param } of this.slots) {
+      if (!state.has(key)) state.set(key, { dtype: 'float32', shape: param.shape, data: new Float32Array(param.shape.reduce((a, b) => a * b, 1)) });
+    }
+    return state;
+  }
+
+  upload(state: TrainState): EngineState {
+    return { tensors: state };
+  }
+
+  async download(state: EngineState): Promise<TrainState> {
+    return state.tensors;
+  }
+
+  /** One optimisation step from `state` on `batches` (one batch; every chunk in full-batch mode). */
+  async step(state: EngineState, batches: readonly StepBatch[], h: Hyper): Promise<StepResult> {
+    if (h.wd.length !== this.trainable.length) throw new Error(`wd has ${h.wd.length} entries, the model has ${this.trainable.length} trainable tensors`);
+    const stateFeeds: Feeds = {};
+    for (const [k, v] of state.tensors) stateFeeds[k] = v.data;
+    const feeds = (extra: Feeds): Feeds => ({ ...stateFeeds, ...this.hyperFeeds, lr: Float32Array.of(h.lr), wd: h.wd, ...extra });
+    const out = await this.runner(feeds, batches);
+    const next: TrainState = new Map();
+    for (const [k, v] of state.tensors) {
+      const updated = out[`next.${k}`];
+      next.set(k, updated ? { ...v, data: updated } : v);
+    }
+    const loss = out.loss[0] as number;
+    const broken = Number.isFinite(loss) ? firstNonFinite(out) : undefined;
+    return {
+      state: { tensors: next },
+      loss,
+      correct: out.correct[0] as number,
+      images: batches.reduce((n, b) => n + b.y.length, 0),
+      stats: out.stats as Float32Array,
+      // The new state must be finite too: a BN running variance or a weight can overflow float32
+      // while the (normalised) loss still looks fine, and a checkpoint of it would not be "good".
+      diverged: !Number.isFinite(loss) ? `the loss is ${loss}` : broken && `${broken} has non-finite values after the update (loss ${loss})`,
+    };
+  }
+
+  async release(): Promise<void> {
+    for (const p of this.programs) await p.release();
+  }
+}
+
+async function fullBatchStep(gradient: Program, apply: Program, feeds: (extra: Feeds) => Feeds, chunks: readonly StepBatch[]): Promise<Fetches> {
+  const gradNames = gradient.outputNames.filter((n) => n.startsWith('grad.'));
+  const running: Feeds = {};
+  const sums = new Map<string, Float64Array>();
+  let lossSum = 0;
+  let correct = 0;
+  let images = 0;
+  for (const b of chunks) {
+    const out = await gradient.run(feeds({ ...running, input: b.x, target: b.y }));
+    for (const n of gradNames) {
+      const g = out[n] as Float32Array;
+      if (!sums.has(n)) sums.set(n, new Float64Array(g.length));
+      const s = sums.get(n)!;
+      for (let i = 0; i < g.length; i++) s[i] += g[i] * b.y.length;
+    }
+    for (const [k, v] of Object.entries(out)) if (k.startsWith('next.')) running[k.slice(5)] = v;
+    lossSum += (out.loss[0] as number) * b.y.length;
+    correct += out.correct[0] as number;
+    images += b.y.length;
+  }
+  const grads: Feeds = {};
+  for (const [n, s] of sums) grads[n] = Float32Array.from(s, (v) => v / images);
+  const updated = await apply.run(feeds(grads));
+  const out: Fetches = { ...updated, loss: Float32Array.of(lossSum / images), correct: Float32Array.of(correct) };
+  for (const [k, v] of Object.entries(running)) out[`next.${k}`] = v;
+  return out;
+}
+
+/** The first updated tensor (`next.*`) holding a NaN or an infinity, if any. */
+function firstNonFinite(out: Fetches): string | undefined {
+  for (const [k, v] of Object.entries(out)) {
+    if (!k.startsWith('next.') || typeof v[0] !== 'number') continue;
+    const a = v as Exclude<TypedArray, BigInt64Array>;
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return k.slice(5);
+  }
+  return undefined;
+}
