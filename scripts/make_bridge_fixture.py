@@ -125,7 +125,7 @@ def fixture_sgd(arch, shape, batch, seed, lr, wd, momentum, steps):
     t.update(state_of(model, "final."))
     if momentum > 0:
         for k in names:
-            t["final.momentum." + k] = opt.state[params[k]]["momentum_buffer"].clone()
+            t["final.optimizer.momentum_buffer." + k] = opt.state[params[k]]["momentum_buffer"].clone()
     t["ours.losses"] = torch.tensor(losses, dtype=torch.float32)
     return t, {"optim": json.dumps({"lr": lr, "wd": wd, "momentum": momentum, "steps": steps})}
 

@@ -11,7 +11,7 @@ Run with Debian's interpreter, which has torch:  /usr/bin/python3 scripts/torch_
 
 Subcommands (each prints exactly one JSON object on stdout):
   parity     one forward/backward in train mode: logits, loss, every trainable gradient
-  sgd-check  K steps of torch.optim.SGD (momentum, weight decay): params, BN running stats, buffers
+  sgd-check  K steps of an optimizer (torch.optim.SGD, AdamW, Adam): params, BN running stats, state
   logits     eval-mode logits (running statistics) of a checkpoint
   bench      float32 training-step timing of the same architecture on random data
   load       strict load_state_dict of a checkpoint: proves it loads in PyTorch
@@ -442,85 +442,128 @@ def cmd_parity(args):
                    {"loss_ref": ref64["loss"].item(), "batch": x.shape[0]})
 
 
+# The optimizers of src/programs/optimizers.ts and their torch classes. sgdw (decoupled WD) has
+# none: torch.optim.SGD without weight decay, after w <- w*(1 - lr*wd), the order AdamW uses.
+OPTIMIZER_SLOTS = {"sgd": ["momentum_buffer"], "sgdw": ["momentum_buffer"],
+                   "adamw": ["step", "exp_avg", "exp_avg_sq"], "adam": ["step", "exp_avg", "exp_avg_sq"]}
+OPTIM_KEYS = {"optimizer", "lr", "wd", "momentum", "nesterov", "betas", "eps", "steps"}
+
+
 def parse_optim(meta, path):
-    """The `optim` metadata: {"lr", "wd", "momentum", "steps"}; lr and wd may also be lists of
-    `steps` numbers (a per-step schedule, e.g. the ExpLR check)."""
+    """The `optim` metadata: {"optimizer", "lr", "wd", "momentum", "nesterov", "betas", "eps", "steps"};
+    lr and wd may also be lists of `steps` numbers (a per-step schedule, e.g. the ExpLR check)."""
     if "optim" not in meta:
-        raise BadInput(f"{path}: __metadata__ has no 'optim' (JSON {{lr, wd, momentum, steps}})")
+        raise BadInput(f"{path}: __metadata__ has no 'optim' (JSON {{optimizer, lr, wd, momentum, steps, ...}})")
     try:
         o = json.loads(meta["optim"])
     except json.JSONDecodeError as e:
         raise BadInput(f"{path}: __metadata__['optim'] is not JSON: {e}")
     if not isinstance(o, dict):
         raise BadInput(f"{path}: __metadata__['optim'] must be a JSON object")
-    unknown = set(o) - {"lr", "wd", "momentum", "steps"}
+    unknown = set(o) - OPTIM_KEYS
     if unknown:
-        raise BadInput(f"{path}: optim has unknown keys {sorted(unknown)} (known: lr, wd, momentum, steps)")
+        raise BadInput(f"{path}: optim has unknown keys {sorted(unknown)} (known: {', '.join(sorted(OPTIM_KEYS))})")
     steps = o.get("steps")
     if not isinstance(steps, int) or steps < 1:
         raise BadInput(f"{path}: optim.steps must be a positive integer, got {steps!r}")
-    out = {"steps": steps}
-    for key, default in (("lr", None), ("wd", 0.0), ("momentum", 0.0)):
+    out = {"steps": steps, "optimizer": o.get("optimizer", "sgd"), "nesterov": bool(o.get("nesterov", False))}
+    if out["optimizer"] not in OPTIMIZER_SLOTS:
+        raise BadInput(f"{path}: optim.optimizer {out['optimizer']!r} is not one of {', '.join(OPTIMIZER_SLOTS)}")
+    for key, default in (("lr", None), ("wd", 0.0), ("momentum", 0.0), ("eps", 1e-8)):
         v = o.get(key, default)
         if v is None:
             raise BadInput(f"{path}: optim.{key} is required")
-        if key != "momentum" and isinstance(v, list):
+        if key in ("lr", "wd") and isinstance(v, list):
             if len(v) != steps or not all(isinstance(e, (int, float)) for e in v):
                 raise BadInput(f"{path}: optim.{key} as a list must hold {steps} numbers")
             out[key] = [float(e) for e in v]
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[key] = [float(v)] * steps if key != "momentum" else float(v)
+            out[key] = [float(v)] * steps if key in ("lr", "wd") else float(v)
         else:
             raise BadInput(f"{path}: optim.{key} must be a number, got {v!r}")
+    betas = o.get("betas", [0.9, 0.999])
+    if not (isinstance(betas, list) and len(betas) == 2 and all(isinstance(b, (int, float)) for b in betas)):
+        raise BadInput(f"{path}: optim.betas must be two numbers, got {betas!r}")
+    out["betas"] = (float(betas[0]), float(betas[1]))
     if not 0 <= out["momentum"] < 1:
         raise BadInput(f"{path}: optim.momentum must be in [0, 1), got {out['momentum']}")
     return out
 
 
-def sgd_reference(arch, init_state, init_momentum, batches, opt_cfg, dtype, path):
-    """Replays the run in `dtype` with torch.optim.SGD. Returns ({"<key>": state tensor,
-    "momentum.<p>": buffer, "losses": [K]}, per-step losses)."""
+def optimizer_slots(o):
+    """The state slots the run keeps per trainable parameter (none for SGD without momentum)."""
+    if o["optimizer"] in ("sgd", "sgdw") and o["momentum"] == 0:
+        return []
+    return OPTIMIZER_SLOTS[o["optimizer"]]
+
+
+def make_optimizer(params, o):
+    name, lr, wd = o["optimizer"], o["lr"][0], o["wd"][0]
+    if name in ("sgd", "sgdw"):
+        return torch.optim.SGD(params, lr=lr, momentum=o["momentum"], dampening=0, nesterov=o["nesterov"],
+                               weight_decay=wd if name == "sgd" else 0.0)
+    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    return cls(params, lr=lr, betas=o["betas"], eps=o["eps"], weight_decay=wd)
+
+
+def optim_reference(arch, init_state, init_slots, batches, o, dtype, path):
+    """Replays the run in `dtype` with the optimizer's torch class. Returns {"<key>": state
+    tensor, "optimizer.<slot>.<p>": its state, "losses": [K]}."""
     model = build_model(arch).to(dtype)
     load_state(model, init_state, path, require_buffers=False)
     params = dict(model.named_parameters())
     trainable = trainable_names(model)
-    opt = torch.optim.SGD([params[k] for k in trainable], lr=opt_cfg["lr"][0], momentum=opt_cfg["momentum"],
-                          weight_decay=opt_cfg["wd"][0], dampening=0, nesterov=False)
-    for k, v in init_momentum.items():
-        # A preset buffer: torch then applies buf = beta*buf + g from the very first step.
-        opt.state[params[k]]["momentum_buffer"] = v.detach().to(dtype).clone()
+    opt = make_optimizer([params[k] for k in trainable], o)
+    for (slot, k), v in init_slots.items():
+        # Preset state (zeros at a run's start are the same as torch's fresh state).
+        opt.state[params[k]][slot] = v.detach().to(dtype).clone()
     model.train()
     losses = []
     for k, (x, y) in enumerate(batches):
+        decoupled_sgd = o["optimizer"] == "sgdw"
         for g in opt.param_groups:
-            g["lr"], g["weight_decay"] = opt_cfg["lr"][k], opt_cfg["wd"][k]
+            g["lr"] = o["lr"][k]
+            g["weight_decay"] = 0.0 if decoupled_sgd else o["wd"][k]
         opt.zero_grad()
         loss = F.cross_entropy(model(x.to(dtype)), y)
         loss.backward()
+        if decoupled_sgd:
+            with torch.no_grad():
+                for name in trainable:
+                    params[name].mul_(1 - o["lr"][k] * o["wd"][k])
         opt.step()
         losses.append(loss.item())
     out = {k: v.detach() for k, v in model.state_dict().items()}
-    if opt_cfg["momentum"] > 0:
-        out.update({"momentum." + k: opt.state[params[k]]["momentum_buffer"] for k in trainable})
+    for slot in optimizer_slots(o):
+        out.update({f"optimizer.{slot}.{k}": torch.as_tensor(opt.state[params[k]][slot]).to(dtype) for k in trainable})
     out["losses"] = torch.tensor(losses, dtype=torch.float64)
+    return out
+
+
+def split_slots(group):
+    """{(slot, param): tensor} of the `optimizer.<slot>.<param>` entries of a file's init.* or final.*."""
+    out = {}
+    for k, v in split_prefix(group, "optimizer.").items():
+        slot, _, param = k.partition(".")
+        out[(slot, param)] = v
     return out
 
 
 def cmd_sgd_check(args):
     tensors, meta, arch = read_file(args.file)
     path = args.file
-    opt_cfg = parse_optim(meta, path)
-    K, beta = opt_cfg["steps"], opt_cfg["momentum"]
+    o = parse_optim(meta, path)
+    K = o["steps"]
 
     model = build_model(arch)
     init = split_prefix(tensors, "init.")
-    init_momentum = split_prefix(init, "momentum.")
-    init_state = {k: v for k, v in init.items() if not k.startswith("momentum.")}
+    init_slots = split_slots(init)
+    init_state = {k: v for k, v in init.items() if not k.startswith("optimizer.")}
     load_state(model, init_state, path + " (init.*)", require_buffers=False)
 
     final = split_prefix(tensors, "final.")
-    final_momentum = split_prefix(final, "momentum.")
-    final_state = {k: v for k, v in final.items() if not k.startswith("momentum.")}
+    final_slots = split_slots(final)
+    final_state = {k: v for k, v in final.items() if not k.startswith("optimizer.")}
 
     # Names and presence, before any computation.
     names = set(k for k in tensors if k.startswith(("init.", "final.")))
@@ -541,38 +584,35 @@ def cmd_sgd_check(args):
         raise BadInput(f"{path}: final.* must hold every trainable parameter and running stat: "
                        f"missing {missing}, unknown {unknown}")
     params = dict(model.named_parameters())
-    for group, what in ((init_momentum, "init.momentum"), (final_momentum, "final.momentum")):
-        wrong = sorted(set(group) - set(trainable))
+    slots = optimizer_slots(o)
+    expected = {(slot, k) for slot in slots for k in trainable}
+    for group, what in ((init_slots, "init"), (final_slots, "final")):
+        wrong = sorted(f"{what}.optimizer.{s}.{k}" for s, k in set(group) - expected)
         if wrong:
-            raise BadInput(f"{path}: {what}.* names that are not trainable parameters: {wrong}")
-        for k, v in group.items():
-            if tuple(v.shape) != tuple(params[k].shape):
-                raise BadInput(f"{path}: {what}.{k} has shape {list(v.shape)}, expected {list(params[k].shape)}")
-    if beta > 0:
-        missing_m = [k for k in trainable if k not in final_momentum]
-        if missing_m:
-            raise BadInput(f"{path}: momentum={beta} but final.momentum.* lacks {missing_m}")
-    elif final_momentum or init_momentum:
-        raise BadInput(f"{path}: momentum buffers given but optim.momentum is 0")
-    if init_momentum and set(init_momentum) != set(trainable):
-        raise BadInput(f"{path}: init.momentum.* must cover every trainable parameter or none; "
-                       f"missing {sorted(set(trainable) - set(init_momentum))}")
+            raise BadInput(f"{path}: {wrong} are not state of {o['optimizer']} (momentum {o['momentum']}) "
+                           f"for a trainable parameter; its slots are {slots or 'none'}")
+        for (slot, k), v in group.items():
+            want = [] if slot == "step" else list(params[k].shape)
+            if list(v.shape) != want:
+                raise BadInput(f"{path}: {what}.optimizer.{slot}.{k} has shape {list(v.shape)}, expected {want}")
+    if set(final_slots) != expected:
+        raise BadInput(f"{path}: final.optimizer.* lacks {sorted(f'{s}.{k}' for s, k in expected - set(final_slots))[:5]}")
+    if init_slots and set(init_slots) != expected:
+        raise BadInput(f"{path}: init.optimizer.* must cover every slot of every trainable parameter or none")
 
     with ReluWatch() as ties:
-        ref64 = sgd_reference(arch, init_state, init_momentum, batches, opt_cfg, torch.float64, path)
-    ref32 = sgd_reference(arch, init_state, init_momentum, batches, opt_cfg, torch.float32, path)
+        ref64 = optim_reference(arch, init_state, init_slots, batches, o, torch.float64, path)
+    ref32 = optim_reference(arch, init_state, init_slots, batches, o, torch.float32, path)
 
     wanted = {}
     for k in trainable + [k for k in frozen if k in final_state] + stats + [k for k in nbt if k in final_state]:
         wanted[k] = final_state[k]
-    if beta > 0:
-        wanted.update({"momentum." + k: final_momentum[k] for k in trainable})
+    wanted.update({f"optimizer.{s}.{k}": final_slots[(s, k)] for s, k in sorted(expected)})
     if "ours.losses" in tensors:
         wanted["losses"] = tensors["ours.losses"]
     errors, baseline = compare(wanted, ref64, ref32, path)
     uniform = lambda v: v[0] if len(set(v)) == 1 else v  # noqa: E731
-    extra = {"optim": {"lr": uniform(opt_cfg["lr"]), "wd": uniform(opt_cfg["wd"]), "momentum": beta, "steps": K},
-             "losses_ref": ref64["losses"].tolist()}
+    extra = {"optim": {**o, "lr": uniform(o["lr"]), "wd": uniform(o["wd"])}, "losses_ref": ref64["losses"].tolist()}
     return verdict(arch, errors, args.tol, baseline, ties.report(), extra)
 
 
@@ -853,11 +893,14 @@ spec, reported back as "model", in __metadata__["model"]):
              ours.logits [N,classes], ours.loss [] or [1], ours.grad.<param> for every trainable
              parameter (none for frozen ones), optionally ours.buffer.<bn>.running_mean|var
              (running stats after the forward pass).
-  sgd-check: init.<state dict keys>, optionally init.momentum.<param> (initial buffers),
-             batch.<k>.input / batch.<k>.target for k = 0..steps-1, final.<param> and
+  sgd-check: init.<state dict keys>, optionally init.optimizer.<slot>.<param> (initial state, every
+             slot or none), batch.<k>.input / batch.<k>.target for k = 0..steps-1, final.<param> and
              final.<bn>.running_mean|var (final.<frozen param>, final.<bn>.num_batches_tracked
-             optional), final.momentum.<param> when momentum > 0, optionally ours.losses [steps];
-             __metadata__["optim"] = JSON {"lr": x|[x]*steps, "wd": x|[x]*steps, "momentum": b, "steps": K}.
+             optional), final.optimizer.<slot>.<param> for every slot (momentum_buffer for sgd and
+             sgdw with momentum; step [], exp_avg, exp_avg_sq for adam and adamw), optionally
+             ours.losses [steps]; __metadata__["optim"] = JSON {"optimizer": sgd|sgdw|adamw|adam,
+             "lr": x|[x]*steps, "wd": x|[x]*steps, "momentum": b, "nesterov": bool,
+             "betas": [b1, b2], "eps": e, "steps": K}.
   logits:    <state dict keys incl. running stats>, input, ours.logits (eval mode).
   swa-eval:  --data FILE: bn.input [M,C,H,W] (update_bn's data, in order, already normalised),
              test.input, test.target, optionally ours.logits [T,classes] and ours.state.<key>
@@ -884,9 +927,10 @@ def build_parser():
     s.add_argument("--tol", type=float, default=1e-4, help="max relative error (default 1e-4)")
     s.set_defaults(func=cmd_parity)
 
-    s = sub.add_parser("sgd-check", help="K SGD steps (momentum, weight decay): params, running stats, buffers",
-                       description="Replays K steps of torch.optim.SGD(lr, momentum, weight_decay=wd, dampening=0, "
-                                   "nesterov=False) in float64 from init.* on batch.<k>.* and compares final.*.",
+    s = sub.add_parser("sgd-check", help="K optimizer steps (SGD, SGDW, AdamW, Adam): params, running stats, optimizer state",
+                       description="Replays K steps of torch.optim.SGD (sgd; sgdw: without weight_decay, after "
+                                   "w *= 1 - lr*wd), torch.optim.AdamW or torch.optim.Adam in float64 from init.* on "
+                                   "batch.<k>.* and compares final.*.",
                        epilog=FORMAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--file", required=True, help="safetensors file written by the TS side")
     s.add_argument("--tol", type=float, default=1e-4, help="max relative error (default 1e-4)")

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { CommandModule } from 'yargs';
 import { batchesPerEpoch, DATASET_NAMES, DatasetName, loadSubset } from '../data';
 import { PRESET_HELP } from '../nn/spec';
+import { OptimizerName, OPTIMIZERS } from '../programs/optimizers';
 import { DEFAULTS, resolveConfig, TrainConfig, WdGroup } from '../train/config';
 import { parseSchedule } from '../train/schedule';
 import { train } from '../train/trainer';
@@ -23,7 +24,11 @@ interface Args {
   'chunk-size': number;
   lr: number;
   wd: number;
+  optimizer: string;
   momentum: number;
+  nesterov: boolean;
+  betas: string;
+  'adam-eps': number;
   'wd-group': string[];
   epochs?: number;
   steps?: number;
@@ -44,6 +49,12 @@ interface Args {
   resume?: string;
   config?: string;
   quiet: boolean;
+}
+
+function parseBetas(text: string): [number, number] {
+  const betas = text.split(',').map(Number);
+  if (betas.length !== 2 || !betas.every(Number.isFinite)) throw new Error(`--betas "${text}": expected two numbers β₁,β₂, e.g. 0.9,0.999`);
+  return [betas[0], betas[1]];
 }
 
 function parseWdGroup(text: string): WdGroup {
@@ -81,7 +92,11 @@ async function configFromArgs(a: Args): Promise<TrainConfig> {
     chunkSize: a['chunk-size'],
     lr: a.lr,
     wd: a.wd,
+    optimizer: a.optimizer as OptimizerName,
     momentum: a.momentum,
+    nesterov: a.nesterov,
+    betas: parseBetas(a.betas),
+    adamEps: a['adam-eps'],
     wdGroups: a['wd-group'].map(parseWdGroup),
     schedule: parseSchedule(a.schedule),
     steps,
@@ -102,7 +117,7 @@ async function configFromArgs(a: Args): Promise<TrainConfig> {
 
 export const trainCommand: CommandModule<object, Args> = {
   command: 'train',
-  describe: 'train a model with SGD + WD; writes config.json, metrics.jsonl and checkpoints/ to --out',
+  describe: 'train a model with SGD, AdamW, … and WD; writes config.json, metrics.jsonl and checkpoints/ to --out',
   builder: (y) =>
     y
       .option('model', { type: 'string', describe: PRESET_HELP })
@@ -117,8 +132,12 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('batch-size', { type: 'number', default: DEFAULTS.batchSize, describe: 'images per step; 0 = full-batch gradient descent' })
       .option('chunk-size', { type: 'number', default: DEFAULTS.chunkSize, describe: 'full-batch mode: images per program run' })
       .option('lr', { type: 'number', default: DEFAULTS.lr, describe: 'learning rate η' })
-      .option('wd', { type: 'number', default: DEFAULTS.wd, describe: 'weight decay λ (coupled, as torch.optim.SGD)' })
-      .option('momentum', { type: 'number', default: DEFAULTS.momentum, describe: 'heavy-ball momentum β (0: plain SGD, the paper\'s main setting)' })
+      .option('wd', { type: 'number', default: DEFAULTS.wd, describe: 'weight decay λ (coupled for sgd and adam, decoupled for sgdw and adamw)' })
+      .option('optimizer', { choices: Object.keys(OPTIMIZERS), default: DEFAULTS.optimizer, describe: 'sgd (coupled WD, torch.optim.SGD), sgdw (decoupled WD), adamw (torch.optim.AdamW), adam (torch.optim.Adam: WD as L2)' })
+      .option('momentum', { type: 'number', default: DEFAULTS.momentum, describe: 'sgd, sgdw: heavy-ball momentum β (0: plain SGD, the paper\'s main setting)' })
+      .option('nesterov', { type: 'boolean', default: DEFAULTS.nesterov, describe: 'sgd, sgdw: Nesterov momentum' })
+      .option('betas', { type: 'string', default: DEFAULTS.betas.join(','), describe: 'adam, adamw: β₁,β₂' })
+      .option('adam-eps', { type: 'number', default: DEFAULTS.adamEps, describe: 'adam, adamw: ε added to √v̂' })
       .option('wd-group', { type: 'string', array: true, default: [] as string[], describe: 'REGEX=SCALE: multiply WD of matching parameters, e.g. "bn|fc=0"' })
       .option('epochs', { type: 'number', describe: 'length in epochs (or --steps)' })
       .option('steps', { type: 'number', describe: 'length in steps (or --epochs)' })
