@@ -54,7 +54,25 @@ export interface OptimizerDef {
   update(u: UpdateInputs, lr: Value, c: OptimizerConfig): Value;
   /** Throws, naming the setting, on a config torch would refuse. */
   check(c: OptimizerConfig): void;
+  /**
+   * The rotational equilibrium of a scale-invariant tensor of `size` weights under this optimizer
+   * at learning rate η and weight decay λ (Kosson et al. 2023): its angular update per step and,
+   * where the theory gives one, its norm. Undefined where it predicts none.
+   */
+  equilibrium(c: OptimizerConfig, lr: number, wd: number, size: number): Equilibrium | undefined;
 }
+
+export interface Equilibrium {
+  angularUpdate: number;
+  norm?: number;
+}
+
+/**
+ * With decoupled decay ηλ per step and momentum β on the update, the expected angular update
+ * settles where the decay balances the norm growth: √(2ηλ·(1 − β)/(1 + β)). Coupled WD passes
+ * through the momentum too, which multiplies the decay by 1/(1 − β): √(2ηλ/(1 + β)).
+ */
+const rotation = (decay: number, beta: number): number => Math.sqrt((2 * decay * (1 - beta)) / (1 + beta));
 
 const fail = (c: OptimizerConfig, why: string): never => {
   throw new Error(`optimizer ${c.name}: ${why}`);
@@ -82,6 +100,8 @@ function sgdFamily(decoupled: boolean): OptimizerDef {
       if (!(c.momentum >= 0 && c.momentum < 1)) fail(c, `momentum must be in [0, 1), got ${c.momentum}`);
       if (c.nesterov && c.momentum === 0) fail(c, 'Nesterov momentum needs a momentum > 0 (--momentum)');
     },
+    // Nesterov's look-ahead changes the balance; the theory is for heavy-ball momentum.
+    equilibrium: (c, lr, wd) => (c.nesterov ? undefined : { angularUpdate: rotation(decoupled ? lr * wd : (lr * wd) / (1 - c.momentum), c.momentum) }),
   };
 }
 
@@ -135,6 +155,9 @@ function adamFamily(decoupled: boolean): OptimizerDef {
       if (!((c.eps ?? 1e-8) > 0)) fail(c, `eps must be positive, got ${c.eps}`);
       if (c.momentum !== 0 || c.nesterov) fail(c, 'momentum and nesterov belong to sgd and sgdw; Adam\'s momentum is β₁ (--betas)');
     },
+    // AdamW: the normalised update has a known size, hence a norm, √(ηC/(2λ)) for C weights. With L2
+    // the decay is normalised away with the gradient, and the layers have no common equilibrium.
+    equilibrium: (c, lr, wd, size) => (decoupled && wd > 0 ? { angularUpdate: rotation(lr * wd, c.betas?.[0] ?? 0.9), norm: Math.sqrt((lr * size) / (2 * wd)) } : undefined),
   };
 }
 

@@ -4,6 +4,7 @@
  * metrics.jsonl log that holds them.
  */
 import * as fs from 'fs';
+import type { Equilibrium } from '../programs/optimizers';
 import { STAT_COLUMNS } from '../programs/update';
 
 export interface NormStats {
@@ -72,6 +73,9 @@ export interface LayerRecord {
   angular_update: number;
   /** η/|w|², with |w| before the step. */
   eff_lr: number;
+  /** For a tensor that is scale-invariant alone: its rotational equilibrium under the run's optimizer, where the theory gives one. */
+  predicted_angular_update?: number;
+  equilibrium_norm?: number;
 }
 
 /** The norms of a set of tensors (rows of the program's stats): the one definition every record uses. */
@@ -103,7 +107,13 @@ export interface StepContext {
  * order); the scale-invariant set is the tensors marked `scaleInvariant`. With `layers`, each
  * tensor's own norms by name.
  */
-export function stepRecord(stats: ArrayLike<number>, tensors: readonly { name: string; scaleInvariant: boolean }[], s: StepContext, layers = false): StepRecord {
+export function stepRecord(
+  stats: ArrayLike<number>,
+  tensors: readonly { name: string; scaleInvariant: boolean }[],
+  s: StepContext,
+  layers = false,
+  equilibrium?: (tensor: number) => Equilibrium | undefined,
+): StepRecord {
   const all = setNorms(stats, tensors.map((_, i) => i), s.lr);
   const si = setNorms(stats, tensors.flatMap((t, i) => (t.scaleInvariant ? [i] : [])), s.lr);
   const record: StepRecord = {
@@ -126,7 +136,10 @@ export function stepRecord(stats: ArrayLike<number>, tensors: readonly { name: s
   if (layers) {
     record.layers = Object.fromEntries(tensors.map((t, i) => {
       const n = setNorms(stats, [i], s.lr);
-      return [t.name, { w_norm: n.w_norm, g_norm: n.g_norm, angular_update: n.angular_update, eff_lr: n.eff_lr }];
+      const layer: LayerRecord = { w_norm: n.w_norm, g_norm: n.g_norm, angular_update: n.angular_update, eff_lr: n.eff_lr };
+      const e = equilibrium?.(i);
+      if (e) Object.assign(layer, { predicted_angular_update: e.angularUpdate }, e.norm !== undefined ? { equilibrium_norm: e.norm } : {});
+      return [t.name, layer];
     }));
   }
   return record;
