@@ -13,7 +13,7 @@ STAMP := node_modules/.setup-stamp
 help:
 	@echo "make reproduce   run every figure at SCALE=$(SCALE) and write $(OUT)/index.html"
 	@echo "make test        build and run the test suite"
-	@echo "make setup       npm ci (ORT_INSTALL=skip|cuda12) and Debian packages (python3-torch, python3-onnx, dataset-fashion-mnist)"
+	@echo "make setup       npm ci (ORT_INSTALL=skip|cuda12) and Debian packages (python3-torch, python3-onnx, dataset-fashion-mnist, slurm-wlm, munge)"
 	@echo "make build | models | bench | clean"
 
 setup: $(STAMP) system-deps
@@ -33,8 +33,9 @@ system-deps:
 build: setup
 	npx tsc -p tsconfig.json
 
+# As root with slurm-wlm and munge installed, the Slurm launcher's tests run on a one-node cluster (scripts/with-slurm.sh).
 test: build
-	npx jest --maxWorkers=2
+	bash scripts/with-slurm.sh npx jest --maxWorkers=2
 
 reproduce: build
 	node dist/cli.js reproduce --scale $(SCALE) --out $(OUT)

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project uses beside npm: PyTorch and ONNX for the referee
-# (scripts/torch_bridge.py, onnx.checker) and the Fashion-MNIST files, the default data set.
+# (scripts/torch_bridge.py, onnx.checker), protobuf for the independent TensorBoard reader,
+# chromium for the dashboard's browser test, Slurm (slurm-wlm, munge) for the one-node cluster the
+# Slurm launcher's tests run on (scripts/slurm-up.sh), and the Fashion-MNIST files, the default data set.
 # Installs only as root with apt-get; otherwise says what is missing and goes on.
 set -u
-PACKAGES=(python3-torch python3-onnx python3-numpy dataset-fashion-mnist fonts-dejavu-core)
+PACKAGES=(python3-torch python3-onnx python3-numpy python3-protobuf chromium dataset-fashion-mnist fonts-dejavu-core slurm-wlm munge)
 
 missing=()
 /usr/bin/python3 -c 'import torch' 2>/dev/null || missing+=(python3-torch)
 /usr/bin/python3 -c 'import onnx' 2>/dev/null || missing+=(python3-onnx)
 /usr/bin/python3 -c 'import numpy' 2>/dev/null || missing+=(python3-numpy)
+/usr/bin/python3 -c 'import google.protobuf' 2>/dev/null || missing+=(python3-protobuf)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] || missing+=(dataset-fashion-mnist)
 [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
+command -v slurmctld >/dev/null || [ -x /usr/sbin/slurmctld ] || missing+=(slurm-wlm)
+command -v munged >/dev/null || [ -x /usr/sbin/munged ] || missing+=(munge)
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -21,5 +27,5 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 else
   echo "note: missing Debian packages: ${missing[*]}"
   echo "      install them with: sudo apt-get install ${missing[*]}"
-  echo "      (without python3-torch the PyTorch comparisons are skipped; without dataset-fashion-mnist, point --data-dir at the IDX files)"
+  echo "      (without python3-torch the PyTorch comparisons are skipped; without dataset-fashion-mnist, point --data-dir at the IDX files; without slurm-wlm and munge, the Slurm launcher's tests)"
 fi

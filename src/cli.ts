@@ -6,8 +6,11 @@ import { architectureCommand } from './commands/architecture';
 import { exportCommand } from './commands/export';
 import { figureCommands, reproduceCommand } from './commands/figures';
 import { benchCommand } from './commands/bench';
+import { dashboardCommand } from './commands/dashboard';
 import { dataCommand } from './commands/data';
 import { swaCommand } from './commands/swa';
+import { metricsCommand } from './commands/metrics';
+import { sweepCommand } from './commands/sweep';
 import { modelsCommand } from './commands/models';
 import { parityCommand } from './commands/parity';
 import { trainCommand } from './commands/train';
@@ -19,6 +22,7 @@ export function cli(argv: string[]) {
     .command(reproduceCommand)
     .command(figureCommands)
     .command(trainCommand)
+    .command(sweepCommand)
     .command(exportCommand)
     .command(parityCommand)
     .command(modelsCommand)
@@ -26,6 +30,8 @@ export function cli(argv: string[]) {
     .command(benchCommand)
     .command(dataCommand)
     .command(swaCommand)
+    .command(dashboardCommand)
+    .command(metricsCommand)
     .demandCommand(1, 'name a command; `ilr --help` lists them')
     .strict()
     .recommendCommands()

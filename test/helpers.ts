@@ -1,4 +1,5 @@
 /** Test helpers: run a graph in ORT, random tensors, and whether the PyTorch referee must run. */
+import * as fs from 'fs';
 import { DType, Graph, TypedArray, Value } from '../src/graph/ir';
 import { Fetches, Program } from '../src/runtime/session';
 import { pythonWith, torchPython } from '../src/bridge/python';
@@ -33,5 +34,32 @@ export function randomTensor(rng: Rng, v: Value | { shape: readonly number[]; dt
  */
 export const itTorch: jest.It = torchPython() || process.env.REQUIRE_TORCH === '1' ? it : it.skip;
 
+/** `it` for tests that need Debian's python3-protobuf (the TensorBoard reader); required in CI like torch. */
+export const itProtobuf: jest.It = pythonWith('google.protobuf') || process.env.REQUIRE_TORCH === '1' ? it : it.skip;
+
+/** Debian's chromium, which the dashboard's browser test drives (never a browser a tool downloads). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** `it` for tests that need CHROMIUM; required in CI like torch. */
+export const itBrowser: jest.It = fs.existsSync(CHROMIUM) || process.env.REQUIRE_TORCH === '1' ? it : it.skip;
+
 /** `it` for tests that need Debian's python3-onnx (onnx.checker); required in CI like torch. */
 export const itOnnx: jest.It = pythonWith('onnx') || process.env.REQUIRE_TORCH === '1' ? it : it.skip;
+
+/** A Slurm cluster this test process can submit to (scripts/slurm-up.sh's, unless SLURM_CONF names another). */
+export function slurmEnv(): NodeJS.ProcessEnv | undefined {
+  const conf = process.env.SLURM_CONF ?? `${process.env.ILR_SLURM_DIR ?? '/tmp/ilr-slurm'}/slurm.conf`;
+  const env = { ...process.env, SLURM_CONF: conf };
+  try {
+    require('child_process').execFileSync('sinfo', ['-h'], { env, stdio: 'ignore', timeout: 10000 });
+    return env;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `describe` for tests that need a running Slurm: skipped without one, unless REQUIRE_SLURM=1
+ * (CI, where `make test` starts scripts/slurm-up.sh's cluster), where they run and fail.
+ */
+export const describeSlurm: jest.Describe = slurmEnv() || process.env.REQUIRE_SLURM === '1' ? describe : describe.skip;

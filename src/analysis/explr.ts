@@ -1,5 +1,5 @@
 /**
- * The ExpLR equivalence (Li and Arora 2020; PAPER.md claim 8) for torch.optim.SGD with heavy-ball
+ * The ExpLR equivalence (Li and Arora 2020; claim 8 in docs/science.md) for torch.optim.SGD with heavy-ball
  * momentum β. Run A: LR η, WD λ, momentum buffer from zero. Run B: no WD, LR η̃_t = η·α^(−2t−1)
  * at step t = 0, 1, …, momentum buffer from v₀ = −(1 − α)/(αη)·w₀. On a scale-invariant loss
  * w^B_t = α^(−t)·w^A_t for every t, where α is the larger root of x² − (1 + β − λη)x + β = 0.

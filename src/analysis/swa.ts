@@ -1,5 +1,5 @@
 /**
- * Stochastic weight averaging (Izmailov et al. 2018; timgaripov/swa), issue #7 part 1: the equal
+ * Stochastic weight averaging (Izmailov et al. 2018; timgaripov/swa): the equal
  * average of SWA snapshots, BatchNorm statistics recomputed for the averaged weights, and its
  * test loss and accuracy.
  *
@@ -14,7 +14,7 @@ import { Dataset } from '../data';
 import { readSafetensors, TensorMap, writeSafetensors } from '../io/safetensors';
 import { InputShape, ModelLayout, modelLayout, modelMetadata } from '../nn/model';
 import { ModelSpec, specName } from '../nn/spec';
-import { RuntimeOptions } from '../runtime/session';
+import type { RuntimeOptions } from '../train/engine';
 import { recomputeBn } from '../train/bn-stats';
 import { FORMAT } from '../train/checkpoint';
 import { TrainConfig } from '../train/config';

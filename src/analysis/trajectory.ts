@@ -1,5 +1,5 @@
 /**
- * Reading a trajectory of weight snapshots (PAPER.md claim 6): rank correlation, the distance
+ * Reading a trajectory of weight snapshots (claim 6 in docs/science.md): rank correlation, the distance
  * |w_T − w_{T+Δ}| between snapshots for every pair, and whether it keeps growing with Δ. An
  * Ornstein–Uhlenbeck process (a mixing diffusion) would plateau; SGD on a normalized net keeps
  * drifting. Plain arrays in, plain numbers out, so the checks can be fed synthetic trajectories.

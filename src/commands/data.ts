@@ -1,4 +1,4 @@
-/** `ilr data list` and `ilr data download NAME`: where the data sets are found, and fetching them (issue #5). */
+/** `ilr data list` and `ilr data download NAME`: where the data sets are found, and fetching them. */
 import { Argv, CommandModule } from 'yargs';
 import { downloadDataset, formatDatasetList, listDatasets, REAL_DATASET_NAMES, RealDatasetName } from '../data';
 import { formatBytes } from '../util/progress';

@@ -6,9 +6,13 @@ import { describePlan, Experiment, Scale, SCALES } from '../experiments/frame';
 import { figureContext, FigureOptions, reproduce } from '../experiments/reproduce';
 import { EXPERIMENTS } from '../experiments/registry';
 import { formatVerdictTable } from '../plot/report';
+import { colorEnabled } from '../util/progress';
+import { RunsSubmitted } from '../experiments/runs';
+import { describeCost } from '../launch/cost';
+import { LaunchArgs, launchOptions, parseLauncher } from './launch-options';
 import { commonOptions, parseEp } from './options';
 
-interface FigureArgs {
+interface FigureArgs extends LaunchArgs {
   scale: string;
   out: string;
   dataset?: string;
@@ -31,8 +35,9 @@ const figureOptions = {
   threads: commonOptions.threads,
   seed: commonOptions.seed,
   jobs: { type: 'number', default: 1, describe: 'independent runs in parallel worker processes (each gets cores/jobs threads)' },
-  'dry-run': { type: 'boolean', default: false, describe: 'print the planned runs and their step counts, run nothing' },
+  'dry-run': { type: 'boolean', default: false, describe: 'print the planned runs, their steps and estimated time (from a measured, cached step time per model), run nothing' },
   quiet: { type: 'boolean', default: false, describe: 'no progress bars' },
+  ...launchOptions,
 } as const;
 
 function options(a: FigureArgs): FigureOptions {
@@ -46,6 +51,7 @@ function options(a: FigureArgs): FigureOptions {
     dataset: a.dataset as DatasetName | undefined,
     dataDir: a['data-dir'],
     jobs: a.jobs,
+    launcher: parseLauncher(a),
     quiet: a.quiet,
   };
 }
@@ -53,12 +59,22 @@ function options(a: FigureArgs): FigureOptions {
 async function runFigures(experiments: Experiment[], a: FigureArgs): Promise<void> {
   const o = options(a);
   if (a['dry-run']) {
-    for (const e of experiments) console.log(describePlan(e, figureContext(o, e.id)));
+    for (const e of experiments) {
+      const ctx = figureContext(o, e.id);
+      console.log(describePlan(e, ctx));
+      console.log((await describeCost(e.plan(e.preset(ctx.scale, ctx), ctx), o.threads)).join('\n'));
+    }
     return;
   }
-  const sections = await reproduce(experiments, o, `ilr ${process.argv.slice(2).join(' ')}`);
+  let sections;
+  try {
+    sections = await reproduce(experiments, o, `ilr ${process.argv.slice(2).join(' ')}`);
+  } catch (e) {
+    if (!(e instanceof RunsSubmitted)) throw e;
+    return console.log(e.message);
+  }
   const verdicts = sections.flatMap((s) => s.verdicts);
-  console.log(formatVerdictTable(verdicts, { color: !!process.stdout.isTTY }));
+  console.log(formatVerdictTable(verdicts, { color: colorEnabled(process.stdout) }));
   console.log(`report: ${path.join(a.out, 'index.html')}`);
   // At smoke scale the phenomena need not show: the verdicts are printed, not enforced.
   if (a.scale !== 'smoke' && verdicts.some((v) => !v.passed)) process.exitCode = 1;

@@ -1,6 +1,6 @@
 /**
  * `ilr swa`: average SWA snapshots, recompute BatchNorm statistics on the training data
- * (update_bn), evaluate on the test set, and write the averaged model (issue #7 part 1).
+ * (update_bn), evaluate on the test set, and write the averaged model.
  * Data options default to those of the run the snapshots come from (its config.json).
  */
 import * as path from 'path';

@@ -1,16 +1,17 @@
 /** `ilr train`: one training run, written to a run directory; `--resume DIR` continues one. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CommandModule } from 'yargs';
+import yargs, { Argv, CommandModule } from 'yargs';
 import { batchesPerEpoch, DATASET_NAMES, DatasetName, loadSubset } from '../data';
 import { PRESET_HELP } from '../nn/spec';
 import { OptimizerName, OPTIMIZERS } from '../programs/optimizers';
 import { DEFAULTS, resolveConfig, TrainConfig, WdGroup } from '../train/config';
 import { parseSchedule } from '../train/schedule';
-import { train } from '../train/trainer';
+import { rollingCheckpointsOf, train } from '../train/trainer';
+import { prepareRunDir } from '../launch/task';
 import { commonOptions, parseEp } from './options';
 
-interface Args {
+export interface TrainArgs {
   model?: string;
   dataset: string;
   'data-dir'?: string;
@@ -48,7 +49,9 @@ interface Args {
   threads: number;
   resume?: string;
   config?: string;
+  continue: boolean;
   quiet: boolean;
+  tensorboard: boolean;
 }
 
 function parseBetas(text: string): [number, number] {
@@ -64,7 +67,7 @@ function parseWdGroup(text: string): WdGroup {
   return { match: text.slice(0, i), scale };
 }
 
-async function configFromArgs(a: Args): Promise<TrainConfig> {
+export async function configFromArgs(a: TrainArgs): Promise<TrainConfig> {
   if (a.config) {
     if (!fs.existsSync(a.config)) throw new Error(`--config ${a.config}: no such file`);
     return resolveConfig(JSON.parse(fs.readFileSync(a.config, 'utf8')));
@@ -115,11 +118,9 @@ async function configFromArgs(a: Args): Promise<TrainConfig> {
   });
 }
 
-export const trainCommand: CommandModule<object, Args> = {
-  command: 'train',
-  describe: 'train a model with SGD, AdamW, … and WD; writes config.json, metrics.jsonl and checkpoints/ to --out',
-  builder: (y) =>
-    y
+/** The options of `ilr train`, which `ilr sweep` also parses for the base of its runs. */
+export function trainOptions(y: Argv) {
+  return y
       .option('model', { type: 'string', describe: PRESET_HELP })
       .option('dataset', { type: 'string', default: 'fashion-mnist', describe: `data set: ${DATASET_NAMES.join(', ')}` })
       .option('data-dir', { type: 'string', describe: 'directory with the data set files (default: ILR_DATA_DIR, system, cache)' })
@@ -143,7 +144,7 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('steps', { type: 'number', describe: 'length in steps (or --epochs)' })
       .option('schedule', { type: 'string', default: 'constant', describe: 'LR/WD schedule: constant, wd_x_y_lr_z_u, JSON, or a JSON file' })
       .option('seed', commonOptions.seed)
-      .option('bn-eps', { type: 'number', describe: 'BatchNorm ε (default 1e-5)' })
+      .option('bn-eps', { type: 'number', describe: 'ε of the norm layers (default 1e-5)' })
       .option('fc-scale', { type: 'number', describe: 'last layer init scale (default 1, 10 for -si models)' })
       .option('log-every', { type: 'number', default: DEFAULTS.logEvery, describe: 'metrics line every N steps' })
       .option('layer-every', { type: 'number', default: DEFAULTS.layerEvery, describe: 'per-layer norms every N steps (0: never)' })
@@ -157,11 +158,38 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('threads', commonOptions.threads)
       .option('resume', { type: 'string', describe: 'continue the run in this directory from its newest checkpoint' })
       .option('config', { type: 'string', describe: 'a JSON file with the whole training config (as in a run\'s config.json "config"); other options are ignored' })
-      .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' }),
+      .option('continue', { type: 'boolean', default: false, describe: 'with --config and --out: do nothing if --out holds this run finished, resume it if interrupted, else start it (what launchers run)' })
+      .option('quiet', { type: 'boolean', default: false, describe: 'no progress bar' })
+      .option('tensorboard', { type: 'boolean', default: true, describe: 'also write the metrics as a TensorBoard event file (events.out.tfevents.*) in the run directory; --no-tensorboard: not' });
+}
+
+/** The training config that `ilr train ARGV` would run (for `ilr sweep -- ARGV`). */
+export async function configFromArgv(argv: readonly string[], what: string): Promise<TrainConfig> {
+  const y = trainOptions(yargs([...argv])).strict().exitProcess(false).fail((msg, err) => {
+    throw new Error(`${what}: ${err?.message ?? msg}`);
+  });
+  const a = (await y.parseAsync()) as unknown as TrainArgs & { _: (string | number)[] };
+  if (a._.length > 0) throw new Error(`${what}: unexpected ${a._.join(' ')}`);
+  if (a.resume || a.config || a.continue) throw new Error(`${what}: give training options, not --resume, --config or --continue`);
+  return configFromArgs(a);
+}
+
+export const trainCommand: CommandModule<object, TrainArgs> = {
+  command: 'train',
+  describe: 'train a model with SGD, AdamW, … and WD; writes config.json, metrics.jsonl and checkpoints/ to --out',
+  builder: trainOptions,
   handler: async (a) => {
     const config = a.resume ? undefined : await configFromArgs(a);
     const runDir = a.resume ?? a.out ?? path.join('runs', `${config!.model}-${config!.dataset}-lr${config!.lr}-wd${config!.wd}-s${config!.seed}`);
-    const result = await train(config as TrainConfig, runDir, { resume: !!a.resume, quiet: a.quiet });
+    let resume = !!a.resume;
+    if (a.continue) {
+      if (!a.config || !a.out) throw new Error('--continue needs --config FILE and --out DIR');
+      const state = prepareRunDir(a.out, config!);
+      if (state === 'finished') return console.log(`${a.out}: finished already`);
+      resume = state === 'resume';
+      if (resume) console.log(`${a.out}: resuming from ${path.basename(rollingCheckpointsOf(a.out)[0])}`);
+    }
+    const result = await train(config as TrainConfig, runDir, { resume, quiet: a.quiet, tensorboard: a.tensorboard });
     if (result.status === 'diverged') {
       console.error(`error: ${result.message}`);
       process.exitCode = 3;

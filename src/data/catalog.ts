@@ -1,6 +1,6 @@
 /**
  * What we know about each real data set: shape, classes, normalisation statistics, file names,
- * official location and published checksums (see /work/shared/DATA.md). Pure data, no I/O.
+ * official location and published checksums (docs/data.md). Pure data, no I/O.
  */
 
 export type RealDatasetName = 'fashion-mnist' | 'mnist' | 'cifar10';

@@ -30,7 +30,7 @@ export interface LoadOptions extends SourceOptions, DownloadOptions {
   /** Parameters of the synthetic data set (ignored for real ones). */
   synthetic?: SyntheticSpec;
   /**
-   * Check the decompressed files' SHA-256 against DATA.md where known (Fashion-MNIST): costs
+   * Check the decompressed files' SHA-256 against docs/data.md where known (Fashion-MNIST): costs
    * ~0.2 s per load; the structural checks (magic, sizes, labels) always run.
    */
   verify?: boolean;

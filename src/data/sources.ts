@@ -403,7 +403,7 @@ export function formatDatasetList(list: DatasetListing[]): string {
 }
 
 /**
- * Verifies a located copy by the SHA-256 of its decompressed content, where DATA.md gives
+ * Verifies a located copy by the SHA-256 of its decompressed content, where docs/data.md gives
  * them (Fashion-MNIST: Debian's re-compressed .gz files differ from the official ones, their
  * content does not). Returns a list of problems (empty: all good, or nothing to check).
  */

@@ -1,5 +1,5 @@
 /**
- * LR decay vs WD decay, read through the intrinsic LR λη (PAPER.md claim 7). Two runs from the
+ * LR decay vs WD decay, read through the intrinsic LR λη (claim 7 in docs/science.md). Two runs from the
  * same start: one divides the LR by 10 at a step, the other divides the WD by 10 at the same step.
  * Both lower λη 10×. At the LR decay the effective LR η/|w|² falls 10× at once (|w| has not
  * moved), then climbs back as |w|² shrinks toward its new equilibrium, √10 below the old one; the
@@ -13,7 +13,7 @@ import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
 import type { Schedule } from '../train/schedule';
-import { bnEvaluation, Context, Experiment, fmt, PlannedRun, Scale, verdict, presetFields, TrainingPreset } from './frame';
+import { bnEvaluation, Context, Experiment, fmt, PAPER_STEPS_PER_EPOCH, PlannedRun, presetFields, Scale, TrainingPreset, verdict } from './frame';
 import { runMetrics, runPlanned } from './runs';
 
 export interface DecayPreset extends TrainingPreset {
@@ -153,14 +153,14 @@ function traces(ctx: Context) {
 export const decay: Experiment<DecayPreset> = {
   id: 'decay',
   title: 'LR decay vs WD decay, read through λη',
-  claim: 'Right after LR ÷10 the effective LR falls 10× (|w| has not moved), then climbs back over ≈1/λη steps to an equilibrium √10 below the old one, and the angular update settles √10 lower, at √(2ηλ) of the new η. Decaying WD instead lowers λη the same way and approaches the same equilibrium, only gradually (PAPER.md claim 7).',
+  claim: 'Right after LR ÷10 the effective LR falls 10× (|w| has not moved), then climbs back over ≈1/λη steps to an equilibrium √10 below the old one, and the angular update settles √10 lower, at √(2ηλ) of the new η. Decaying WD instead lowers λη the same way and approaches the same equilibrium, only gradually (claim 7 in docs/science.md).',
   preset(scale: Scale, ctx: Context): DecayPreset {
     const common = { dataset: ctx.dataset ?? ('fashion-mnist' as DatasetName), dataDir: ctx.dataDir, seed: ctx.seed, momentum: 0, monotoneTolerance: 0.05 };
     if (scale === 'paper') {
       // PreResNet-32, CIFAR-10, batch 128, η = 0.1, λ = 5e-4 (λη = 5e-5, 1/λη = 2·10⁴ steps ≈ 51 epochs); the
       // decay at epoch 100 (≈ 2/λη, in equilibrium), then 500 epochs ≈ 0.5/λη_new, long enough for the
       // effective LR's recovery (time constant 1/(4λη_new) = 128 epochs) and the WD run's arrival (?).
-      const perEpoch = 390;
+      const perEpoch = PAPER_STEPS_PER_EPOCH;
       return {
         ...common, dataset: ctx.dataset ?? 'cifar10', model: 'preresnet32-si', trainSubset: null, testSubset: null, batchSize: 128, bnEps: 1e-8,
         lr: 0.1, wd: 5e-4, decayStep: 100 * perEpoch, steps: 600 * perEpoch, window: 20 * perEpoch, smooth: 20 * perEpoch, logEvery: 10, evalEvery: 5 * perEpoch, long: true,
@@ -174,7 +174,7 @@ export const decay: Experiment<DecayPreset> = {
     // PyTorch shows the same: `torch_bridge.py angular --batch 128 --lr 0.2 --wd 5e-3 --decay-step 1500` gives
     // 0.0430 → 0.0034 rad per step across the LR ÷10 with the angle computed stably in float64; acos of the
     // float32 cosine reads 0.0078 there, a rounding floor, which is what made the angular update look
-    // settled at once in PAPER.md's calibration.
+    // settled at once in the calibration in docs/science.md.
     // Every step is logged, so a 500-step mean of the angular update averages 500 noisy values. Errors are
     // measured with BN statistics recomputed on 500 train images: at λη = 2e-3 the running statistics lag the
     // weights, and the error measured with them jumped between 0.15 and 0.55.

@@ -1,9 +1,9 @@
 /**
- * The ExpLR equivalence (PAPER.md claim 8; Li and Arora 2020). On a fully scale-invariant net,
+ * The ExpLR equivalence (claim 8 in docs/science.md; Li and Arora 2020). On a fully scale-invariant net,
  * run A (SGD, WD λ, constant LR η) and run B (no WD, LR η·α^(−2t−1), momentum buffer from
  * v₀ = −(1 − α)/(αη)·w₀) satisfy w^B_t = α^(−t)·w^A_t, so they compute the same function.
  *
- * SGD is chaotic: rounding differences grow exponentially (PAPER.md, calibration), so "the same
+ * SGD is chaotic: rounding differences grow exponentially (docs/science.md, Calibration), so "the same
  * function" is measured against a rounding baseline, not a fixed tolerance. For each momentum
  * β, in lockstep on the same batches, from the same initialisation:
  *   A   WD λ, LR η (the reference);
@@ -295,7 +295,7 @@ const PRESETS: Record<Scale, ExplrPreset> = {
 export const explr: Experiment<ExplrPreset> = {
   id: 'explr',
   title: 'ExpLR: weight decay + constant LR = exponentially growing LR without weight decay',
-  claim: 'On a scale-invariant net, SGD with WD λ and constant LR η computes the same function as SGD without WD with LR η·α^(−2t−1) (and, with momentum, an initial buffer −(1−α)/(αη)·w₀), its weights being α^(−t) times larger (PAPER.md claim 8). Measured against the chaos of SGD: the pair may diverge no faster than two runs whose initialisations differ by float32 rounding.',
+  claim: 'On a scale-invariant net, SGD with WD λ and constant LR η computes the same function as SGD without WD with LR η·α^(−2t−1) (and, with momentum, an initial buffer −(1−α)/(αη)·w₀), its weights being α^(−t) times larger (claim 8 in docs/science.md). Measured against the chaos of SGD: the pair may diverge no faster than two runs whose initialisations differ by float32 rounding.',
   preset: (scale, ctx) => ({ ...PRESETS[scale], ...(ctx.dataset ? { dataset: ctx.dataset } : {}) }),
   settings: (p) => ({
     model: `${p.model} (BN ε = ${p.bnEps})`,

@@ -1,5 +1,5 @@
 /**
- * Figure 4 (PAPER.md claim 3, the fast equilibrium conjecture): three LR/WD schedules whose
+ * Figure 4 (claim 3 in docs/science.md, the fast equilibrium conjecture): three LR/WD schedules whose
  * intrinsic LR λη differs until step E and is equal from then on. Many independent runs of each
  * schedule give, for every input of a fixed evaluation set, a distribution of the predicted
  * label over the SGD noise. The ℓ1 distance between two schedules' distributions, averaged over
@@ -263,7 +263,7 @@ const windows = (p: FastEqPreset): FastEqWindows => ({ equalizeStep: p.equalizeS
 export const fastEquilibrium: Experiment<FastEqPreset> = {
   id: 'fast-equilibrium',
   title: 'Fast equilibrium: after λη is equalized, the prediction distributions of different schedules agree',
-  claim: 'Runs with different LR/WD histories reach the same equilibrium in function space within O(1/λη) steps once their λη is equal: the distribution of predicted labels over the SGD noise of one schedule becomes indistinguishable from another\'s (PAPER.md claim 3, Fig. 4).',
+  claim: 'Runs with different LR/WD histories reach the same equilibrium in function space within O(1/λη) steps once their λη is equal: the distribution of predicted labels over the SGD noise of one schedule becomes indistinguishable from another\'s (claim 3 in docs/science.md, Fig. 4).',
   preset(scale, ctx) {
     const dataset = ctx.dataset ?? (scale === 'paper' ? 'mnist' : 'fashion-mnist');
     if (scale === 'paper') {

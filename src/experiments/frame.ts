@@ -5,7 +5,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { DatasetName } from '../data';
+import { batchesPerEpoch, DatasetName } from '../data';
+import type { LauncherChoice } from '../launch/launcher';
 import type { FigureSection, Verdict } from '../plot/report';
 import type { ExecutionProvider } from '../train/engine';
 import type { TrainConfig } from '../train/config';
@@ -13,18 +14,21 @@ import type { TrainConfig } from '../train/config';
 export type Scale = 'smoke' | 'cpu' | 'paper';
 export const SCALES: readonly Scale[] = ['smoke', 'cpu', 'paper'];
 
-/** Why a larger λη at cpu scale is faithful (PAPER.md, Scales); quoted in every report. */
+/** Why a larger λη at cpu scale is faithful (docs/science.md, Scales); quoted in every report. */
 export const SCALE_RATIONALE: Record<Scale, string> = {
   smoke: 'smoke: a few steps of every code path, for tests and CI. The phenomena need not show at this scale, and the checks are reported but not expected to pass.',
   cpu:
     'cpu: a smaller network, a subset of Fashion-MNIST and a larger intrinsic LR λη, so that the time to equilibrium, O(1/λη) steps, is a few thousand steps and a figure runs in minutes on two cores. ' +
     'The theory says the dynamics of a scale-invariant net depend on η and λ only through λη (and on time in units of 1/λη), so a larger λη makes the same phenomena happen sooner; this is a change of time scale, not a shortcut. ' +
-    'The calibration in PAPER.md keeps λη ≲ 1e-3, where SGD reaches equilibrium, except in the full-batch and toy figures, whose subject is the unstable regime.',
+    'The calibration in docs/science.md keeps λη ≲ 1e-3, where SGD reaches equilibrium, except in the full-batch and toy figures, whose subject is the unstable regime.',
   paper: 'paper: the paper\'s settings (PreResNet-32 on CIFAR-10, batch 128, λ = 5e-4, η = 0.1, its epoch counts), for a GPU or for patience.',
 };
 
-/** Each figure's time budget on this 2-core machine (issue #6): 1 minute at smoke scale, 15 at cpu. */
+/** Each figure's time budget on this 2-core machine: 1 minute at smoke scale, 15 at cpu. */
 export const BUDGET_SECONDS: Partial<Record<Scale, number>> = { smoke: 60, cpu: 15 * 60 };
+
+/** Steps per epoch of the paper's CIFAR-10 runs: 50 000 training images at batch 128, the last partial batch dropped. */
+export const PAPER_STEPS_PER_EPOCH = batchesPerEpoch(50000, 128);
 
 export interface Context {
   scale: Scale;
@@ -36,8 +40,10 @@ export interface Context {
   /** Override of the preset's data set. */
   dataset?: DatasetName;
   dataDir?: string;
-  /** Independent training runs in parallel worker processes. */
+  /** Independent training runs at a time in worker processes (the local launcher). */
   jobs: number;
+  /** Where the training runs execute (default: here, the local launcher). */
+  launcher?: LauncherChoice;
   quiet: boolean;
 }
 

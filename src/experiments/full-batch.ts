@@ -3,7 +3,7 @@
  * over a fixed, class-balanced training subset. The loss first falls near zero; then WD keeps
  * shrinking |w|, the effective LR η/|w|² grows until GD is unstable, and the loss spikes; each
  * spike grows |w| again and the cycle repeats. With WD switched off (a piecewise schedule) |w|
- * can only grow, and GD converges (PAPER.md claim 4).
+ * can only grow, and GD converges (claim 4 in docs/science.md).
  */
 import * as path from 'path';
 import { firstBelow, relativeSpikes } from '../analysis/equilibrium';
@@ -94,7 +94,7 @@ function trace(ctx: Context, p: FullBatchPreset) {
 export const fullBatch: Experiment<FullBatchPreset> = {
   id: 'full-batch',
   title: 'Full-batch GD + WD on a normalized net is not gradient flow',
-  claim: 'With full-batch GD and WD on a scale-invariant BN net, once the train loss is near zero WD shrinks |w|, the effective LR η/|w|² grows, and the loss spikes back up, repeatedly; with WD switched off it converges (PAPER.md claim 4, Fig. 1b,c).',
+  claim: 'With full-batch GD and WD on a scale-invariant BN net, once the train loss is near zero WD shrinks |w|, the effective LR η/|w|² grows, and the loss spikes back up, repeatedly; with WD switched off it converges (claim 4 in docs/science.md, Fig. 1b,c).',
   preset(scale: Scale, ctx: Context): FullBatchPreset {
     const data = { dataset: ctx.dataset ?? ('fashion-mnist' as DatasetName), dataDir: ctx.dataDir, seed: ctx.seed, spikeFactor: 10 };
     if (scale === 'paper') {

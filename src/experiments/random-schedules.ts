@@ -1,5 +1,5 @@
 /**
- * Figure 5 and Table 1 (PAPER.md claim 3): five runs with random LR/WD schedules in a first phase,
+ * Figure 5 and Table 1 (claim 3 in docs/science.md): five runs with random LR/WD schedules in a first phase,
  * then the same LR and WD for at least 3/λη steps, then an LR decay with WD off. At the end of the
  * common phase the five have the same weight norm and effective LR (the equilibrium of claim 2
  * does not remember the path), and after the final decay they reach the same test accuracy.
@@ -13,7 +13,7 @@ import { writeChart } from '../plot/chart';
 import { Schedule, scheduleAt } from '../train/schedule';
 import { Rng } from '../util/rng';
 import { plannedRunsOf, PooledRunFields, readRunTrace, RunPlan, RunTrace } from './fast-equilibrium';
-import { Context, Experiment, fmt, verdict } from './frame';
+import { Context, Experiment, fmt, PAPER_STEPS_PER_EPOCH, verdict } from './frame';
 import { runPlanned } from './runs';
 
 export interface RandomSchedulesPreset extends PooledRunFields {
@@ -128,14 +128,14 @@ const windowOf = (p: RandomSchedulesPreset) => p.decaySteps / 4;
 export const randomSchedules: Experiment<RandomSchedulesPreset> = {
   id: 'random-schedules',
   title: 'Random LR/WD schedules reach the same equilibrium once LR and WD are equal',
-  claim: 'Runs with different random LR/WD schedules, then the same LR and WD for O(1/λη) steps, arrive at the same weight norm, effective LR and test accuracy, and reach the same accuracy after the final LR decay: the equilibrium does not depend on the path (PAPER.md claim 3, Fig. 5, Table 1).',
+  claim: 'Runs with different random LR/WD schedules, then the same LR and WD for O(1/λη) steps, arrive at the same weight norm, effective LR and test accuracy, and reach the same accuracy after the final LR decay: the equilibrium does not depend on the path (claim 3 in docs/science.md, Fig. 5, Table 1).',
   preset(scale, ctx) {
     const dataset = ctx.dataset ?? (scale === 'paper' ? 'cifar10' : 'fashion-mnist');
     const ranges = { lrRange: [-1, 0.7] as [number, number], lambdaEtaRange: [-1, 0.2] as [number, number], runs: 5, decay: 0.1 };
     if (scale === 'paper') {
       // PreResNet32 on CIFAR-10, batch 128 (390 steps per epoch): five phases of 100 epochs with
       // random LR and WD (?), 500 epochs at LR 0.1 and WD 5e-4, then LR ÷10 and WD off for 100 epochs (?).
-      const epoch = 390;
+      const epoch = PAPER_STEPS_PER_EPOCH;
       return {
         ...ranges, dataset, model: 'preresnet32', trainSubset: null, pool: 1, evalSubset: null, batch: 128,
         phases: 5, phaseSteps: 100 * epoch, lr: 0.1, wd: 5e-4, commonSteps: 500 * epoch, decaySteps: 100 * epoch, evalEvery: 5 * epoch,

@@ -2,6 +2,7 @@
 import * as path from 'path';
 import { FigureSection, writeReport } from '../plot/report';
 import { BUDGET_SECONDS, Context, Experiment, runExperiment, Scale } from './frame';
+import { RunsSubmitted } from './runs';
 
 export type FigureOptions = Omit<Context, 'dir'> & { out: string };
 
@@ -12,10 +13,18 @@ export const figureContext = (o: FigureOptions, id: string): Context => {
 
 export async function reproduce(experiments: Experiment[], o: FigureOptions, command?: string): Promise<FigureSection[]> {
   const sections: FigureSection[] = [];
+  const submitted: string[] = [];
   for (const e of experiments) {
     if (!o.quiet) console.error(`== ${e.id} (${o.scale})`);
-    sections.push(await runExperiment(e, figureContext(o, e.id), o.out));
+    try {
+      sections.push(await runExperiment(e, figureContext(o, e.id), o.out));
+    } catch (err) {
+      if (!(err instanceof RunsSubmitted)) throw err;
+      submitted.push(err.message);
+    }
   }
+  // Figures whose runs went to a queue are plotted when the same command runs again after them.
+  if (submitted.length > 0) throw new RunsSubmitted(submitted.join('\n'));
   await writeReport(o.out, {
     title: 'intrinsic-lr: reproducing "The Intrinsic Learning Rate" (Li, Lyu & Arora, NeurIPS 2020)',
     scale: o.scale as Scale,

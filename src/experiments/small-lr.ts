@@ -1,6 +1,6 @@
 /**
  * Figure 2 of the paper: a small LR generalizes as well as a large one, if trained long enough
- * (PAPER.md claim 5). Two runs with the same WD and the same schedule shape (constant, then one
+ * (claim 5 in docs/science.md). Two runs with the same WD and the same schedule shape (constant, then one
  * final LR ÷10 at the same fraction of the run): initial LR η and η/100, the small one trained
  * `lengthRatio` (≈10) times as many steps. A scale-invariant net reaches its equilibrium in
  * O(1/λη) steps; the small run's λη is 100× smaller, and it is trained for ≈1/λη of its own, as
@@ -13,7 +13,7 @@ import type { DatasetName } from '../data';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
-import { bnEvaluation, Context, Experiment, fmt, PlannedRun, Scale, verdict, presetFields, TrainingPreset } from './frame';
+import { bnEvaluation, Context, Experiment, fmt, PAPER_STEPS_PER_EPOCH, PlannedRun, presetFields, Scale, TrainingPreset, verdict } from './frame';
 import { runMetrics, runPlanned } from './runs';
 
 export interface SmallLrPreset extends TrainingPreset {
@@ -108,13 +108,13 @@ function finals(p: SmallLrPreset, ctx: Context) {
 export const smallLr: Experiment<SmallLrPreset> = {
   id: 'small-lr',
   title: 'A small LR generalizes as well, if trained ≈1/λη',
-  claim: 'With the initial LR 100× smaller (same WD, same schedule shape with a final LR decay), training takes ~10× as many epochs, ≈1/λη of the small run, but reaches the same test accuracy (PAPER.md claim 5, Fig. 2).',
+  claim: 'With the initial LR 100× smaller (same WD, same schedule shape with a final LR decay), training takes ~10× as many epochs, ≈1/λη of the small run, but reaches the same test accuracy (claim 5 in docs/science.md, Fig. 2).',
   preset(scale: Scale, ctx: Context): SmallLrPreset {
     const common = { dataset: ctx.dataset ?? ('fashion-mnist' as DatasetName), dataDir: ctx.dataDir, lrRatio: 100, lengthRatio: 10, decayAt: [0.5, 0.75], tolerance: 0.01, seeds: [ctx.seed] };
     if (scale === 'paper') {
       // PreResNet-32, CIFAR-10, batch 128, λ = 5e-4, η = 0.1 vs 0.001; 1/λη of the small run is 2·10⁶ steps ≈ 5000
       // epochs. The large run: 500 epochs (?), the small one 5000, each with its final LR ÷10 at 80% (?).
-      const perEpoch = 390;
+      const perEpoch = PAPER_STEPS_PER_EPOCH;
       return {
         ...common, dataset: ctx.dataset ?? 'cifar10', model: 'preresnet32-si', trainSubset: null, testSubset: null, batchSize: 128, bnEps: 1e-8,
         lr: 0.1, wd: 5e-4, steps: 500 * perEpoch, evals: 100, logEvery: 100, stepsPerEpoch: perEpoch, seeds: [ctx.seed, ctx.seed + 1],
@@ -124,7 +124,7 @@ export const smallLr: Experiment<SmallLrPreset> = {
     // λη = 4e-3) takes 1400 steps = 5.6/λη, the small one (η = 0.001, λη = 4e-5) 14000 steps = 0.56/λη of its
     // own. Two seeds each, so the tolerance is the larger of 1 point and the measured seed spread. Accuracies
     // are measured with BN statistics recomputed on 500 train images, as running statistics lag at a large λη.
-    // Measured with λ = 0.125 (λη = 0.0125, the unstable regime of PAPER.md's calibration): the large run's test
+    // Measured with λ = 0.125 (λη = 0.0125, the unstable regime of the calibration in docs/science.md): the large run's test
     // accuracy jumped between 10% and 50% until its first decay and it ended 4 points below the small run
     // (76.2% vs 80.1% with 1000 / 10000 steps).
     const cpu = { ...common, model: 'cnn4-si', trainSubset: 2000, testSubset: 5000, batchSize: 16, bnEps: 1e-8, bnRecompute: 500, lr: 0.1, wd: 0.04, logEvery: 10, stepsPerEpoch: 125, seeds: [ctx.seed, ctx.seed + 1] };

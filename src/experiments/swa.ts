@@ -1,5 +1,5 @@
 /**
- * Figure 3 of the paper: SGD is not a mixing diffusion (PAPER.md claim 6). One run held at a
+ * Figure 3 of the paper: SGD is not a mixing diffusion (claim 6 in docs/science.md). One run held at a
  * constant LR past its equilibrium (≈1.25/λη steps), with a snapshot after every epoch:
  * - the SWA average of the last K snapshots (BN statistics recomputed, src/analysis/swa.ts) is
  *   more accurate than those snapshots are on average (each also with its BN recomputed);
@@ -23,7 +23,7 @@ import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { snapshotName } from '../train/checkpoint';
 import { resolveConfig, TrainConfig } from '../train/config';
-import { Context, Experiment, fmt, PlannedRun, Scale, verdict, presetFields, TrainingPreset } from './frame';
+import { Context, Experiment, fmt, PAPER_STEPS_PER_EPOCH, PlannedRun, presetFields, Scale, TrainingPreset, verdict } from './frame';
 import { runDir, runMetrics, runPlanned } from './runs';
 
 export interface SwaPreset extends TrainingPreset {
@@ -168,7 +168,7 @@ export const swaFigure: Experiment<SwaPreset> = {
   id: 'swa',
   command: 'swa-figure',
   title: 'SWA helps, averaging runs does not: SGD keeps drifting',
-  claim: 'At a constant LR past equilibrium, the stochastic weight average of one trajectory\'s snapshots beats the snapshots, while averaging two runs from different initialisations does not help; the distance |w_T − w_{T+Δ}| keeps growing with Δ for every T, unlike a mixing (Ornstein–Uhlenbeck) diffusion (PAPER.md claim 6, Fig. 3).',
+  claim: 'At a constant LR past equilibrium, the stochastic weight average of one trajectory\'s snapshots beats the snapshots, while averaging two runs from different initialisations does not help; the distance |w_T − w_{T+Δ}| keeps growing with Δ for every T, unlike a mixing (Ornstein–Uhlenbeck) diffusion (claim 6 in docs/science.md, Fig. 3).',
   preset(scale: Scale, ctx: Context): SwaPreset {
     const common = { dataset: ctx.dataset ?? ('fashion-mnist' as DatasetName), dataDir: ctx.dataDir, seed: ctx.seed, equilibriumTolerance: 0.2, minRho: 0.9 };
     // The paper's figure shows one trajectory (100 snapshots); at cpu scale 12 snapshots of one are too few.
@@ -177,7 +177,7 @@ export const swaFigure: Experiment<SwaPreset> = {
       // snapshots from epoch 101 (≈ 2/λη, past equilibrium), SWA over the last 50 (?).
       return {
         ...common, dataset: ctx.dataset ?? 'cifar10', model: 'preresnet32-si', trainSubset: null, testSubset: null, batchSize: 128, bnEps: 1e-8,
-        lr: 0.1, wd: 5e-4, epochs: 200, firstSnapshot: 101, k: 50, stepsPerEpoch: 390, logEvery: 100, driftRuns: 1,
+        lr: 0.1, wd: 5e-4, epochs: 200, firstSnapshot: 101, k: 50, stepsPerEpoch: PAPER_STEPS_PER_EPOCH, logEvery: 100, driftRuns: 1,
       };
     }
     // cnn4-si, 1000 Fashion-MNIST images at batch 16 (62 steps per epoch), η = 0.2, λ = 0.01: λη = 2e-3, equilibrium

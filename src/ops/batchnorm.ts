@@ -1,7 +1,7 @@
 /**
  * Batch normalisation in training mode as one composite op with a fused backward pass.
  *
- * ONNX's BatchNormalization in training mode is avoided on purpose (DESIGN.md: refused on CUDA for
+ * ONNX's BatchNormalization in training mode is avoided on purpose (docs/onnxruntime.md: refused on CUDA for
  * opset ≥ 14, an aliasing bug, and it hides the batch statistics the backward pass needs). The
  * composite expands to ReduceMean/Sub/Mul/Sqrt/Reciprocal and exposes x − μ, the batch mean and
  * variance and 1/σ, so the backward pass reuses them, as PyTorch's derivatives.yaml does.

@@ -49,8 +49,11 @@ export class Evaluator {
     return new Evaluator(await Program.create(evaluateGraph({ spec, batch, input }, mode), runtime), batch, spec.numClasses);
   }
 
-  /** Loss and accuracy on every image of `ds` (the last batch is padded by wrapping; padding is not counted). */
-  async evaluate(state: TensorMap, ds: Dataset, opts: { labels?: boolean } = {}): Promise<EvalResult> {
+  /**
+   * Loss and accuracy on every image of `ds` (the last batch is padded by wrapping; padding is not
+   * counted). `onImages` hears how many images each batch scored (a progress bar).
+   */
+  async evaluate(state: TensorMap, ds: Dataset, opts: { labels?: boolean; onImages?: (n: number) => void } = {}): Promise<EvalResult> {
     let lossSum = 0;
     let correct = 0;
     const labels = opts.labels ? new Uint8Array(ds.count) : undefined;
@@ -59,6 +62,7 @@ export class Evaluator {
       const s = scoreLogits(await this.logits(state, b), b.y, rows, this.classes, labels?.subarray(b.index * this.batch));
       lossSum += s.lossSum;
       correct += s.correct;
+      opts.onImages?.(rows);
     }
     return { loss: lossSum / ds.count, acc: correct / ds.count, count: ds.count, ...(labels ? { labels } : {}) };
   }

@@ -4,6 +4,7 @@
  * metrics.jsonl log that holds them.
  */
 import * as fs from 'fs';
+import { EventWriter } from '../io/tensorboard';
 import type { Equilibrium } from '../programs/optimizers';
 import { STAT_COLUMNS } from '../programs/update';
 
@@ -66,13 +67,16 @@ export interface StepRecord {
 }
 
 /** One trainable tensor's norms in one step. */
-export interface LayerRecord {
+export interface LayerNorms {
   w_norm: number;
   g_norm: number;
   /** Angle (radians) between the tensor before and after the step. */
   angular_update: number;
   /** η/|w|², with |w| before the step. */
   eff_lr: number;
+}
+
+export interface LayerRecord extends LayerNorms {
   /** For a tensor that is scale-invariant alone: its rotational equilibrium under the run's optimizer, where the theory gives one. */
   predicted_angular_update?: number;
   equilibrium_norm?: number;
@@ -157,12 +161,28 @@ export interface EvalRecord {
 
 export type MetricsRecord = StepRecord | EvalRecord | { type: 'diverged'; step: number; epoch: number; message: string };
 
-/** Append-only JSONL. A resumed run first cuts the lines written after its checkpoint. */
+/** Another place the records go as they are logged (TensorBoard event files). */
+export interface MetricsSink {
+  append(r: MetricsRecord): void;
+  /** The run resumes from `step`: drop what came after it; `kept` are the records up to it. */
+  resumeAt(step: number, kept: readonly MetricsRecord[]): void;
+}
+
+/** Append-only JSONL, copied to the sinks. A resumed run first cuts the lines written after its checkpoint. */
 export class MetricsLog {
-  constructor(readonly file: string) {}
+  constructor(readonly file: string, private readonly sinks: readonly MetricsSink[] = []) {}
 
   append(r: MetricsRecord): void {
     fs.appendFileSync(this.file, JSON.stringify(r) + '\n');
+    for (const s of this.sinks) s.append(r);
+  }
+
+  /** Cuts the log and every sink back to `step`, where a run resumes. */
+  resumeAt(step: number): void {
+    this.truncateAfter(step);
+    if (this.sinks.length === 0) return;
+    const kept = fs.existsSync(this.file) ? readMetrics(this.file) : [];
+    for (const s of this.sinks) s.resumeAt(step, kept);
   }
 
   /** Keeps the records of steps ≤ `step` (the checkpoint a run resumes from). */
@@ -180,7 +200,83 @@ export class MetricsLog {
   }
 }
 
+/** The step of the last complete record in `file` (0 when there is none yet), read from its end. */
+export function lastLoggedStep(file: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return 0;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const tail = Buffer.alloc(Math.min(size, 64 * 1024));
+    fs.readSync(fd, tail, 0, tail.length, size - tail.length);
+    const lines = tail.toString('utf8').split('\n');
+    lines.pop(); // empty after the last newline, or a line still being written
+    for (let i = lines.length - 1; i >= 0; i--) {
+      try {
+        return (JSON.parse(lines[i]) as MetricsRecord).step;
+      } catch {
+        // the first line of the tail may start mid-record
+      }
+    }
+    return 0;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function readMetrics(file: string): MetricsRecord[] {
   if (!fs.existsSync(file)) throw new Error(`${file}: no metrics; has the run started?`);
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as MetricsRecord);
+}
+
+/** Where each step record's field goes in TensorBoard: its group, then the field name. */
+const STEP_TAGS = {
+  loss: 'train/loss', loss_avg: 'train/loss_avg', acc: 'train/acc',
+  lr: 'schedule/lr', wd: 'schedule/wd', lambda_eta: 'schedule/lambda_eta',
+  w_norm: 'norm/w_norm', g_norm: 'norm/g_norm', si_w_norm: 'norm/si_w_norm', eff_lr: 'norm/eff_lr',
+  angular_update: 'norm/angular_update', cos_wg: 'norm/cos_wg', epoch: 'epoch',
+} satisfies Partial<Record<keyof StepRecord, string>>;
+
+const EVAL_TAGS = { test_loss: 'test/loss', test_acc: 'test/acc', train_loss: 'eval_train/loss', train_acc: 'eval_train/acc' } satisfies Partial<Record<keyof EvalRecord, string>>;
+
+
+/** The TensorBoard scalars of a record; `predict` gives the run's optimizer's equilibrium angular update at (η, λ), where there is one. */
+export function tensorBoardScalars(r: MetricsRecord, predict: (lr: number, wd: number) => number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (r.type === 'step') {
+    for (const [key, tag] of Object.entries(STEP_TAGS)) out[tag] = r[key as keyof typeof STEP_TAGS];
+    const predicted = predict(r.lr, r.wd);
+    if (predicted !== undefined) out['norm/angular_update_predicted'] = predicted;
+    // Per layer, grouped by quantity: `layer_w_norm/conv1.weight`.
+    for (const [name, layer] of Object.entries(r.layers ?? {})) for (const [key, v] of Object.entries(layer)) out[`layer_${key}/${name}`] = v;
+  } else if (r.type === 'eval') {
+    for (const [key, tag] of Object.entries(EVAL_TAGS)) {
+      const v = r[key as keyof typeof EVAL_TAGS];
+      if (v !== undefined) out[tag] = v;
+    }
+  }
+  return out;
+}
+
+/** Writes the records as TensorBoard scalars to an event file in the run directory. */
+export class TensorBoardSink implements MetricsSink {
+  private readonly writer: EventWriter;
+
+  constructor(runDir: string, private readonly predict: (lr: number, wd: number) => number | undefined) {
+    this.writer = new EventWriter(runDir);
+  }
+
+  append(r: MetricsRecord): void {
+    const scalars = tensorBoardScalars(r, this.predict);
+    if (Object.keys(scalars).length > 0) this.writer.scalars(r.step, scalars);
+  }
+
+  /** A new event file (the run predates them, or it was deleted) gets the records so far. */
+  resumeAt(step: number, kept: readonly MetricsRecord[]): void {
+    if (this.writer.created) for (const r of kept) this.append(r);
+    else this.writer.truncateAfter(step);
+  }
 }

@@ -10,7 +10,7 @@
  *   (the paper's `wd_x_y_lr_z_u`: WD ÷10 at epochs x, y; LR ÷10 at z, u)
  * - cosine: LR from lr down to lr·minFactor over `length` units; WD constant
  * - exponential: LR = lr·lrScale·lrRate^t, WD = wd·wdRate^t (the ExpLR schedule: lrScale = 1/α,
- *   lrRate = α^−2 gives η·α^(−2t−1); PAPER.md claim 8)
+ *   lrRate = α^−2 gives η·α^(−2t−1); claim 8 in docs/science.md)
  * - piecewise: explicit values from given points on: [{at, lr?, wd?}, …] (absolute values)
  */
 import * as fs from 'fs';

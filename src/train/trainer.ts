@@ -22,7 +22,7 @@ import { optimizerOf, resolveConfig, TrainConfig, wdScales } from './config';
 import { BnStatistics } from './bn-stats';
 import { EngineState, RuntimeOptions, StepEngine } from './engine';
 import { Evaluator } from './evaluate';
-import { EvalRecord, MetricsLog, stepRecord } from './metrics';
+import { EvalRecord, MetricsLog, stepRecord, TensorBoardSink } from './metrics';
 import { PredictionLog } from './predictions';
 import { scheduleAt } from './schedule';
 
@@ -31,6 +31,8 @@ export interface RunOptions {
   resume?: boolean;
   /** No progress bar. */
   quiet?: boolean;
+  /** Also write the metrics as a TensorBoard event file in the run directory (default true). */
+  tensorboard?: boolean;
   /** Called after each checkpoint is written (tests, experiment drivers). */
   onCheckpoint?: (step: number, file: string) => void;
 }
@@ -138,7 +140,9 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
     fs.mkdirSync(files.checkpoints, { recursive: true });
     writeConfig(files.config, c, spec, data, runtime);
   }
-  const log = new MetricsLog(files.metrics);
+  const optimizer = optimizerOf(c);
+  const predictAngle = (lr: number, wd: number) => optimizerDef(optimizer.name).equilibrium(optimizer, lr, wd, 0)?.angularUpdate;
+  const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, predictAngle)]);
   const predictionLog = c.recordPredictions ? new PredictionLog(files.predictions) : undefined;
 
   const fullBatch = c.batchSize === 0;
@@ -150,7 +154,7 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
   const start: Checkpoint = resumed ?? { spec, state: engine.initialState(c.seed), position: { step: 0, epoch: 0, index: 0, window: { loss: 0, count: 0 } } };
   const missing = engine.slots.filter((s) => !start.state.has(s.key)).map((s) => s.key);
   if (missing.length) throw new Error(`${runDir}: the checkpoint lacks the optimizer state ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}; it was not written by this run's optimizer`);
-  log.truncateAfter(start.position.step);
+  log.resumeAt(start.position.step);
   predictionLog?.truncateAfter(start.position.step);
 
   const stream = new BatchStream(data.train, { batchSize: batch, seed: c.seed, augment: c.augment }, start.position);
@@ -160,7 +164,6 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
   const evaluator = await Evaluator.create(spec, input, Math.min(c.evalBatch, data.test.count, data.evalTrain?.count ?? Infinity), runtime);
   const wdScale = wdScales(c, engine.trainable.map((p) => p.name));
   // Each tensor that is scale-invariant alone has its own rotational equilibrium, at its own λ.
-  const optimizer = optimizerOf(c);
   const equilibrium = (sched: { lr: number; wd: number }) => (i: number) => {
     const p = engine.trainable[i];
     return p.scaleInvariantAlone ? optimizerDef(optimizer.name).equilibrium(optimizer, sched.lr, wdScale[i] * sched.wd, shapeSize(p.shape)) : undefined;
@@ -180,19 +183,19 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
     saveCheckpoint(file, { spec, state: await engine.download(state), position }, layout);
     opts.onCheckpoint?.(position.step, file);
   };
+  const bar = new ProgressBar({ total: c.steps, initial: position.step, label: path.basename(runDir), unit: ' steps', quiet: opts.quiet });
   const recompute = data.bnData && { bn: new BnStatistics(spec, input, Math.min(c.evalBatch, data.bnData.count), runtime), on: data.bnData };
-  const evaluate = async (): Promise<EvalRecord> => {
+  const evaluate = async (onImages?: (n: number) => void): Promise<EvalRecord> => {
     const params = await engine.download(state);
     const evalState = recompute ? new Map([...params, ...(await recompute.bn.compute(params, recompute.on)).stats]) : params;
-    const test = await evaluator.evaluate(evalState, data.test, { labels: !!predictionLog });
-    const tr = data.evalTrain ? await evaluator.evaluate(evalState, data.evalTrain) : undefined;
+    const test = await evaluator.evaluate(evalState, data.test, { labels: !!predictionLog, onImages });
+    const tr = data.evalTrain ? await evaluator.evaluate(evalState, data.evalTrain, { onImages }) : undefined;
     const r: EvalRecord = { type: 'eval', step: position.step, epoch: position.step / stepsPerEpoch, test_loss: test.loss, test_acc: test.acc, ...(tr ? { train_loss: tr.loss, train_acc: tr.acc } : {}) };
     log.append(r);
     if (predictionLog && test.labels) predictionLog.append(position.step, test.labels);
+    bar.log(evalLine(r));
     return r;
   };
-
-  const bar = new ProgressBar({ total: c.steps - position.step, label: path.basename(runDir), unit: ' steps', quiet: opts.quiet });
   let status: RunResult['status'] = 'finished';
   let message: string | undefined;
   let finalState: TensorMap | undefined;
@@ -221,7 +224,7 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
         const record = stepRecord(r.stats, engine.trainable, { step: stepNo, epoch: stepNo / stepsPerEpoch, ...sched, loss: r.loss, window, acc: r.correct / r.images }, layers, equilibrium(sched));
         log.append(record);
         position = { ...position, window: { loss: 0, count: 0 } };
-        bar.update(stepNo - start.position.step, `loss ${record.loss_avg.toFixed(3)} acc ${(100 * record.acc).toFixed(1)}% |w| ${record.si_w_norm.toPrecision(4)} ηeff ${record.eff_lr.toExponential(2)}`);
+        bar.update(stepNo, `loss ${record.loss_avg.toFixed(3)} acc ${(100 * record.acc).toFixed(1)}% |w| ${record.si_w_norm.toPrecision(4)} ηeff ${record.eff_lr.toExponential(2)}`);
       }
       const epochDone = fullBatch || position.index === 0;
       if (epochDone && c.snapshotEpochs.includes(position.epoch)) await checkpoint(path.join(files.checkpoints, snapshotName(position.epoch)));
@@ -236,12 +239,15 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
       pruneCheckpoints(files.checkpoints, c.keepCheckpoints);
     }
     if (status === 'finished') {
-      lastEval = await evaluate();
+      bar.done();
+      const evalBar = new ProgressBar({ total: data.test.count + (data.evalTrain?.count ?? 0), label: `${path.basename(runDir)} final evaluation`, unit: ' img', quiet: opts.quiet });
+      lastEval = await evaluate((n) => evalBar.tick(n));
+      evalBar.done(`test acc ${(100 * lastEval.test_acc).toFixed(2)}%`);
       fs.writeFileSync(files.summary, JSON.stringify({ status, steps: position.step, final: lastEval }, null, 2) + '\n');
     }
     finalState = await engine.download(state);
   } finally {
-    bar.done(status === 'finished' && lastEval ? `test acc ${(100 * lastEval.test_acc).toFixed(2)}%` : status);
+    bar.done(status);
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     await engine.release();
@@ -249,4 +255,11 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
     await recompute?.bn.release();
   }
   return { status, step: position.step, runDir, state: finalState, lastEval, message };
+}
+
+/** The line an evaluation prints: `step 500 (epoch 1.07): test loss 0.4321 acc 85.20%  train loss … acc …`. */
+function evalLine(r: EvalRecord): string {
+  const part = (what: string, loss: number, acc: number) => `${what} loss ${loss.toFixed(4)} acc ${(100 * acc).toFixed(2)}%`;
+  const train = r.train_loss !== undefined && r.train_acc !== undefined ? `  ${part('train', r.train_loss, r.train_acc)}` : '';
+  return `step ${r.step} (epoch ${r.epoch.toFixed(2)}): ${part('test', r.test_loss, r.test_acc)}${train}`;
 }

@@ -3,12 +3,15 @@
  *
  * On a TTY it redraws one line in place: `label [#####-----] 12.3/45.6 MB  2.1 MB/s  ETA 0:12  suffix`.
  * When the stream is not a TTY (logs, CI, a pipe) it prints a plain line at most every
- * `intervalMs`, plus a last one from `done()`, so log files stay readable.
+ * `intervalMs`, plus a last one from `done()`, so log files stay readable. `log()` prints a line
+ * of its own (an evaluation) above the bar.
  */
 
 export interface ProgressOptions {
   /** Total count; omit or 0 when unknown (no bar and no ETA are shown then). */
   total?: number;
+  /** The count to start from (a resumed run's step, as tqdm's `initial`); the rate counts only what comes after it. */
+  initial?: number;
   /** Printed first, e.g. `download train-images-idx3-ubyte.gz` or `epoch 3`. */
   label?: string;
   /** 'bytes' formats counts as kB/MB/GB; otherwise the unit is appended to the count (e.g. 'img'). */
@@ -41,13 +44,16 @@ export class ProgressBar {
   private readonly quiet: boolean;
   private readonly clock: () => number;
   private readonly start: number;
-  private count = 0;
+  private readonly initial: number;
+  private count: number;
   private suffix = '';
   private lastDraw = 0;
   private finished = false;
 
   constructor(opts: ProgressOptions = {}) {
     this.total = opts.total ?? 0;
+    this.initial = opts.initial ?? 0;
+    this.count = this.initial;
     this.label = opts.label ?? '';
     this.unit = opts.unit ?? '';
     this.stream = opts.stream ?? process.stderr;
@@ -74,6 +80,17 @@ export class ProgressBar {
     this.update(this.count + n, suffix);
   }
 
+  /** Prints `text` on a line of its own, and the bar again below it. */
+  log(text: string): void {
+    if (this.quiet) return;
+    if (!this.tty) {
+      this.stream.write(text + '\n');
+      return;
+    }
+    this.stream.write(`\r\x1b[K${text}\n`);
+    if (!this.finished) this.draw(false);
+  }
+
   /** Draws the final state and ends the line. Safe to call twice. */
   done(suffix?: string): void {
     if (this.finished) return;
@@ -85,7 +102,7 @@ export class ProgressBar {
   /** The text of the line as it would be drawn now (without control characters). */
   line(width = 100): string {
     const elapsed = (this.clock() - this.start) / 1000;
-    const rate = elapsed > 0 ? this.count / elapsed : 0;
+    const rate = elapsed > 0 ? (this.count - this.initial) / elapsed : 0;
     const parts: string[] = [];
     if (this.label) parts.push(this.label);
     const countText = this.total > 0
@@ -120,12 +137,38 @@ export class ProgressBar {
   private draw(final: boolean): void {
     if (this.quiet) return;
     if (this.tty) {
-      const width = Math.max(40, (this.stream.columns ?? 100) - 1);
+      // Some terminals (and pseudo-terminals under CI) report 0 columns: that means unknown.
+      const columns = this.stream.columns || 100;
+      const width = Math.max(40, columns - 1);
       this.stream.write(`\r${this.line(width)}\x1b[K${final ? '\n' : ''}`);
     } else {
       this.stream.write(this.line(200) + '\n');
     }
   }
+}
+
+/**
+ * Whether to colour text written to `stream`: only on a terminal, and never when NO_COLOR is set
+ * to anything but the empty string (no-color.org) or the terminal is "dumb".
+ */
+export function colorEnabled(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  return !!stream.isTTY && !env.NO_COLOR && env.TERM !== 'dumb';
+}
+
+/** Redraws `bar` every `everyMs` from `poll()` (the count and a suffix), until the returned stop function is called. */
+export function pollProgress(bar: ProgressBar, poll: () => { count: number; suffix?: string }, everyMs = 1000): () => void {
+  const redraw = () => {
+    const p = poll();
+    bar.update(p.count, p.suffix);
+  };
+  const timer = setInterval(redraw, everyMs);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    const p = poll();
+    bar.update(p.count);
+    bar.done(p.suffix);
+  };
 }
 
 export function formatBytes(n: number): string {

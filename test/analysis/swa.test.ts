@@ -1,5 +1,5 @@
 /**
- * SWA (issue #7 part 1): `ilr swa` averages snapshots, recomputes BN statistics (update_bn) and
+ * SWA: `ilr swa` averages snapshots, recomputes BN statistics (update_bn) and
  * evaluates; PyTorch's AveragedModel + update_bn (torch_bridge.py swa-eval) must agree on test
  * accuracy (±0.1 point), logits and the averaged state (relative error < 1e-4).
  */

@@ -1,4 +1,4 @@
-/** `ilr data list` and `ilr data download` (issue #5), run as the CLI against local files and a loopback server. */
+/** `ilr data list` and `ilr data download`, run as the CLI against local files and a loopback server. */
 import * as fs from 'fs';
 import * as path from 'path';
 import { runCli } from '../cli';

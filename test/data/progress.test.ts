@@ -1,4 +1,4 @@
-import { ProgressBar, formatBytes, formatDuration } from '../../src/util/progress';
+import { colorEnabled, formatBytes, formatDuration, pollProgress, ProgressBar } from '../../src/util/progress';
 
 function capture(tty: boolean) {
   const out: string[] = [];
@@ -48,4 +48,54 @@ test('quiet prints nothing; formatters', () => {
   expect(formatDuration(75)).toBe('1:15');
   expect(formatDuration(3725)).toBe('1:02:05');
   expect(formatDuration(Infinity)).toBe('?');
+});
+
+test('a resumed bar starts at its initial count, and its rate counts only the steps since', () => {
+  const { stream } = capture(true);
+  let now = 0;
+  const bar = new ProgressBar({ total: 1000, initial: 600, label: 'run', unit: 'steps', stream, intervalMs: 0, clock: () => now });
+  expect(bar.line()).toMatch(/run \[#{18}-{12}\] 600\/1000 steps/);
+  now = 10_000;
+  bar.update(700);
+  expect(bar.line()).toContain('10 steps/s');
+  expect(bar.line()).toContain('ETA 0:30');
+});
+
+test('log() prints a line of its own above the bar; a 0-column terminal keeps a full-width line', () => {
+  const { out, stream } = capture(true);
+  const bar = new ProgressBar({ total: 10, label: 'run', stream: { ...stream, columns: 0 }, intervalMs: 0 });
+  bar.update(5, 'x'.repeat(60));
+  bar.log('step 5: test loss 0.4');
+  expect(out[1]).toBe('\r\x1b[Kstep 5: test loss 0.4\n');
+  expect(out[2]).toContain('x'.repeat(60)); // not cut to 40 columns
+  expect(out[2]).toMatch(/\[#+-+\]/);
+  const plain = capture(false);
+  new ProgressBar({ stream: plain.stream }).log('step 5: test loss 0.4');
+  expect(plain.out).toEqual(['step 5: test loss 0.4\n']);
+});
+
+test('colour only on a terminal, and never with NO_COLOR', () => {
+  expect(colorEnabled({ isTTY: true }, {})).toBe(true);
+  expect(colorEnabled({ isTTY: false }, {})).toBe(false);
+  expect(colorEnabled({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
+  expect(colorEnabled({ isTTY: true }, { NO_COLOR: '' })).toBe(true); // set but empty: no-color.org says ignore it
+  expect(colorEnabled({ isTTY: true }, { TERM: 'dumb' })).toBe(false);
+});
+
+test('pollProgress redraws from its poll, and the stop function draws the last count', () => {
+  jest.useFakeTimers();
+  try {
+    const { out, stream } = capture(false);
+    let count = 0;
+    const bar = new ProgressBar({ total: 100, label: 'sweep', stream, intervalMs: 0 });
+    const stop = pollProgress(bar, () => ({ count, suffix: `${count === 100 ? 2 : 0}/2 finished` }), 1000);
+    count = 40;
+    jest.advanceTimersByTime(1000);
+    expect(out[out.length - 1]).toMatch(/^sweep  40\/100/);
+    count = 100;
+    stop();
+    expect(out[out.length - 1]).toMatch(/^sweep  100\/100 .*2\/2 finished\n$/);
+  } finally {
+    jest.useRealTimers();
+  }
 });

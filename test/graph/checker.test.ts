@@ -27,23 +27,26 @@ print(len(sys.argv) - 1)
 
 itOnnx('every program passes onnx.checker (full_check)', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-checker-'));
-  const files: string[] = [];
-  const write = (name: string, bytes: Uint8Array) => {
-    const f = path.join(dir, `${name}.onnx`);
-    fs.writeFileSync(f, bytes);
-    files.push(f);
-  };
-  for (const entry of ZOO) for (const g of allPrograms(entry)) write(`${entry.name}.${g.name}`, serialize(g));
-  const spec = modelSpec('preresnet8', { inChannels: 1 });
-  const weights = initialState(modelLayout(spec, [1, 28, 28]), new Rng(0));
-  write('preresnet8.inference', serialize(inferenceGraph({ spec, batch: 2, input: [1, 28, 28] }, weights)));
-  write('toy', serialize(toyProgram()));
+  try {
+    const files: string[] = [];
+    const write = (name: string, bytes: Uint8Array) => {
+      const f = path.join(dir, `${name}.onnx`);
+      fs.writeFileSync(f, bytes);
+      files.push(f);
+    };
+    for (const entry of ZOO) for (const g of allPrograms(entry)) write(`${entry.name}.${g.name}`, serialize(g));
+    const spec = modelSpec('preresnet8', { inChannels: 1 });
+    const weights = initialState(modelLayout(spec, [1, 28, 28]), new Rng(0));
+    write('preresnet8.inference', serialize(inferenceGraph({ spec, batch: 2, input: [1, 28, 28] }, weights)));
+    write('toy', serialize(toyProgram()));
 
-  const py = pythonWith('onnx');
-  if (!py) throw new Error('python3-onnx is required (REQUIRE_TORCH=1): apt-get install python3-onnx, or `make setup`');
-  const r = spawnSync(py, ['-c', CHECK, ...files], { encoding: 'utf8' });
-  fs.rmSync(dir, { recursive: true, force: true });
-  expect(r.stderr).toBe('');
-  expect(r.stdout.trim()).toBe(String(files.length));
-  expect(files.length).toBeGreaterThan(30);
+    const py = pythonWith('onnx');
+    if (!py) throw new Error('python3-onnx is required (REQUIRE_TORCH=1): apt-get install python3-onnx, or `make setup`');
+    const r = spawnSync(py, ['-c', CHECK, ...files], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe(String(files.length));
+    expect(files.length).toBeGreaterThan(30);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,5 +1,5 @@
 /**
- * Exports (issue #4): `ilr export --format onnx` gives the eval program's logits (1e-5) in ORT,
+ * Exports: `ilr export --format onnx` gives the eval program's logits (1e-5) in ORT,
  * and the checkpoint gives the same logits in PyTorch (float64, scripts/torch_bridge.py logits);
  * PyTorch loads our checkpoints, momentum buffers and all (torch_bridge.py load).
  */

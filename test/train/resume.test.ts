@@ -57,7 +57,7 @@ function killWhenWritten(child: ReturnType<typeof startCli>, file: string): Prom
 
 const read = (f: string) => fs.readFileSync(f, 'utf8');
 
-describe('resume after SIGKILL (issue #4)', () => {
+describe('resume after SIGKILL', () => {
   let dir: string;
   beforeAll(() => {
     dir = tmpDir('ilr-resume-');

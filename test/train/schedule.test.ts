@@ -47,7 +47,7 @@ describe('scheduleAt', () => {
     close(at(steps, 8).lr, 0);
   });
 
-  it('exponential: LR = lr·lrScale·lrRate^t, WD = wd·wdRate^t (ExpLR, PAPER.md claim 8)', () => {
+  it('exponential: LR = lr·lrScale·lrRate^t, WD = wd·wdRate^t (ExpLR, claim 8 in docs/science.md)', () => {
     const alpha = 1.01;
     const s: Schedule = { kind: 'exponential', unit: 'step', lrScale: 1 / alpha, lrRate: alpha ** -2 };
     for (const t of [0, 1, 7, 100]) close(at(s, t).lr, 0.1 * alpha ** (-2 * t - 1));

@@ -1,0 +1,31 @@
+/** The dashboard's panels for several runs: short legends, a colour per run, its test line dashed. */
+import { dashboardPanels, distinctLabels, RunView } from '../../src/dashboard/figure';
+import { StepRecord } from '../../src/train/metrics';
+
+const run = (name: string, lr: number): RunView => ({
+  name,
+  momentum: 0,
+  records: {
+    steps: [10, 20].map((step) => ({ type: 'step', step, lr, wd: 5e-4, loss_avg: 1, acc: 0.5 }) as StepRecord),
+    evals: [{ type: 'eval', step: 20, epoch: 2, test_loss: 1.2, test_acc: 0.4 }],
+  },
+});
+
+test('labels drop the folders every run shares', () => {
+  expect(distinctLabels(['fig/decay/lr0.1', 'fig/decay/lr0.2'])).toEqual(['lr0.1', 'lr0.2']);
+  expect(distinctLabels(['a/x/r', 'b/x/r'])).toEqual(['a/x/r', 'b/x/r']);
+  expect(distinctLabels(['fig/decay/lr0.1'])).toEqual(['lr0.1']);
+});
+
+test('several runs: one colour each, the test line dashed; one run: the palette by series', () => {
+  const loss = (runs: RunView[]) => dashboardPanels(runs).find((p) => p.key === 'loss')!.chart.series;
+  const two = loss([run('fig/a', 0.1), run('fig/b', 0.2)]);
+  expect(two.map((s) => [s.name, s.color, s.dashed])).toEqual([
+    ['a · train (mean since last record)', '#0072B2', false],
+    ['a · test', '#0072B2', true],
+    ['b · train (mean since last record)', '#E69F00', false],
+    ['b · test', '#E69F00', true],
+  ]);
+  expect(loss([run('fig/a', 0.1)]).map((s) => [s.name, s.color])).toEqual([['train (mean since last record)', undefined], ['test', undefined]]);
+  expect(dashboardPanels([{ ...run('fig/a', 0.1), records: { steps: [], evals: [] } }])).toEqual([]);
+});
