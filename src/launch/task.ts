@@ -8,6 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { eventFileIn } from '../io/tensorboard';
 import type { LaunchTask } from './launcher';
 import type { TrainConfig } from '../train/config';
 import { isFinished, readRunConfig, rollingCheckpointsOf, runFiles } from '../train/trainer';
@@ -28,7 +29,8 @@ export function configKey(c: TrainConfig): string {
 
 /** Removes the run's own files (not the task config or logs a launcher keeps beside them). */
 function clearRun(dir: string): void {
-  for (const f of Object.values(runFiles(dir))) fs.rmSync(f, { recursive: true, force: true });
+  const events = eventFileIn(dir);
+  for (const f of [...Object.values(runFiles(dir)), ...(events ? [events] : [])]) fs.rmSync(f, { recursive: true, force: true });
 }
 
 /** Readies `dir` for a run of `config` and says how to continue it. */
