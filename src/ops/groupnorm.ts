@@ -7,7 +7,8 @@
  * The affine part (per channel for GroupNorm, per element for LayerNorm) is left to ordinary
  * Mul and Add, because its shape differs between the two layers; the expensive part, the
  * normalisation, gets one backward rule that reuses the forward's x̂ and 1/σ instead of a walk
- * through its nine primitives.
+ * through its nine primitives (forward and backward of [128,64,16,16] in 8 groups at 2 threads:
+ * 18 nodes and 46–65 ms against 38 nodes and 54–77 ms, two alternating runs on a loaded machine).
  */
 import { OpDef, ShapeError, Value } from '../graph/ir';
 import { mul, sub } from './elementwise';
