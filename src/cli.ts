@@ -2,6 +2,7 @@
 /** The `ilr` command line: one command per figure, plus the tools around training. */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { architectureCommand } from './commands/architecture';
 import { exportCommand } from './commands/export';
 import { figureCommands, reproduceCommand } from './commands/figures';
 import { benchCommand } from './commands/bench';
@@ -26,6 +27,7 @@ export function cli(argv: string[]) {
     .command(exportCommand)
     .command(parityCommand)
     .command(modelsCommand)
+    .command(architectureCommand)
     .command(benchCommand)
     .command(dataCommand)
     .command(doctorCommand)

@@ -16,8 +16,7 @@ import type { Batch } from '../data';
 import type { TypedArray } from '../graph/ir';
 import { TensorMap } from '../io/safetensors';
 import { initialState } from '../nn/init';
-import { InputShape, ModelLayout, modelLayout } from '../nn/model';
-import type { ParamInfo } from '../nn/layers';
+import { InputShape, ModelLayout, modelLayout, ParamInfo } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
 import { OptimizerConfig, optimizerDef, slotName } from '../programs/optimizers';
 import { applyGraph, gradientGraph, trainStepGraph } from '../programs/programs';
@@ -77,15 +76,15 @@ type Runner = (feeds: (extra: Feeds) => TensorFeeds, batches: readonly StepBatch
 export class StepEngine {
   readonly layout: ModelLayout;
   readonly trainable: ParamInfo[];
-  /** The optimizer's state entries, `optimizer.<slot>.<param>`, with the parameter each belongs to. */
-  readonly slots: { key: string; param: ParamInfo }[];
+  /** The optimizer's state entries, `optimizer.<slot>.<param>`, with the parameter each belongs to and its shape. */
+  readonly slots: { key: string; param: ParamInfo; shape: number[] }[];
   private readonly hyperFeeds: Feeds;
 
   private constructor(readonly options: EngineOptions, private readonly programs: Program[], private readonly runner: Runner) {
     this.layout = modelLayout(options.spec, options.input);
     this.trainable = this.layout.params.filter((p) => p.trainable);
     const def = optimizerDef(options.optimizer.name);
-    this.slots = def.slots(options.optimizer).flatMap((s) => this.trainable.map((param) => ({ key: slotName(s, param.name), param })));
+    this.slots = def.slots(options.optimizer).flatMap((s) => this.trainable.map((param) => ({ key: slotName(s.name, param.name), param, shape: s.scalar ? [] : param.shape })));
     this.hyperFeeds = Object.fromEntries(Object.entries(def.hyper(options.optimizer)).map(([k, v]) => [k, Float32Array.of(v)]));
   }
 
@@ -113,8 +112,8 @@ export class StepEngine {
   /** `params` (parameters and buffers) with every optimizer slot it lacks set to zero, as torch starts them. */
   withZeroSlots(params: TensorMap): TrainState {
     const state: TrainState = new Map(params);
-    for (const { key, param } of this.slots) {
-      if (!state.has(key)) state.set(key, { dtype: 'float32', shape: param.shape, data: new Float32Array(param.shape.reduce((a, b) => a * b, 1)) });
+    for (const { key, shape } of this.slots) {
+      if (!state.has(key)) state.set(key, { dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
     }
     return state;
   }

@@ -11,9 +11,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BatchStream, Dataset, describeDataset, fullBatches, loadSubset, poolImages, subsetOf } from '../data';
+import { shapeSize } from '../graph/ir';
 import { TensorMap } from '../io/safetensors';
 import { InputShape, modelLayout } from '../nn/model';
 import { ModelSpec, modelSpec } from '../nn/spec';
+import { optimizerDef } from '../programs/optimizers';
 import { ProgressBar } from '../util/progress';
 import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
 import { optimizerOf, resolveConfig, TrainConfig, wdScales } from './config';
@@ -138,7 +140,9 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
     fs.mkdirSync(files.checkpoints, { recursive: true });
     writeConfig(files.config, c, spec, data, runtime);
   }
-  const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, c.momentum)]);
+  const optimizer = optimizerOf(c);
+  const predictAngle = (lr: number, wd: number) => optimizerDef(optimizer.name).equilibrium(optimizer, lr, wd, 0)?.angularUpdate;
+  const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, predictAngle)]);
   const predictionLog = c.recordPredictions ? new PredictionLog(files.predictions) : undefined;
 
   const fullBatch = c.batchSize === 0;
@@ -159,6 +163,11 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
   const stepsPerEpoch = fullBatch ? 1 : stream.perEpoch;
   const evaluator = await Evaluator.create(spec, input, Math.min(c.evalBatch, data.test.count, data.evalTrain?.count ?? Infinity), runtime);
   const wdScale = wdScales(c, engine.trainable.map((p) => p.name));
+  // Each tensor that is scale-invariant alone has its own rotational equilibrium, at its own λ.
+  const equilibrium = (sched: { lr: number; wd: number }) => (i: number) => {
+    const p = engine.trainable[i];
+    return p.scaleInvariantAlone ? optimizerDef(optimizer.name).equilibrium(optimizer, sched.lr, wdScale[i] * sched.wd, shapeSize(p.shape)) : undefined;
+  };
 
   let state: EngineState = engine.upload(start.state);
   let position = start.position;
@@ -212,7 +221,7 @@ export async function train(config: TrainConfig, runDir: string, opts: RunOption
 
       if (stepNo % c.logEvery === 0 || stepNo === c.steps) {
         const layers = c.layerEvery > 0 && stepNo % c.layerEvery === 0;
-        const record = stepRecord(r.stats, engine.trainable, { step: stepNo, epoch: stepNo / stepsPerEpoch, ...sched, loss: r.loss, window, acc: r.correct / r.images }, layers);
+        const record = stepRecord(r.stats, engine.trainable, { step: stepNo, epoch: stepNo / stepsPerEpoch, ...sched, loss: r.loss, window, acc: r.correct / r.images }, layers, equilibrium(sched));
         log.append(record);
         position = { ...position, window: { loss: 0, count: 0 } };
         bar.update(stepNo, `loss ${record.loss_avg.toFixed(3)} acc ${(100 * record.acc).toFixed(1)}% |w| ${record.si_w_norm.toPrecision(4)} ηeff ${record.eff_lr.toExponential(2)}`);
