@@ -29,9 +29,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 sys.path.insert(0, HERE)
 from safetensors_io import write_safetensors  # noqa: E402
-from torch_bridge import build_model, parse_model_arg, parse_spec, running_stat_names, trainable_names  # noqa: E402
+from torch_bridge import build_model, running_stat_names, trainable_names  # noqa: E402
 
 BRIDGE = os.path.join(HERE, "torch_bridge.py")
+CLI = os.path.join(HERE, "..", "dist", "cli.js")
+
+
+def architecture(model, shape, bn_eps=None):
+    """The architecture the TypeScript side records for a preset (needs `npx tsc` first): the
+    fixtures describe exactly the networks our programs build."""
+    argv = ["node", CLI, "architecture", "--model", model, "--input", "x".join(map(str, shape))]
+    if bn_eps is not None:
+        argv += ["--bn-eps", repr(bn_eps)]
+    p = subprocess.run(argv, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed (is dist/ built? npx tsc -p tsconfig.json):\n{p.stderr}")
+    return json.loads(p.stdout)
 
 
 def parse_input(text):
@@ -39,28 +52,26 @@ def parse_input(text):
     return c, h, w
 
 
-def make_model(spec, seed):
-    """A float32 model with non-default BN parameters and running stats, so that every path of the
+def make_model(arch, seed):
+    """A float32 model with non-default norm parameters and running stats, so that every path of the
     reference (affine, eval statistics, fcScale) is exercised rather than sitting at identity."""
     torch.manual_seed(seed)
-    model = build_model(spec)
+    model = build_model(arch)  # fcScale is in the architecture's init
     with torch.no_grad():
-        model.fc.weight.mul_(spec["fcScale"])
-        model.fc.bias.mul_(spec["fcScale"])
         for name, m in model.named_modules():
+            if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.GroupNorm, torch.nn.LayerNorm)) and m.weight is not None:
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
             if isinstance(m, torch.nn.BatchNorm2d):
-                if m.affine:
-                    m.weight.uniform_(0.5, 1.5)
-                    m.bias.uniform_(-0.2, 0.2)
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
                 m.num_batches_tracked.fill_(7)
     return model
 
 
-def make_batch(spec, shape, batch, gen):
+def make_batch(arch, shape, batch, gen):
     x = torch.randn(batch, *shape, generator=gen)
-    y = torch.randint(0, spec["numClasses"], (batch,), generator=gen)
+    y = torch.randint(0, arch["numClasses"], (batch,), generator=gen)
     return x, y
 
 
@@ -74,10 +85,10 @@ def perturb(tensors, name, factor=1.01):
     tensors[name] = tensors[name] * factor
 
 
-def fixture_parity(spec, shape, batch, seed):
-    model = make_model(spec, seed)
+def fixture_parity(arch, shape, batch, seed):
+    model = make_model(arch, seed)
     gen = torch.Generator().manual_seed(seed + 1)
-    x, y = make_batch(spec, shape, batch, gen)
+    x, y = make_batch(arch, shape, batch, gen)
     t = state_of(model)
     t["input"], t["target"] = x, y
     model.train()
@@ -94,8 +105,8 @@ def fixture_parity(spec, shape, batch, seed):
     return t, {}
 
 
-def fixture_sgd(spec, shape, batch, seed, lr, wd, momentum, steps):
-    model = make_model(spec, seed)
+def fixture_sgd(arch, shape, batch, seed, lr, wd, momentum, steps):
+    model = make_model(arch, seed)
     gen = torch.Generator().manual_seed(seed + 1)
     t = state_of(model, "init.")
     params = dict(model.named_parameters())
@@ -104,7 +115,7 @@ def fixture_sgd(spec, shape, batch, seed, lr, wd, momentum, steps):
     model.train()
     losses = []
     for k in range(steps):
-        x, y = make_batch(spec, shape, batch, gen)
+        x, y = make_batch(arch, shape, batch, gen)
         t[f"batch.{k}.input"], t[f"batch.{k}.target"] = x, y
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
@@ -114,15 +125,15 @@ def fixture_sgd(spec, shape, batch, seed, lr, wd, momentum, steps):
     t.update(state_of(model, "final."))
     if momentum > 0:
         for k in names:
-            t["final.momentum." + k] = opt.state[params[k]]["momentum_buffer"].clone()
+            t["final.optimizer.momentum_buffer." + k] = opt.state[params[k]]["momentum_buffer"].clone()
     t["ours.losses"] = torch.tensor(losses, dtype=torch.float32)
     return t, {"optim": json.dumps({"lr": lr, "wd": wd, "momentum": momentum, "steps": steps})}
 
 
-def fixture_logits(spec, shape, batch, seed):
-    model = make_model(spec, seed)
+def fixture_logits(arch, shape, batch, seed):
+    model = make_model(arch, seed)
     gen = torch.Generator().manual_seed(seed + 1)
-    x, _ = make_batch(spec, shape, batch, gen)
+    x, _ = make_batch(arch, shape, batch, gen)
     t = state_of(model)
     model.eval()
     with torch.no_grad():
@@ -131,13 +142,14 @@ def fixture_logits(spec, shape, batch, seed):
     return t, {}
 
 
-def fixture_checkpoint(spec, seed):
-    return state_of(make_model(spec, seed)), {}
+def fixture_checkpoint(arch, seed):
+    return state_of(make_model(arch, seed)), {}
 
 
-def write(out, spec, tensors, meta):
+def write(out, arch, tensors, meta):
     meta = dict(meta)
-    meta["model"] = json.dumps(spec)
+    meta["model"] = json.dumps(arch["model"])
+    meta["architecture"] = json.dumps(arch)
     write_safetensors(out, tensors, meta)
 
 
@@ -154,15 +166,13 @@ def run_bridge(*argv):
     return p.returncode, result, p.stderr.strip()
 
 
-def scale_invariance(spec_text, c_eps=None):
+def scale_invariance(name, c_eps=None):
     """L(2W) vs L(W), scaling all conv weights jointly, float64, train mode; plus the same for one
     conv alone (not invariant in a residual net) and <grad L, W> / (|grad L||W|)."""
-    spec = parse_model_arg(spec_text, 3)
-    if c_eps is not None:
-        spec = dict(spec, bnEps=c_eps)
-    model = make_model(spec, 0).double()
+    arch = architecture(name, (3, 32, 32), c_eps)
+    model = make_model(arch, 0).double()
     gen = torch.Generator().manual_seed(5)
-    x, y = make_batch(spec, (3, 32, 32), 16, gen)
+    x, y = make_batch(arch, (3, 32, 32), 16, gen)
     x = x.double()
     model.train()
     convs = [p for k, p in model.named_parameters() if "conv" in k or "downsample" in k]
@@ -188,19 +198,14 @@ def scale_invariance(spec_text, c_eps=None):
     g = torch.cat([p.grad.reshape(-1) for p in convs])
     w = torch.cat([p.detach().reshape(-1) for p in convs])
     cos = (g @ w / (g.norm() * w.norm())).item()
-    return {"bnEps": spec["bnEps"], "L(W)": base, "rel|L(2W)-L(W)|": abs(joint - base) / abs(base),
+    return {"bnEps": arch["model"]["bnEps"], "L(W)": base, "rel|L(2W)-L(W)|": abs(joint - base) / abs(base),
             "rel|L(2 w_layer1.0.conv2)-L(W)|": abs(single - base) / abs(base), "cos(grad,W)": cos}
 
 
 def selftest(args):
     """The matrix the brief asks for; prints one line per check and exits 1 if any check fails."""
     tmp = tempfile.mkdtemp(prefix="bridge-selftest-")
-    models = {
-        "preresnet8": {"arch": "preresnet", "depth": 8, "width": 1},
-        "preresnet20-si": {"arch": "preresnet", "depth": 20, "width": 1, "affine": False, "frozenFc": True,
-                           "fcScale": 10},
-        "cnn4": {"arch": "cnn4", "widths": [32, 64, 128]},
-    }
+    models = ["preresnet8", "preresnet20-si", "cnn4"]
     inputs = ["3x32x32", "1x28x28"]
     failures = []
     rows = []
@@ -230,7 +235,7 @@ def selftest(args):
         f = os.path.join(tmp, "fixture.safetensors")
         for seed in range(args.max_seeds):
             t, meta = make(seed)
-            write(f, spec, t, meta)
+            write(f, arch, t, meta)
             code, result, stderr = run_bridge(cmd, "--file", f)
             if code == 1 and result and "warning" in result:
                 ties = result["relu_near_ties"]
@@ -242,52 +247,51 @@ def selftest(args):
             break
         check(f"{kind} {tag} seed {seed}", code, result, stderr, 0)
         perturb(t, target)
-        write(f, spec, t, meta)
+        write(f, arch, t, meta)
         check(f"{kind} {tag} seed {seed} (1% on {target})", *run_bridge(cmd, "--file", f), 1)
         return t, meta, f
 
-    for mname, base in models.items():
+    for mname in models:
         for inp in inputs:
             shape = parse_input(inp)
-            spec = parse_spec(dict({"inChannels": shape[0], "numClasses": 10}, **base))
+            arch = architecture(mname, shape)
             tag = f"{mname} {inp}"
             pre = mname.startswith("preresnet")
 
             t, meta, f = clean_and_perturbed(
-                "parity", tag, lambda seed: fixture_parity(spec, shape, 8, seed),
+                "parity", tag, lambda seed: fixture_parity(arch, shape, 8, seed),
                 "ours.grad." + ("layer1.0.conv1.weight" if pre else "conv2.weight"), "parity")
-            if not spec["affine"]:
+            if not arch["model"]["affine"]:
                 t2 = dict(t)
-                t2["ours.grad.fc.weight"] = torch.zeros(10, spec.get("width", 1) * 64 if pre else 128)
-                write(f, spec, t2, meta)
+                t2["ours.grad.fc.weight"] = torch.zeros(10, 64 if pre else 128)
+                write(f, arch, t2, meta)
                 check(f"parity {tag} (grad for frozen fc)", *run_bridge("parity", "--file", f), 2)
             else:
                 t2 = dict(t)
                 bias = "ours.grad." + ("bn.bias" if pre else "bn3.bias")
                 del t2[bias]
-                write(f, spec, t2, meta)
+                write(f, arch, t2, meta)
                 check(f"parity {tag} (missing {bias})", *run_bridge("parity", "--file", f), 2)
 
             for mom in (0.9, 0.0):
                 clean_and_perturbed(
                     f"sgd-check mom={mom}", tag,
-                    lambda seed: fixture_sgd(spec, shape, 8, seed, lr=args.lr, wd=5e-4, momentum=mom, steps=5),
+                    lambda seed: fixture_sgd(arch, shape, 8, seed, lr=args.lr, wd=5e-4, momentum=mom, steps=5),
                     "final." + ("layer2.0.conv1.weight" if pre else "conv3.weight"), "sgd-check")
 
-            clean_and_perturbed("logits", tag, lambda seed: fixture_logits(spec, shape, 8, seed),
+            clean_and_perturbed("logits", tag, lambda seed: fixture_logits(arch, shape, 8, seed),
                                 "ours.logits", "logits")
 
             f = os.path.join(tmp, "checkpoint.safetensors")
-            t, meta = fixture_checkpoint(spec, 0)
-            write(f, spec, t, meta)
+            t, meta = fixture_checkpoint(arch, 0)
+            write(f, arch, t, meta)
             check(f"load {tag}", *run_bridge("load", "--file", f), 0)
 
     # A checkpoint of another model is caught by load.
     f = os.path.join(tmp, "wrong.safetensors")
-    spec8 = parse_spec(dict(models["preresnet8"], inChannels=3, numClasses=10))
-    t, _ = fixture_checkpoint(spec8, 0)
-    write(f, dict(spec8, depth=14), t, {})
-    check("load preresnet8 weights under a preresnet14 spec", *run_bridge("load", "--file", f), 2)
+    t, _ = fixture_checkpoint(architecture("preresnet8", (3, 32, 32)), 0)
+    write(f, architecture("preresnet14", (3, 32, 32)), t, {})
+    check("load preresnet8 weights under a preresnet14 arch", *run_bridge("load", "--file", f), 2)
     with open(f, "wb") as fh:
         fh.write(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}      ")
     check("parity on a corrupt file", *run_bridge("parity", "--file", f), 2)
@@ -319,7 +323,7 @@ def main():
     sub = p.add_subparsers(dest="kind", required=True)
     for kind in ("parity", "sgd", "logits", "checkpoint"):
         s = sub.add_parser(kind, help=f"write a {kind} fixture (PyTorch float32 as 'ours')")
-        s.add_argument("--model", required=True, help="JSON spec, .json file or preset (preresnet8, cnn4-si, ...)")
+        s.add_argument("--model", required=True, help="a preset (preresnet8, cnn4-gn-si, ...), as src/nn/arch.ts names them")
         s.add_argument("--input", default="3x32x32", help="C x H x W")
         s.add_argument("--batch", type=int, default=8)
         s.add_argument("--seed", type=int, default=0)
@@ -338,18 +342,18 @@ def main():
     if args.kind == "selftest":
         return selftest(args)
     shape = parse_input(args.input)
-    spec = parse_model_arg(args.model, shape[0])
+    arch = architecture(args.model, shape)
     if args.kind == "parity":
-        t, meta = fixture_parity(spec, shape, args.batch, args.seed)
+        t, meta = fixture_parity(arch, shape, args.batch, args.seed)
     elif args.kind == "sgd":
-        t, meta = fixture_sgd(spec, shape, args.batch, args.seed, args.lr, args.wd, args.momentum, args.steps)
+        t, meta = fixture_sgd(arch, shape, args.batch, args.seed, args.lr, args.wd, args.momentum, args.steps)
     elif args.kind == "logits":
-        t, meta = fixture_logits(spec, shape, args.batch, args.seed)
+        t, meta = fixture_logits(arch, shape, args.batch, args.seed)
     else:
-        t, meta = fixture_checkpoint(spec, args.seed)
+        t, meta = fixture_checkpoint(arch, args.seed)
     if args.perturb:
         perturb(t, args.perturb)
-    write(args.out, spec, t, meta)
+    write(args.out, arch, t, meta)
     print(args.out)
     return 0
 

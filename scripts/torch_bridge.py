@@ -1,16 +1,17 @@
 #!/usr/bin/python3
 """The PyTorch referee of intrinsic-lr.
 
-The TypeScript side builds ONNX training programs for BatchNorm ResNets; this script rebuilds the
-*same* network in PyTorch from the JSON model spec that travels in every safetensors file
-(`__metadata__["model"]`), computes the reference in float64, and compares. PyTorch is the referee
+The TypeScript side builds ONNX training programs for normalized ResNets and CNNs; this script
+rebuilds the *same* network in PyTorch from the architecture that travels in every safetensors file
+(`__metadata__["architecture"]`: the forward pass as a list of torch.nn modules and functions,
+recorded by src/nn/layers.ts), computes the reference in float64, and compares. PyTorch is the referee
 because ORT's CPU Conv refuses float64, so our own float64 check is impossible there.
 
 Run with Debian's interpreter, which has torch:  /usr/bin/python3 scripts/torch_bridge.py --help
 
 Subcommands (each prints exactly one JSON object on stdout):
   parity     one forward/backward in train mode: logits, loss, every trainable gradient
-  sgd-check  K steps of torch.optim.SGD (momentum, weight decay): params, BN running stats, buffers
+  sgd-check  K steps of an optimizer (torch.optim.SGD, AdamW, Adam): params, BN running stats, state
   logits     eval-mode logits (running statistics) of a checkpoint
   bench      float32 training-step timing of the same architecture on random data
   load       strict load_state_dict of a checkpoint: proves it loads in PyTorch
@@ -48,73 +49,116 @@ class BadInput(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
-# Model specs and architectures
+# Architectures
 # ---------------------------------------------------------------------------------------------
 
-COMMON_DEFAULTS = {"inChannels": 3, "numClasses": 10, "affine": True, "frozenFc": False,
-                   "fcScale": 1.0, "bnEps": 1e-5, "bnMomentum": 0.1}
-ARCH_KEYS = {"preresnet": {"depth", "width"}, "cnn4": {"widths"}}
+# The TypeScript side records its forward pass as data (`Architecture` in src/nn/layers.ts): a list
+# of steps, each a torch.nn module applied to one numbered value, or a function of several. The
+# twin is built from that list, so there is no second, hand-written model list to drift: a module is
+# any torch.nn class, named as torch names it (Conv2d, BatchNorm2d, GroupNorm, LayerNorm, Linear).
+FUNCTIONS = {"relu": lambda x: relu(x), "add": lambda a, b: a + b, "mean_hw": lambda x: x.mean(dim=(2, 3))}
+ARCH_KEYS = {"model", "inChannels", "numClasses", "output", "steps"}
+STEP_KEYS = {"call", "name", "args", "init", "frozen", "inputs", "output"}
 
 
-def parse_spec(spec):
-    """Validates a model spec (dict or JSON text) and fills the common defaults.
+def parse_architecture(arch):
+    """Validates an architecture (dict or JSON text).
 
-    Unknown keys are an error rather than silently ignored: a referee that ignores an option the
-    TypeScript side honours would compare two different networks and blame the wrong one.
+    Unknown keys, modules and functions are an error rather than silently ignored: a referee that
+    ignores what the TypeScript side honours would compare two different networks.
     """
-    if isinstance(spec, str):
+    if isinstance(arch, str):
         try:
-            spec = json.loads(spec)
+            arch = json.loads(arch)
         except json.JSONDecodeError as e:
-            raise BadInput(f"model spec is not valid JSON ({e}): {spec[:200]!r}")
-    if not isinstance(spec, dict):
-        raise BadInput(f"model spec must be a JSON object, got {type(spec).__name__}")
-    arch = spec.get("arch")
-    if arch not in ARCH_KEYS:
-        raise BadInput(f"model spec: unknown arch {arch!r} (known: {', '.join(ARCH_KEYS)})")
-    out = {"arch": arch, **COMMON_DEFAULTS}
-    if arch == "preresnet":
-        out["width"] = 1
-    out.update(spec)
-    unknown = set(out) - set(COMMON_DEFAULTS) - ARCH_KEYS[arch] - {"arch"}
-    if unknown:
-        raise BadInput(f"model spec: unknown keys {sorted(unknown)} for arch {arch!r}; "
-                       f"teach build_model() about them before comparing")
+            raise BadInput(f"architecture is not valid JSON ({e}): {arch[:200]!r}")
+    if not isinstance(arch, dict) or set(arch) != ARCH_KEYS:
+        got = sorted(arch) if isinstance(arch, dict) else type(arch).__name__
+        raise BadInput(f"architecture must be a JSON object with keys {sorted(ARCH_KEYS)}, got {got} "
+                       f"(write it with the current TypeScript side: src/nn/model.ts modelLayout)")
     for key in ("inChannels", "numClasses"):
-        if not isinstance(out[key], int) or out[key] < 1:
-            raise BadInput(f"model spec: {key} must be a positive integer, got {out[key]!r}")
-    for key in ("affine", "frozenFc"):
-        if not isinstance(out[key], bool):
-            raise BadInput(f"model spec: {key} must be true or false, got {out[key]!r}")
-    for key in ("fcScale", "bnEps", "bnMomentum"):
-        if not isinstance(out[key], (int, float)) or isinstance(out[key], bool):
-            raise BadInput(f"model spec: {key} must be a number, got {out[key]!r}")
-    if arch == "preresnet":
-        d, w = out.get("depth"), out["width"]
-        if not isinstance(d, int) or d < 8 or (d - 2) % 6:
-            raise BadInput(f"model spec: preresnet depth must be 6n+2 with n >= 1 (8, 14, 20, 32, ...), got {d!r}")
-        if not isinstance(w, int) or w < 1:
-            raise BadInput(f"model spec: preresnet width must be a positive integer, got {w!r}")
-    else:
-        ws = out.get("widths")
-        if not (isinstance(ws, list) and len(ws) == 3 and all(isinstance(v, int) and v >= 1 for v in ws)):
-            raise BadInput(f"model spec: cnn4 widths must be three positive integers, got {ws!r}")
-    return out
+        if not isinstance(arch[key], int) or arch[key] < 1:
+            raise BadInput(f"architecture: {key} must be a positive integer, got {arch[key]!r}")
+    made = {0}
+    for i, step in enumerate(arch["steps"]):
+        where = f"architecture step {i} ({step.get('name') or step.get('call')})" if isinstance(step, dict) else f"architecture step {i}"
+        if not isinstance(step, dict) or not set(step) <= STEP_KEYS or not {"call", "inputs", "output"} <= set(step):
+            raise BadInput(f"{where}: a step has call, inputs, output and for modules name, args, init (optional frozen)")
+        call, module = step["call"], "name" in step
+        if module and module_class(call) is None:
+            raise BadInput(f"{where}: {call!r} is not a torch.nn module (torch {torch.__version__})")
+        if not module and call not in FUNCTIONS:
+            raise BadInput(f"{where}: unknown function {call!r} (known: {', '.join(FUNCTIONS)})")
+        unknown = [v for v in step["inputs"] if v not in made]
+        if unknown:
+            raise BadInput(f"{where}: reads values {unknown} that no earlier step made")
+        made.add(step["output"])
+    if arch["output"] not in made:
+        raise BadInput(f"architecture: output {arch['output']!r} is made by no step")
+    return arch
 
 
-def spec_from_name(name, in_channels=3, num_classes=10):
-    """Mirrors modelSpec() in src/nn/spec.ts: preresnet{D}[-w{K}][-si], cnn4[-w{K}][-si]."""
-    import re
-    m = re.fullmatch(r"(preresnet(\d+)|cnn4)(?:-w(\d+))?(-si)?", name)
-    if not m:
-        raise BadInput(f"unknown model preset {name!r} (preresnet{{D}}[-w{{K}}][-si] or cnn4[-w{{K}}][-si])")
-    width = int(m.group(3) or 1)
-    si = bool(m.group(4))
-    common = {"inChannels": in_channels, "numClasses": num_classes, "affine": not si, "frozenFc": si,
-              "fcScale": 10 if si else 1, "bnEps": 1e-5, "bnMomentum": 0.1}
-    if m.group(1) == "cnn4":
-        return parse_spec({"arch": "cnn4", "widths": [32 * width, 64 * width, 128 * width], **common})
-    return parse_spec({"arch": "preresnet", "depth": int(m.group(2)), "width": width, **common})
+def module_class(name):
+    cls = getattr(nn, name, None)
+    return cls if isinstance(cls, type) and issubclass(cls, nn.Module) else None
+
+
+class Twin(nn.Module):
+    """The network of an architecture. Modules sit at their dotted state_dict prefix
+    (`layer1.0.conv1`), so state_dict keys are those of the TypeScript side."""
+
+    def __init__(self, arch):
+        super().__init__()
+        self.steps, self.output = arch["steps"], arch["output"]
+        for step in self.steps:
+            if "name" in step:
+                try:
+                    module = module_class(step["call"])(**step["args"])
+                except TypeError as e:
+                    raise BadInput(f"architecture step {step['name']}: torch.nn.{step['call']}(**{step['args']}) fails: {e}")
+                self._place(step["name"], module)
+
+    def _place(self, dotted, module):
+        parent = self
+        *path, leaf = dotted.split(".")
+        for part in path:
+            if part not in parent._modules:
+                parent.add_module(part, nn.Module())
+            parent = parent._modules[part]
+        parent.add_module(leaf, module)
+
+    def forward(self, x):
+        values = {0: x}
+        for step in self.steps:
+            inputs = [values[v] for v in step["inputs"]]
+            fn = self.get_submodule(step["name"]) if "name" in step else FUNCTIONS[step["call"]]
+            values[step["output"]] = fn(*inputs)
+        return values[self.output]
+
+
+def build_model(arch):
+    """The PyTorch module of an architecture (dict or JSON text), float32, initialised with the
+    distributions the TypeScript side draws from (not its values: those come from a file).
+
+    With `frozen` (frozenFc) a module's parameters have requires_grad=False: they are neither
+    updated nor given a gradient.
+    """
+    arch = parse_architecture(arch)
+    model = Twin(arch)
+    with torch.no_grad():
+        for step in arch["steps"]:
+            if "name" not in step:
+                continue
+            module = model.get_submodule(step["name"])
+            for pname, init in step.get("init", {}).items():
+                p = getattr(module, pname)
+                if init["kind"] == "uniform":
+                    p.uniform_(-init["bound"], init["bound"])
+                else:
+                    p.fill_(init["value"])
+                if step.get("frozen"):
+                    p.requires_grad_(False)
+    return model
 
 
 class ReluWatch:
@@ -160,87 +204,6 @@ def relu(x):
     return F.relu(x)
 
 
-class BasicBlock(nn.Module):
-    """Pre-activation block. The shortcut takes the pre-activated `a` (not x) whenever there is a
-    downsample conv, so every conv weight feeds a BatchNorm and all of them are jointly
-    scale-invariant (docs/science.md, Setting)."""
-
-    def __init__(self, inplanes, planes, stride, eps, momentum, affine):
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(inplanes, eps=eps, momentum=momentum, affine=affine)
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes, eps=eps, momentum=momentum, affine=affine)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
-        self.downsample = None
-        if stride != 1 or inplanes != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False))
-
-    def forward(self, x):
-        a = relu(self.bn1(x))
-        out = self.conv2(relu(self.bn2(self.conv1(a))))
-        shortcut = self.downsample(a) if self.downsample is not None else x
-        return out + shortcut
-
-
-class PreResNet(nn.Module):
-    def __init__(self, spec):
-        super().__init__()
-        n = (spec["depth"] - 2) // 6
-        w = spec["width"]
-        eps, mom, aff = spec["bnEps"], spec["bnMomentum"], spec["affine"]
-        widths = [16 * w, 32 * w, 64 * w]
-        self.conv1 = nn.Conv2d(spec["inChannels"], widths[0], 3, padding=1, bias=False)
-        inplanes = widths[0]
-        for i, (planes, stride) in enumerate(zip(widths, (1, 2, 2))):
-            blocks = []
-            for j in range(n):
-                blocks.append(BasicBlock(inplanes, planes, stride if j == 0 else 1, eps, mom, aff))
-                inplanes = planes
-            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
-        self.bn = nn.BatchNorm2d(widths[2], eps=eps, momentum=mom, affine=aff)
-        self.fc = nn.Linear(widths[2], spec["numClasses"])
-
-    def forward(self, x):
-        x = self.layer3(self.layer2(self.layer1(self.conv1(x))))
-        x = relu(self.bn(x)).mean(dim=(2, 3))
-        return self.fc(x)
-
-
-class Cnn4(nn.Module):
-    """The 4-layer normalized CNN of the fast-equilibrium figure: 3 conv->BN->ReLU, pool, fc."""
-
-    def __init__(self, spec):
-        super().__init__()
-        w0, w1, w2 = spec["widths"]
-        eps, mom, aff = spec["bnEps"], spec["bnMomentum"], spec["affine"]
-        self.conv1 = nn.Conv2d(spec["inChannels"], w0, 3, stride=1, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(w0, eps=eps, momentum=mom, affine=aff)
-        self.conv2 = nn.Conv2d(w0, w1, 3, stride=2, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(w1, eps=eps, momentum=mom, affine=aff)
-        self.conv3 = nn.Conv2d(w1, w2, 3, stride=2, padding=1, bias=False)
-        self.bn3 = nn.BatchNorm2d(w2, eps=eps, momentum=mom, affine=aff)
-        self.fc = nn.Linear(w2, spec["numClasses"])
-
-    def forward(self, x):
-        x = relu(self.bn1(self.conv1(x)))
-        x = relu(self.bn2(self.conv2(x)))
-        x = relu(self.bn3(self.conv3(x)))
-        return self.fc(x.mean(dim=(2, 3)))
-
-
-def build_model(spec):
-    """The PyTorch module for a spec (dict or JSON text), float32, PyTorch's default init.
-
-    Weights are always loaded from a file afterwards (the TS side initialises, including fcScale),
-    so the init here only matters for `bench` and test fixtures. With frozenFc the last layer has
-    requires_grad=False: it is neither updated nor given a gradient.
-    """
-    spec = parse_spec(spec)
-    model = PreResNet(spec) if spec["arch"] == "preresnet" else Cnn4(spec)
-    if spec["frozenFc"]:
-        model.fc.weight.requires_grad_(False)
-        model.fc.bias.requires_grad_(False)
-    return model
 
 
 def trainable_names(model):
@@ -260,19 +223,19 @@ def running_stat_names(model):
 # ---------------------------------------------------------------------------------------------
 
 def read_file(path):
-    """Reads a safetensors file and its model spec; every failure becomes BadInput."""
+    """Reads a safetensors file and its architecture; every failure becomes BadInput."""
     try:
         tensors, meta = read_safetensors(path)
     except SafetensorsError as e:
         raise BadInput(str(e))
-    if "model" not in meta:
-        raise BadInput(f"{path}: __metadata__ has no 'model' (the JSON model spec); "
-                       f"metadata keys present: {sorted(meta)}")
+    if "architecture" not in meta:
+        raise BadInput(f"{path}: __metadata__ has no 'architecture' (the JSON forward pass the TypeScript side "
+                       f"records); metadata keys present: {sorted(meta)}. Files written before it existed need rewriting.")
     try:
-        spec = parse_spec(meta["model"])
+        arch = parse_architecture(meta["architecture"])
     except BadInput as e:
         raise BadInput(f"{path}: {e}")
-    return tensors, meta, spec
+    return tensors, meta, arch
 
 
 def load_state(model, state, path, require_buffers):
@@ -318,21 +281,21 @@ def get_tensor(tensors, name, path, floating=True):
     return t
 
 
-def get_batch(tensors, prefix, path, spec):
-    """Returns (input float64 [N,C,H,W], target int64 [N]), validated against the spec."""
+def get_batch(tensors, prefix, path, arch):
+    """Returns (input float64 [N,C,H,W], target int64 [N]), validated against the architecture."""
     x = get_tensor(tensors, prefix + "input", path)
     y = get_tensor(tensors, prefix + "target", path, floating=False)
     if x.dim() != 4:
         raise BadInput(f"{path}: {prefix}input must be [N,C,H,W], got shape {list(x.shape)}")
-    if x.shape[1] != spec["inChannels"]:
-        raise BadInput(f"{path}: {prefix}input has {x.shape[1]} channels, the model has inChannels={spec['inChannels']}")
-    if spec["arch"] == "preresnet" and min(x.shape[2], x.shape[3]) < 8:
-        raise BadInput(f"{path}: {prefix}input is {x.shape[2]}x{x.shape[3]}; a PreResNet needs at least 8x8")
+    if x.shape[1] != arch["inChannels"]:
+        raise BadInput(f"{path}: {prefix}input has {x.shape[1]} channels, the model has inChannels={arch['inChannels']}")
+    if min(x.shape[2], x.shape[3]) < 8:
+        raise BadInput(f"{path}: {prefix}input is {x.shape[2]}x{x.shape[3]}; the models need at least 8x8")
     if y.dtype not in (torch.int64, torch.int32) or list(y.shape) != [x.shape[0]]:
         raise BadInput(f"{path}: {prefix}target must be int64 of shape [{x.shape[0]}], "
                        f"got {y.dtype} {list(y.shape)}")
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= spec["numClasses"]):
-        raise BadInput(f"{path}: {prefix}target has labels outside 0..{spec['numClasses'] - 1}")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= arch["numClasses"]):
+        raise BadInput(f"{path}: {prefix}target has labels outside 0..{arch['numClasses'] - 1}")
     return x.double(), y.long()
 
 
@@ -365,7 +328,7 @@ def json_number(x):
     return x
 
 
-def verdict(spec, errors, tol, baseline=None, ties=None, extra=None):
+def verdict(arch, errors, tol, baseline=None, ties=None, extra=None):
     """The common result object; ok is False if any error is above tol or not finite.
 
     baseline: the same errors for PyTorch's own float32 computation against the float64
@@ -377,7 +340,7 @@ def verdict(spec, errors, tol, baseline=None, ties=None, extra=None):
     finite = all(math.isfinite(v) for v in values)
     max_err = max(values) if values else 0.0
     ok = finite and max_err <= tol
-    result = {"model": spec, "max_rel_err": json_number(max_err if finite else float("nan")),
+    result = {"model": arch["model"], "max_rel_err": json_number(max_err if finite else float("nan")),
               "tol": tol, "ok": ok}
     result["worst"] = max(errors, key=lambda k: errors[k] if math.isfinite(errors[k]) else math.inf) if errors else None
     if baseline is not None:
@@ -417,9 +380,9 @@ def compare(ours, ref64, ref32, path, prefix=""):
 # Subcommands
 # ---------------------------------------------------------------------------------------------
 
-def parity_reference(spec, state, x, y, dtype, path):
+def parity_reference(arch, state, x, y, dtype, path):
     """One train-mode forward/backward in `dtype`: {"logits", "loss", "grad.<p>", "buffer.<stat>"}."""
-    model = build_model(spec).to(dtype)
+    model = build_model(arch).to(dtype)
     load_state(model, state, path, require_buffers=False)
     model.train()
     logits = model(x.to(dtype))
@@ -434,12 +397,12 @@ def parity_reference(spec, state, x, y, dtype, path):
 
 
 def cmd_parity(args):
-    tensors, meta, spec = read_file(args.file)
+    tensors, meta, arch = read_file(args.file)
     path = args.file
-    model = build_model(spec)
+    model = build_model(arch)
     state = {k: v for k, v in tensors.items() if not k.startswith("ours.") and k not in ("input", "target")}
     load_state(model, state, path, require_buffers=False)  # validates names and shapes up front
-    x, y = get_batch(tensors, "", path, spec)
+    x, y = get_batch(tensors, "", path, arch)
 
     ours = split_prefix(tensors, "ours.")
     ours_grads = split_prefix(ours, "grad.")
@@ -460,7 +423,7 @@ def cmd_parity(args):
         if missing:
             parts.append(f"no gradient for trainable parameters {missing}")
         if given_frozen:
-            parts.append(f"gradient given for frozen parameters {given_frozen} (frozenFc={spec['frozenFc']})")
+            parts.append(f"gradient given for frozen parameters {given_frozen}")
         if unknown:
             parts.append(f"gradient for unknown names {unknown}")
         raise BadInput(f"{path}: {'; '.join(parts)}")
@@ -469,101 +432,144 @@ def cmd_parity(args):
         raise BadInput(f"{path}: ours.buffer.* names that are not BN running stats: {bad_buffers}")
 
     with ReluWatch() as ties:
-        ref64 = parity_reference(spec, state, x, y, torch.float64, path)
-    ref32 = parity_reference(spec, state, x, y, torch.float32, path)
+        ref64 = parity_reference(arch, state, x, y, torch.float64, path)
+    ref32 = parity_reference(arch, state, x, y, torch.float32, path)
     wanted = {"logits": ours["logits"], "loss": ours["loss"]}
     wanted.update({"grad." + k: ours_grads[k] for k in trainable})
     wanted.update({"buffer." + k: ours_buffers[k] for k in sorted(ours_buffers)})
     errors, baseline = compare(wanted, ref64, ref32, path, "ours.")
-    return verdict(spec, errors, args.tol, baseline, ties.report(),
+    return verdict(arch, errors, args.tol, baseline, ties.report(),
                    {"loss_ref": ref64["loss"].item(), "batch": x.shape[0]})
 
 
+# The optimizers of src/programs/optimizers.ts and their torch classes. sgdw (decoupled WD) has
+# none: torch.optim.SGD without weight decay, after w <- w*(1 - lr*wd), the order AdamW uses.
+OPTIMIZER_SLOTS = {"sgd": ["momentum_buffer"], "sgdw": ["momentum_buffer"],
+                   "adamw": ["step", "exp_avg", "exp_avg_sq"], "adam": ["step", "exp_avg", "exp_avg_sq"]}
+OPTIM_KEYS = {"optimizer", "lr", "wd", "momentum", "nesterov", "betas", "eps", "steps"}
+
+
 def parse_optim(meta, path):
-    """The `optim` metadata: {"lr", "wd", "momentum", "steps"}; lr and wd may also be lists of
-    `steps` numbers (a per-step schedule, e.g. the ExpLR check)."""
+    """The `optim` metadata: {"optimizer", "lr", "wd", "momentum", "nesterov", "betas", "eps", "steps"};
+    lr and wd may also be lists of `steps` numbers (a per-step schedule, e.g. the ExpLR check)."""
     if "optim" not in meta:
-        raise BadInput(f"{path}: __metadata__ has no 'optim' (JSON {{lr, wd, momentum, steps}})")
+        raise BadInput(f"{path}: __metadata__ has no 'optim' (JSON {{optimizer, lr, wd, momentum, steps, ...}})")
     try:
         o = json.loads(meta["optim"])
     except json.JSONDecodeError as e:
         raise BadInput(f"{path}: __metadata__['optim'] is not JSON: {e}")
     if not isinstance(o, dict):
         raise BadInput(f"{path}: __metadata__['optim'] must be a JSON object")
-    unknown = set(o) - {"lr", "wd", "momentum", "steps"}
+    unknown = set(o) - OPTIM_KEYS
     if unknown:
-        raise BadInput(f"{path}: optim has unknown keys {sorted(unknown)} (known: lr, wd, momentum, steps)")
+        raise BadInput(f"{path}: optim has unknown keys {sorted(unknown)} (known: {', '.join(sorted(OPTIM_KEYS))})")
     steps = o.get("steps")
     if not isinstance(steps, int) or steps < 1:
         raise BadInput(f"{path}: optim.steps must be a positive integer, got {steps!r}")
-    out = {"steps": steps}
-    for key, default in (("lr", None), ("wd", 0.0), ("momentum", 0.0)):
+    out = {"steps": steps, "optimizer": o.get("optimizer", "sgd"), "nesterov": bool(o.get("nesterov", False))}
+    if out["optimizer"] not in OPTIMIZER_SLOTS:
+        raise BadInput(f"{path}: optim.optimizer {out['optimizer']!r} is not one of {', '.join(OPTIMIZER_SLOTS)}")
+    for key, default in (("lr", None), ("wd", 0.0), ("momentum", 0.0), ("eps", 1e-8)):
         v = o.get(key, default)
         if v is None:
             raise BadInput(f"{path}: optim.{key} is required")
-        if key != "momentum" and isinstance(v, list):
+        if key in ("lr", "wd") and isinstance(v, list):
             if len(v) != steps or not all(isinstance(e, (int, float)) for e in v):
                 raise BadInput(f"{path}: optim.{key} as a list must hold {steps} numbers")
             out[key] = [float(e) for e in v]
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[key] = [float(v)] * steps if key != "momentum" else float(v)
+            out[key] = [float(v)] * steps if key in ("lr", "wd") else float(v)
         else:
             raise BadInput(f"{path}: optim.{key} must be a number, got {v!r}")
+    betas = o.get("betas", [0.9, 0.999])
+    if not (isinstance(betas, list) and len(betas) == 2 and all(isinstance(b, (int, float)) for b in betas)):
+        raise BadInput(f"{path}: optim.betas must be two numbers, got {betas!r}")
+    out["betas"] = (float(betas[0]), float(betas[1]))
     if not 0 <= out["momentum"] < 1:
         raise BadInput(f"{path}: optim.momentum must be in [0, 1), got {out['momentum']}")
     return out
 
 
-def sgd_reference(spec, init_state, init_momentum, batches, opt_cfg, dtype, path):
-    """Replays the run in `dtype` with torch.optim.SGD. Returns ({"<key>": state tensor,
-    "momentum.<p>": buffer, "losses": [K]}, per-step losses)."""
-    model = build_model(spec).to(dtype)
+def optimizer_slots(o):
+    """The state slots the run keeps per trainable parameter (none for SGD without momentum)."""
+    if o["optimizer"] in ("sgd", "sgdw") and o["momentum"] == 0:
+        return []
+    return OPTIMIZER_SLOTS[o["optimizer"]]
+
+
+def make_optimizer(params, o):
+    name, lr, wd = o["optimizer"], o["lr"][0], o["wd"][0]
+    if name in ("sgd", "sgdw"):
+        return torch.optim.SGD(params, lr=lr, momentum=o["momentum"], dampening=0, nesterov=o["nesterov"],
+                               weight_decay=wd if name == "sgd" else 0.0)
+    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    return cls(params, lr=lr, betas=o["betas"], eps=o["eps"], weight_decay=wd)
+
+
+def optim_reference(arch, init_state, init_slots, batches, o, dtype, path):
+    """Replays the run in `dtype` with the optimizer's torch class. Returns {"<key>": state
+    tensor, "optimizer.<slot>.<p>": its state, "losses": [K]}."""
+    model = build_model(arch).to(dtype)
     load_state(model, init_state, path, require_buffers=False)
     params = dict(model.named_parameters())
     trainable = trainable_names(model)
-    opt = torch.optim.SGD([params[k] for k in trainable], lr=opt_cfg["lr"][0], momentum=opt_cfg["momentum"],
-                          weight_decay=opt_cfg["wd"][0], dampening=0, nesterov=False)
-    for k, v in init_momentum.items():
-        # A preset buffer: torch then applies buf = beta*buf + g from the very first step.
-        opt.state[params[k]]["momentum_buffer"] = v.detach().to(dtype).clone()
+    opt = make_optimizer([params[k] for k in trainable], o)
+    for (slot, k), v in init_slots.items():
+        # Preset state (zeros at a run's start are the same as torch's fresh state).
+        opt.state[params[k]][slot] = v.detach().to(dtype).clone()
     model.train()
     losses = []
     for k, (x, y) in enumerate(batches):
+        decoupled_sgd = o["optimizer"] == "sgdw"
         for g in opt.param_groups:
-            g["lr"], g["weight_decay"] = opt_cfg["lr"][k], opt_cfg["wd"][k]
+            g["lr"] = o["lr"][k]
+            g["weight_decay"] = 0.0 if decoupled_sgd else o["wd"][k]
         opt.zero_grad()
         loss = F.cross_entropy(model(x.to(dtype)), y)
         loss.backward()
+        if decoupled_sgd:
+            with torch.no_grad():
+                for name in trainable:
+                    params[name].mul_(1 - o["lr"][k] * o["wd"][k])
         opt.step()
         losses.append(loss.item())
     out = {k: v.detach() for k, v in model.state_dict().items()}
-    if opt_cfg["momentum"] > 0:
-        out.update({"momentum." + k: opt.state[params[k]]["momentum_buffer"] for k in trainable})
+    for slot in optimizer_slots(o):
+        out.update({f"optimizer.{slot}.{k}": torch.as_tensor(opt.state[params[k]][slot]).to(dtype) for k in trainable})
     out["losses"] = torch.tensor(losses, dtype=torch.float64)
     return out
 
 
-def cmd_sgd_check(args):
-    tensors, meta, spec = read_file(args.file)
-    path = args.file
-    opt_cfg = parse_optim(meta, path)
-    K, beta = opt_cfg["steps"], opt_cfg["momentum"]
+def split_slots(group):
+    """{(slot, param): tensor} of the `optimizer.<slot>.<param>` entries of a file's init.* or final.*."""
+    out = {}
+    for k, v in split_prefix(group, "optimizer.").items():
+        slot, _, param = k.partition(".")
+        out[(slot, param)] = v
+    return out
 
-    model = build_model(spec)
+
+def cmd_sgd_check(args):
+    tensors, meta, arch = read_file(args.file)
+    path = args.file
+    o = parse_optim(meta, path)
+    K = o["steps"]
+
+    model = build_model(arch)
     init = split_prefix(tensors, "init.")
-    init_momentum = split_prefix(init, "momentum.")
-    init_state = {k: v for k, v in init.items() if not k.startswith("momentum.")}
+    init_slots = split_slots(init)
+    init_state = {k: v for k, v in init.items() if not k.startswith("optimizer.")}
     load_state(model, init_state, path + " (init.*)", require_buffers=False)
 
     final = split_prefix(tensors, "final.")
-    final_momentum = split_prefix(final, "momentum.")
-    final_state = {k: v for k, v in final.items() if not k.startswith("momentum.")}
+    final_slots = split_slots(final)
+    final_state = {k: v for k, v in final.items() if not k.startswith("optimizer.")}
 
     # Names and presence, before any computation.
     names = set(k for k in tensors if k.startswith(("init.", "final.")))
     batches = []
     for k in range(K):
-        batches.append(get_batch(tensors, f"batch.{k}.", path, spec))
+        batches.append(get_batch(tensors, f"batch.{k}.", path, arch))
         names |= {f"batch.{k}.input", f"batch.{k}.target"}
     stray = sorted(set(tensors) - names - {"ours.losses"})
     if stray:
@@ -578,55 +584,52 @@ def cmd_sgd_check(args):
         raise BadInput(f"{path}: final.* must hold every trainable parameter and running stat: "
                        f"missing {missing}, unknown {unknown}")
     params = dict(model.named_parameters())
-    for group, what in ((init_momentum, "init.momentum"), (final_momentum, "final.momentum")):
-        wrong = sorted(set(group) - set(trainable))
+    slots = optimizer_slots(o)
+    expected = {(slot, k) for slot in slots for k in trainable}
+    for group, what in ((init_slots, "init"), (final_slots, "final")):
+        wrong = sorted(f"{what}.optimizer.{s}.{k}" for s, k in set(group) - expected)
         if wrong:
-            raise BadInput(f"{path}: {what}.* names that are not trainable parameters: {wrong}")
-        for k, v in group.items():
-            if tuple(v.shape) != tuple(params[k].shape):
-                raise BadInput(f"{path}: {what}.{k} has shape {list(v.shape)}, expected {list(params[k].shape)}")
-    if beta > 0:
-        missing_m = [k for k in trainable if k not in final_momentum]
-        if missing_m:
-            raise BadInput(f"{path}: momentum={beta} but final.momentum.* lacks {missing_m}")
-    elif final_momentum or init_momentum:
-        raise BadInput(f"{path}: momentum buffers given but optim.momentum is 0")
-    if init_momentum and set(init_momentum) != set(trainable):
-        raise BadInput(f"{path}: init.momentum.* must cover every trainable parameter or none; "
-                       f"missing {sorted(set(trainable) - set(init_momentum))}")
+            raise BadInput(f"{path}: {wrong} are not state of {o['optimizer']} (momentum {o['momentum']}) "
+                           f"for a trainable parameter; its slots are {slots or 'none'}")
+        for (slot, k), v in group.items():
+            want = [] if slot == "step" else list(params[k].shape)
+            if list(v.shape) != want:
+                raise BadInput(f"{path}: {what}.optimizer.{slot}.{k} has shape {list(v.shape)}, expected {want}")
+    if set(final_slots) != expected:
+        raise BadInput(f"{path}: final.optimizer.* lacks {sorted(f'{s}.{k}' for s, k in expected - set(final_slots))[:5]}")
+    if init_slots and set(init_slots) != expected:
+        raise BadInput(f"{path}: init.optimizer.* must cover every slot of every trainable parameter or none")
 
     with ReluWatch() as ties:
-        ref64 = sgd_reference(spec, init_state, init_momentum, batches, opt_cfg, torch.float64, path)
-    ref32 = sgd_reference(spec, init_state, init_momentum, batches, opt_cfg, torch.float32, path)
+        ref64 = optim_reference(arch, init_state, init_slots, batches, o, torch.float64, path)
+    ref32 = optim_reference(arch, init_state, init_slots, batches, o, torch.float32, path)
 
     wanted = {}
     for k in trainable + [k for k in frozen if k in final_state] + stats + [k for k in nbt if k in final_state]:
         wanted[k] = final_state[k]
-    if beta > 0:
-        wanted.update({"momentum." + k: final_momentum[k] for k in trainable})
+    wanted.update({f"optimizer.{s}.{k}": final_slots[(s, k)] for s, k in sorted(expected)})
     if "ours.losses" in tensors:
         wanted["losses"] = tensors["ours.losses"]
     errors, baseline = compare(wanted, ref64, ref32, path)
     uniform = lambda v: v[0] if len(set(v)) == 1 else v  # noqa: E731
-    extra = {"optim": {"lr": uniform(opt_cfg["lr"]), "wd": uniform(opt_cfg["wd"]), "momentum": beta, "steps": K},
-             "losses_ref": ref64["losses"].tolist()}
-    return verdict(spec, errors, args.tol, baseline, ties.report(), extra)
+    extra = {"optim": {**o, "lr": uniform(o["lr"]), "wd": uniform(o["wd"])}, "losses_ref": ref64["losses"].tolist()}
+    return verdict(arch, errors, args.tol, baseline, ties.report(), extra)
 
 
 def cmd_logits(args):
-    tensors, meta, spec = read_file(args.file)
+    tensors, meta, arch = read_file(args.file)
     path = args.file
     state = {k: v for k, v in tensors.items() if not k.startswith("ours.") and k not in ("input", "target")}
     stray = sorted(k for k in tensors if k.startswith("ours.") and k != "ours.logits")
     if stray:
         raise BadInput(f"{path}: unexpected result tensors {stray} (only ours.logits)")
     x = get_tensor(tensors, "input", path)
-    if x.dim() != 4 or x.shape[1] != spec["inChannels"]:
-        raise BadInput(f"{path}: input must be [N,{spec['inChannels']},H,W], got {list(x.shape)}")
+    if x.dim() != 4 or x.shape[1] != arch["inChannels"]:
+        raise BadInput(f"{path}: input must be [N,{arch['inChannels']},H,W], got {list(x.shape)}")
     ours = get_tensor(tensors, "ours.logits", path)
     refs = {}
     for dtype in (torch.float64, torch.float32):
-        model = build_model(spec).to(dtype)
+        model = build_model(arch).to(dtype)
         # Eval mode uses the running statistics, so they must be in the file.
         load_state(model, state, path, require_buffers=True)
         model.eval()
@@ -639,18 +642,19 @@ def cmd_logits(args):
     # ours against PyTorch's own float32 eval: how close two float32 implementations come.
     extra = {"logits_vs_torch_f32": json_number(rel_err(ours, refs[torch.float32], "ours.logits", path)),
              "batch": x.shape[0]}
-    return verdict(spec, errors, args.tol, baseline, ties64.report(), extra)
+    return verdict(arch, errors, args.tol, baseline, ties64.report(), extra)
 
 
-def parse_model_arg(text, in_channels):
-    """--model: JSON text, a path to a .json file, or a preset name (preresnet20, cnn4-si, ...)."""
+def parse_model_arg(text):
+    """--model: an architecture as JSON text or a .json file (`ilr architecture --model NAME` prints one)."""
     t = text.strip()
     if t.startswith("{"):
-        return parse_spec(t)
+        return parse_architecture(t)
     if os.path.isfile(t):
         with open(t, encoding="utf-8") as f:
-            return parse_spec(f.read())
-    return spec_from_name(t, in_channels=in_channels)
+            return parse_architecture(f.read())
+    raise BadInput(f"--model {t!r} is neither JSON nor a file: pass the architecture, e.g. "
+                   f"--model \"$(node dist/cli.js architecture --model {t})\"")
 
 
 def cmd_bench(args):
@@ -659,34 +663,42 @@ def cmd_bench(args):
         assert len(shape) == 3 and all(v > 0 for v in shape)
     except (ValueError, AssertionError):
         raise BadInput(f"--input must look like 3x32x32 (C x H x W), got {args.input!r}")
-    spec = parse_model_arg(args.model, shape[0])
-    if spec["inChannels"] != shape[0]:
-        raise BadInput(f"--input has {shape[0]} channels, the model has inChannels={spec['inChannels']}")
+    arch = parse_model_arg(args.model)
+    if arch["inChannels"] != shape[0]:
+        raise BadInput(f"--input has {shape[0]} channels, the model has inChannels={arch['inChannels']}")
     if args.steps < 1 or args.warmup < 0 or args.batch < 1 or args.threads < 1:
         raise BadInput("--steps, --batch and --threads must be positive, --warmup non-negative")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise BadInput("--device cuda: this torch has no CUDA device (torch.cuda.is_available() is False); use --device cpu or cuda-if-available")
+    device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model = build_model(spec)
+    model = build_model(arch).to(device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=args.lr, momentum=args.momentum, weight_decay=args.wd)
-    # One fixed random batch: data loading is not what is measured.
-    x = torch.randn(args.batch, *shape)
-    y = torch.randint(0, spec["numClasses"], (args.batch,))
+    # One fixed random batch, already on the device: data loading is not what is measured.
+    x = torch.randn(args.batch, *shape).to(device)
+    y = torch.randint(0, arch["numClasses"], (args.batch,)).to(device)
+    # CUDA runs asynchronously: a step is timed to the end of its kernels.
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times = []
     for i in range(args.warmup + args.steps):
+        sync()
         t0 = time.perf_counter()
         loss = train_step(model, opt, x, y)
+        sync()
         dt = time.perf_counter() - t0
         if i >= args.warmup:
             times.append(dt)
     med = statistics.median(times)
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-    result = {"model": spec, "batch": args.batch, "input": shape, "steps": args.steps, "warmup": args.warmup,
+    result = {"model": arch["model"], "batch": args.batch, "input": shape, "steps": args.steps, "warmup": args.warmup,
               "images_per_s": args.batch / med, "ms_per_step": med * 1e3,
               "ms_per_step_min": min(times) * 1e3, "ms_per_step_max": max(times) * 1e3,
               "peak_rss_mb": rss_kb / 1024, "threads": torch.get_num_threads(),
-              "torch": torch.__version__, "final_loss": loss.item()}
+              "torch": torch.__version__, "final_loss": loss.item(),
+              "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
     if args.profile:
         result["profile_ms"] = profile_steps(lambda: train_step(model, opt, x, y), args.steps)
     return result
@@ -739,16 +751,13 @@ def cmd_angular(args):
     x = read_idx(found["train-images"][0]).reshape(-1, 1, 28, 28) / 255.0
     x = torch.tensor((x - x.mean()) / x.std(), dtype=torch.float32)
     y = torch.tensor(read_idx(found["train-labels"][0]).astype(np.int64))
-    spec = spec_from_name(args.model, 1, 10)
-    spec["bnEps"] = args.bn_eps
+    arch = parse_model_arg(args.model)
+    if arch["inChannels"] != 1:
+        raise BadInput(f"--model has inChannels={arch['inChannels']}; the IDX images have 1 channel")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model = build_model(spec)
-    with torch.no_grad():  # fcScale, as src/nn/layers.ts initialises the last layer
-        bound = spec["fcScale"] / math.sqrt(model.fc.weight.shape[1])
-        model.fc.weight.uniform_(-bound, bound)
-        model.fc.bias.uniform_(-bound, bound)
-    convs = [p for n, p in model.named_parameters() if p.requires_grad and n.endswith("weight") and p.dim() == 4]
+    model = build_model(arch)  # with the TypeScript side's init distributions, fcScale included
+    convs = [model.get_submodule(s["name"]).weight for s in arch["steps"] if s["call"] == "Conv2d"]
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.wd)
     perm, pos, windows, acc = torch.randperm(len(x)), 0, [], []
     for t in range(args.steps):
@@ -771,7 +780,7 @@ def cmd_angular(args):
                             "angular_update": statistics.fmean(a for a, _ in acc),
                             "angular_update_float32_acos": statistics.fmean(b for _, b in acc)})
             acc = []
-    return {"model": spec, "batch": args.batch, "windows": windows, "torch": torch.__version__}
+    return {"model": arch["model"], "batch": args.batch, "windows": windows, "torch": torch.__version__}
 
 
 # A training checkpoint (src/train/checkpoint.ts) keeps torch.optim.SGD's state next to the
@@ -795,9 +804,9 @@ def split_checkpoint(tensors):
 
 
 def cmd_load(args):
-    tensors, meta, spec = read_file(args.file)
+    tensors, meta, arch = read_file(args.file)
     path = args.file
-    model = build_model(spec)
+    model = build_model(arch)
     state, momentum, ignored = split_checkpoint(tensors)
     # Our own check first, for an error message that names the keys; then PyTorch's strict load.
     load_state(model, state, path, require_buffers=True)
@@ -816,7 +825,7 @@ def cmd_load(args):
         if tuple(v.shape) != tuple(params[k].shape):
             raise BadInput(f"{path}: the momentum buffer of {k} has shape {list(v.shape)}, expected {list(params[k].shape)}")
     nonfinite = sorted(k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all())
-    return {"model": spec, "ok": True,
+    return {"model": arch["model"], "ok": True,
             "num_params": sum(p.numel() for p in model.parameters()),
             "num_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "keys": list(expected),
@@ -831,7 +840,7 @@ def cmd_swa_eval(args):
     """SWA as PyTorch does it: AveragedModel over the snapshots, update_bn, eval-mode logits."""
     from torch.optim.swa_utils import AveragedModel, update_bn
 
-    tensors, meta, spec = read_file(args.data)
+    tensors, meta, arch = read_file(args.data)
     path = args.data
     if args.bn_batch < 1:
         raise BadInput("--bn-batch must be a positive integer")
@@ -844,16 +853,16 @@ def cmd_swa_eval(args):
         raise BadInput(f"{path}: unexpected tensors {stray} (expected bn.input, test.input, test.target, "
                        f"optionally ours.logits and ours.state.<state dict key>)")
     bn_input = get_tensor(tensors, "bn.input", path).double()
-    x, y = get_batch(tensors, "test.", path, spec)
+    x, y = get_batch(tensors, "test.", path, arch)
     if bn_input.dim() != 4 or bn_input.shape[1:] != x.shape[1:]:
         raise BadInput(f"{path}: bn.input must be [M,{','.join(map(str, x.shape[1:]))}], got {list(bn_input.shape)}")
 
-    model = build_model(spec).double()
+    model = build_model(arch).double()
     averaged = AveragedModel(model)
     for f in args.snapshots:
-        snap, _, snap_spec = read_file(f)
-        if snap_spec != spec:
-            raise BadInput(f"{f}: a snapshot of {json.dumps(snap_spec)}, but {path} describes {json.dumps(spec)}")
+        snap, _, snap_arch = read_file(f)
+        if snap_arch != arch:
+            raise BadInput(f"{f}: a snapshot of {json.dumps(snap_arch)}, but {path} describes {json.dumps(arch)}")
         state, _, _ = split_checkpoint(snap)
         load_state(model, state, f, require_buffers=False)
         averaged.update_parameters(model)
@@ -878,7 +887,7 @@ def cmd_swa_eval(args):
              "num_batches_tracked": sorted({int(v) for k, v in ref_state.items() if k.endswith("num_batches_tracked")})}
     if "logits" in ours:
         extra["ours_test_acc"] = (ours["logits"].argmax(1) == y).double().mean().item()
-    return verdict(spec, errors, args.tol, extra=extra)
+    return verdict(arch, errors, args.tol, extra=extra)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -886,16 +895,20 @@ def cmd_swa_eval(args):
 # ---------------------------------------------------------------------------------------------
 
 FORMAT_HELP = """
-File contract (safetensors; model spec as JSON text in __metadata__["model"]):
+File contract (safetensors; the architecture as JSON text in __metadata__["architecture"], the TS model
+spec, reported back as "model", in __metadata__["model"]):
   parity:    <state dict keys> (float32; BN buffers optional), input [N,C,H,W] f32, target [N] i64,
              ours.logits [N,classes], ours.loss [] or [1], ours.grad.<param> for every trainable
              parameter (none for frozen ones), optionally ours.buffer.<bn>.running_mean|var
              (running stats after the forward pass).
-  sgd-check: init.<state dict keys>, optionally init.momentum.<param> (initial buffers),
-             batch.<k>.input / batch.<k>.target for k = 0..steps-1, final.<param> and
+  sgd-check: init.<state dict keys>, optionally init.optimizer.<slot>.<param> (initial state, every
+             slot or none), batch.<k>.input / batch.<k>.target for k = 0..steps-1, final.<param> and
              final.<bn>.running_mean|var (final.<frozen param>, final.<bn>.num_batches_tracked
-             optional), final.momentum.<param> when momentum > 0, optionally ours.losses [steps];
-             __metadata__["optim"] = JSON {"lr": x|[x]*steps, "wd": x|[x]*steps, "momentum": b, "steps": K}.
+             optional), final.optimizer.<slot>.<param> for every slot (momentum_buffer for sgd and
+             sgdw with momentum; step [], exp_avg, exp_avg_sq for adam and adamw), optionally
+             ours.losses [steps]; __metadata__["optim"] = JSON {"optimizer": sgd|sgdw|adamw|adam,
+             "lr": x|[x]*steps, "wd": x|[x]*steps, "momentum": b, "nesterov": bool,
+             "betas": [b1, b2], "eps": e, "steps": K}.
   logits:    <state dict keys incl. running stats>, input, ours.logits (eval mode).
   swa-eval:  --data FILE: bn.input [M,C,H,W] (update_bn's data, in order, already normalised),
              test.input, test.target, optionally ours.logits [T,classes] and ours.state.<key>
@@ -922,9 +935,10 @@ def build_parser():
     s.add_argument("--tol", type=float, default=1e-4, help="max relative error (default 1e-4)")
     s.set_defaults(func=cmd_parity)
 
-    s = sub.add_parser("sgd-check", help="K SGD steps (momentum, weight decay): params, running stats, buffers",
-                       description="Replays K steps of torch.optim.SGD(lr, momentum, weight_decay=wd, dampening=0, "
-                                   "nesterov=False) in float64 from init.* on batch.<k>.* and compares final.*.",
+    s = sub.add_parser("sgd-check", help="K optimizer steps (SGD, SGDW, AdamW, Adam): params, running stats, optimizer state",
+                       description="Replays K steps of torch.optim.SGD (sgd; sgdw: without weight_decay, after "
+                                   "w *= 1 - lr*wd), torch.optim.AdamW or torch.optim.Adam in float64 from init.* on "
+                                   "batch.<k>.* and compares final.*.",
                        epilog=FORMAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--file", required=True, help="safetensors file written by the TS side")
     s.add_argument("--tol", type=float, default=1e-4, help="max relative error (default 1e-4)")
@@ -942,7 +956,7 @@ def build_parser():
                        description="Times float32 training steps (forward, cross-entropy, backward, SGD step) "
                                    "of the architecture on one fixed random batch; reports medians.")
     s.add_argument("--model", required=True,
-                   help="model spec as JSON text, a .json file, or a preset name (preresnet20, cnn4-si, ...)")
+                   help="the architecture as JSON text or a .json file (`node dist/cli.js architecture --model cnn4-si`)")
     s.add_argument("--batch", type=int, default=128)
     s.add_argument("--input", default="3x32x32", help="C x H x W (default 3x32x32)")
     s.add_argument("--steps", type=int, default=30, help="timed steps (default 30)")
@@ -952,6 +966,8 @@ def build_parser():
     s.add_argument("--wd", type=float, default=5e-4)
     s.add_argument("--lr", type=float, default=0.1)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", choices=["cpu", "cuda", "cuda-if-available"], default="cpu",
+                   help="where the step runs (default cpu); cuda-if-available falls back to the CPU without CUDA")
     s.add_argument("--profile", action="store_true",
                    help="also report self CPU time per aten op and step (profile_ms), from --steps more steps under torch.profiler")
     s.set_defaults(func=cmd_bench)
@@ -969,16 +985,16 @@ def build_parser():
     s.set_defaults(func=cmd_swa_eval)
 
     s = sub.add_parser("angular", help="angular update per window of a PyTorch run, with an optional LR or WD decay",
-                       description="Trains a preset (cnn4-si, ...) on 1x28x28 IDX data with torch.optim.SGD and "
+                       description="Trains a model (cnn4-si, ...) on 1x28x28 IDX data with torch.optim.SGD and "
                                    "weight decay, divides the LR or the WD by 10 at --decay-step, and reports the "
                                    "mean angular update of the conv weights per window: computed stably in "
                                    "float64, and as acos of the float32 cosine (which has a rounding floor).")
     s.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist", help="directory with train-*-idx*-ubyte[.gz]")
-    s.add_argument("--model", default="cnn4-si")
+    s.add_argument("--model", required=True,
+                   help="the architecture (JSON text or file) of a 1-channel model: `node dist/cli.js architecture --model cnn4-si --input 1x28x28 --bn-eps 1e-8`")
     s.add_argument("--batch", type=int, default=128)
     s.add_argument("--lr", type=float, default=0.2)
     s.add_argument("--wd", type=float, default=5e-3)
-    s.add_argument("--bn-eps", type=float, default=1e-8)
     s.add_argument("--steps", type=int, default=2000)
     s.add_argument("--decay-step", type=int, default=1500)
     s.add_argument("--decay", choices=["lr", "weight_decay"], default="lr")

@@ -2,11 +2,13 @@
 /** The `ilr` command line: one command per figure, plus the tools around training. */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { architectureCommand } from './commands/architecture';
 import { exportCommand } from './commands/export';
 import { figureCommands, reproduceCommand } from './commands/figures';
 import { benchCommand } from './commands/bench';
 import { dashboardCommand } from './commands/dashboard';
 import { dataCommand } from './commands/data';
+import { doctorCommand } from './commands/doctor';
 import { swaCommand } from './commands/swa';
 import { metricsCommand } from './commands/metrics';
 import { sweepCommand } from './commands/sweep';
@@ -25,8 +27,10 @@ export function cli(argv: string[]) {
     .command(exportCommand)
     .command(parityCommand)
     .command(modelsCommand)
+    .command(architectureCommand)
     .command(benchCommand)
     .command(dataCommand)
+    .command(doctorCommand)
     .command(swaCommand)
     .command(dashboardCommand)
     .command(metricsCommand)

@@ -43,3 +43,20 @@ export function writeConfig(dir: string, name: string, config: object): string {
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
   return file;
 }
+
+/** Polls until `file` exists, then SIGKILLs the child. Resolves with whether the kill was needed. */
+export function killWhenWritten(child: ReturnType<typeof startCli>, file: string): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (fs.existsSync(file)) {
+        clearInterval(timer);
+        child.kill('SIGKILL');
+        resolve();
+      }
+    }, 2);
+    child.on('close', () => {
+      clearInterval(timer);
+      resolve();
+    });
+  });
+}

@@ -6,10 +6,11 @@
  * Every function takes plain arrays (a step axis and values), so the figures' checks can be fed
  * synthetic curves in tests.
  */
+import { OPTIMIZERS } from '../programs/optimizers';
 
-/** The equilibrium angular update per step, √(2ηλ/(1+β)) radians (claim 2 in docs/science.md). */
+/** The equilibrium angular update per step of SGD with heavy-ball momentum β, √(2ηλ/(1+β)) radians (claim 2 in docs/science.md; the optimizer registry's formula). */
 export function predictedAngularUpdate(lr: number, wd: number, momentum = 0): number {
-  return Math.sqrt((2 * lr * wd) / (1 + momentum));
+  return OPTIMIZERS.sgd.equilibrium({ name: 'sgd', momentum }, lr, wd, 0)!.angularUpdate;
 }
 
 /** Mean of `y` over the points with from < x ≤ to (NaN when there are none). */

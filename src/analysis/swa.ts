@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Dataset } from '../data';
 import { readSafetensors, TensorMap, writeSafetensors } from '../io/safetensors';
-import { InputShape, ModelLayout, modelLayout } from '../nn/model';
+import { InputShape, ModelLayout, modelLayout, modelMetadata } from '../nn/model';
 import { ModelSpec, specName } from '../nn/spec';
 import type { RuntimeOptions } from '../train/engine';
 import { recomputeBn } from '../train/bn-stats';
@@ -152,7 +152,7 @@ export async function swa(o: SwaOptions): Promise<SwaResult> {
     }
     writeSafetensors(o.out, tensors, {
       format: SWA_FORMAT,
-      model: JSON.stringify(spec),
+      ...modelMetadata(layout),
       model_name: specName(spec),
       swa: JSON.stringify({ snapshots: o.snapshots, bn: result.bn, bnData: `${o.train.name} ${o.train.split}`, test: { ...test, data: `${o.test.name} ${o.test.split}` } }),
     });

@@ -5,15 +5,14 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { feedsOf, randomBatch } from '../bridge/parity';
 import { Graph } from '../graph/ir';
-import { initialState } from '../nn/init';
-import { InputShape, modelLayout } from '../nn/model';
+import { InputShape } from '../nn/model';
 import { modelSpec } from '../nn/spec';
-import { slotName } from '../programs/optimizers';
 import { trainStepGraph } from '../programs/programs';
-import { Feeds, Program } from '../runtime/session';
-import { Rng } from '../util/rng';
+import { advance, carriedOutputs } from '../runtime/carry';
+import { ExecutionProvider } from '../runtime/providers';
+import { sampleFeeds } from '../runtime/sample';
+import { Program, TensorFeeds } from '../runtime/session';
 
 export interface BenchCase {
   model: string;
@@ -28,6 +27,8 @@ export interface BenchCase {
   seed: number;
   /** ORT's NCHWc conv kernels (RuntimeOptions.nchwc); false measures the plain ONNX Conv. */
   nchwc: boolean;
+  /** Where our side runs; PyTorch runs on CUDA for the GPU providers when it has CUDA. */
+  ep: ExecutionProvider;
   /** Write ORT's profile with this prefix (the profiled run is slower; its timings are for the breakdown only). */
   profilePrefix?: string;
 }
@@ -44,6 +45,8 @@ export interface SideResult {
   profile?: string;
   /** PyTorch's side, when profiled: self CPU ms per step of each aten op. */
   profile_ms?: Record<string, number>;
+  /** Where the side ran: our execution provider, or PyTorch's device. */
+  device?: string;
 }
 
 export const median = (xs: readonly number[]): number => {
@@ -57,28 +60,23 @@ export function benchGraph(c: BenchCase): Graph {
   return trainStepGraph({ spec, batch: c.batch, input: c.input }, { name: 'sgd', momentum: c.momentum });
 }
 
+/**
+ * Times the momentum train step. Every step starts from the previous step's state, as in
+ * training: on WebGPU it stays on the device (only the batch goes up, and loss and statistics
+ * come down); on the CPU and CUDA it goes up and back each step, as the binding allows.
+ */
 export async function benchOurs(c: BenchCase): Promise<SideResult> {
   const spec = modelSpec(c.model, { inChannels: c.input[0] });
-  const layout = modelLayout(spec, c.input);
-  const rng = new Rng([c.seed, 'bench']);
-  const state = initialState(layout, rng.fork('init'));
-  const program = await Program.create(benchGraph(c), { threads: c.threads, profilePrefix: c.profilePrefix, nchwc: c.nchwc });
-  const trainable = layout.params.filter((p) => p.trainable);
-  const feeds: Feeds = {
-    ...feedsOf(state),
-    ...randomBatch(rng.fork('data'), c.batch, c.input, spec.numClasses),
-    lr: Float32Array.of(c.lr),
-    wd: new Float32Array(trainable.length).fill(c.wd),
-  };
-  if (c.momentum > 0) {
-    feeds.momentum = Float32Array.of(c.momentum);
-    for (const p of trainable) feeds[slotName('momentum_buffer', p.name)] = new Float32Array(p.shape.reduce((a, b) => a * b, 1));
-  }
-  // The same state every step (as the PyTorch side reuses one batch): what is timed is the step.
+  const graph = benchGraph(c);
+  const feeds = sampleFeeds(graph, spec, c.input, c.seed, { lr: c.lr, wd: c.wd, momentum: c.momentum });
+  const carried = carriedOutputs(graph.outputs.keys());
+  const program = await Program.create(graph, { ep: c.ep, threads: c.threads, profilePrefix: c.profilePrefix, nchwc: c.nchwc }, carried);
+  const fetches = [...carried, 'loss', 'stats'];
+  let state: TensorFeeds = feeds;
   const times: number[] = [];
   for (let i = 0; i < c.warmup + c.steps; i++) {
     const t = performance.now();
-    await program.run(feeds);
+    state = advance(state, await program.runOnDevice(state, fetches), carried);
     if (i >= c.warmup) times.push(performance.now() - t);
   }
   if (c.profilePrefix) program.endProfiling();
@@ -92,6 +90,7 @@ export async function benchOurs(c: BenchCase): Promise<SideResult> {
     ms_per_step_max: Math.max(...times),
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
     threads: c.threads,
+    device: c.ep,
     ...(profile ? { profile } : {}),
   };
 }

@@ -2,6 +2,7 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { runBridge } from '../bridge/python';
+import { modelLayout } from '../nn/model';
 import { modelSpec } from '../nn/spec';
 import { BenchCase, SideResult } from './ours';
 
@@ -12,12 +13,16 @@ export function runOursChild(c: BenchCase): SideResult {
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as SideResult;
 }
 
-/** With `profile`, the result also holds `profile_ms`: self CPU time per aten op and step (torch.profiler), from a separate run. */
+/**
+ * PyTorch on the device matching ours: the CPU for --ep cpu, CUDA for the GPU providers when torch
+ * has it. With `profile`, the result also holds `profile_ms`: self CPU time per aten op and step
+ * (torch.profiler), from a separate run.
+ */
 export function runTorchChild(c: BenchCase, profile = false): SideResult {
-  const spec = modelSpec(c.model, { inChannels: c.input[0] });
-  const args = ['bench', '--model', JSON.stringify(spec), '--batch', String(c.batch), '--input', c.input.join('x'), '--steps', String(c.steps),
+  const { architecture } = modelLayout(modelSpec(c.model, { inChannels: c.input[0] }), c.input);
+  const args = ['bench', '--model', JSON.stringify(architecture), '--batch', String(c.batch), '--input', c.input.join('x'), '--steps', String(c.steps),
     '--warmup', String(c.warmup), '--threads', String(c.threads), '--momentum', String(c.momentum), '--wd', String(c.wd), '--lr', String(c.lr),
-    '--seed', String(c.seed), ...(profile ? ['--profile'] : [])];
+    '--seed', String(c.seed), '--device', c.ep === 'cpu' ? 'cpu' : 'cuda-if-available', ...(profile ? ['--profile'] : [])];
   const { status, result, stderr } = runBridge<SideResult>(args, c.threads);
   if (status !== 0) throw new Error(`torch_bridge.py bench failed for ${c.model}:\n${stderr}`);
   return result;

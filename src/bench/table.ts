@@ -21,6 +21,7 @@ export function combineRounds(batch: number, rounds: readonly SideResult[]): Sid
     ms_per_step_max: Math.max(...rounds.map((r) => r.ms_per_step_max)),
     peak_rss_mb: Math.max(...rounds.map((r) => r.peak_rss_mb)),
     threads: rounds[0].threads,
+    ...(rounds[0].device ? { device: rounds[0].device } : {}),
   };
 }
 

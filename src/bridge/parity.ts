@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { TensorMap, writeSafetensors } from '../io/safetensors';
 import { initialState } from '../nn/init';
-import { InputShape, modelLayout } from '../nn/model';
+import { InputShape, modelLayout, modelMetadata } from '../nn/model';
 import { ModelSpec, modelSpec } from '../nn/spec';
 import { gradientGraph } from '../programs/programs';
 import { Program } from '../runtime/session';
@@ -55,7 +55,8 @@ export async function runParity(o: ParityOptions): Promise<ParityReport> {
   const batch = o.batch ?? 8;
   const spec = modelSpec(o.model, { inChannels: input[0] });
   const rng = new Rng([o.seed ?? 0, 'parity']);
-  const state = initialState(modelLayout(spec, input), rng.fork('init'));
+  const layout = modelLayout(spec, input);
+  const state = initialState(layout, rng.fork('init'));
   const data = randomBatch(rng.fork('data'), batch, input, spec.numClasses);
 
   const program = await Program.create(gradientGraph({ spec, batch, input }), { threads: o.threads ?? 1 });
@@ -72,7 +73,7 @@ export async function runParity(o: ParityOptions): Promise<ParityReport> {
   }
   const dir = o.keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-parity-'));
   const target = path.join(dir, `parity-${o.model}.safetensors`);
-  writeSafetensors(target, file, { model: JSON.stringify(spec) });
+  writeSafetensors(target, file, modelMetadata(layout));
   try {
     return runBridge<ParityReport>(['parity', '--file', target, '--tol', String(o.tol ?? 1e-4)]).result;
   } finally {

@@ -1,15 +1,16 @@
 /**
- * SGD parity against torch.optim.SGD: K steps of the step engine from the same weights on the
- * same batches, compared by the bridge's float64 replay (parameters, momentum buffers and BN
- * running statistics).
+ * Optimizer parity against torch.optim: K steps of the step engine from the same weights on the
+ * same batches, compared by the bridge's float64 replay with the optimizer's torch class
+ * (parameters, optimizer state and BN running statistics).
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { TensorMap, writeSafetensors } from '../io/safetensors';
 import { initialState } from '../nn/init';
-import { InputShape } from '../nn/model';
+import { InputShape, modelMetadata } from '../nn/model';
 import { modelSpec } from '../nn/spec';
+import { OptimizerConfig, optimizerDef } from '../programs/optimizers';
 import { StepEngine } from '../train/engine';
 import { Rng } from '../util/rng';
 import { ParityReport, randomBatch } from './parity';
@@ -20,7 +21,9 @@ export interface SgdCheckOptions {
   steps: number;
   lr: number;
   wd: number;
+  /** sgd with heavy-ball momentum β unless `optimizer` says otherwise. */
   momentum: number;
+  optimizer?: Omit<OptimizerConfig, 'momentum'>;
   batch?: number;
   input?: InputShape;
   seed?: number;
@@ -32,7 +35,8 @@ export async function runSgdCheck(o: SgdCheckOptions): Promise<ParityReport> {
   const batch = o.batch ?? 8;
   const spec = modelSpec(o.model, { inChannels: input[0] });
   const rng = new Rng([o.seed ?? 0, 'sgd-check']);
-  const engine = await StepEngine.create({ spec, input, batch, optimizer: { name: 'sgd', momentum: o.momentum }, runtime: { threads: 1 } });
+  const optimizer: OptimizerConfig = { name: 'sgd', ...o.optimizer, momentum: o.momentum };
+  const engine = await StepEngine.create({ spec, input, batch, optimizer, runtime: { threads: 1 } });
   const init = engine.withZeroSlots(initialState(engine.layout, rng.fork('init')));
 
   const file: TensorMap = new Map();
@@ -49,10 +53,14 @@ export async function runSgdCheck(o: SgdCheckOptions): Promise<ParityReport> {
   await engine.release();
 
   for (const info of [...engine.trainable, ...engine.layout.buffers]) file.set(`final.${info.name}`, final.get(info.name)!);
-  for (const { key, param } of engine.slots) file.set(`final.momentum.${param.name}`, final.get(key)!);
+  for (const { key } of engine.slots) file.set(`final.${key}`, final.get(key)!);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-sgd-'));
   const target = path.join(dir, 'sgd-check.safetensors');
-  writeSafetensors(target, file, { model: JSON.stringify(spec), optim: JSON.stringify({ lr: o.lr, wd: o.wd, momentum: o.momentum, steps: o.steps }) });
+  // The hyperparameters the programs ran with, so that the referee uses the same ones.
+  const h = optimizerDef(optimizer.name).hyper(optimizer);
+  const adam = 'beta1' in h ? { betas: [h.beta1, h.beta2], eps: h.eps } : {};
+  const optim = { optimizer: optimizer.name, lr: o.lr, wd: o.wd, momentum: o.momentum, nesterov: !!optimizer.nesterov, ...adam, steps: o.steps };
+  writeSafetensors(target, file, { ...modelMetadata(engine.layout), optim: JSON.stringify(optim) });
   try {
     return runBridge<ParityReport>(['sgd-check', '--file', target, '--tol', String(o.tol ?? 1e-4)]).result;
   } finally {

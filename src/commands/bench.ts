@@ -10,7 +10,7 @@ import { runOursChild, runTorchChild } from '../bench/sides';
 import { BenchRow, combineRounds, formatTable } from '../bench/table';
 import { benchGraph } from '../bench/ours';
 import { InputShape } from '../nn/model';
-import { parseInputShape } from './options';
+import { parseEp, parseInputShape } from './options';
 
 interface Args {
   model?: string;
@@ -23,6 +23,7 @@ interface Args {
   'vs-torch': boolean;
   profile: boolean;
   nchwc: boolean;
+  ep: string;
   lr: number;
   momentum: number;
   wd: number;
@@ -49,6 +50,7 @@ export const benchCommand: CommandModule<object, Args> = {
       .option('rounds', { type: 'number', default: 2, describe: 'rounds per side, alternating ours and PyTorch; the median of the round medians is reported' })
       .option('threads', { type: 'number', default: 2, describe: 'intra-op threads for ORT and torch.set_num_threads' })
       .option('vs-torch', { type: 'boolean', default: false, describe: 'also run the same model, batch, optimizer and threads in PyTorch' })
+      .option('ep', { type: 'string', default: 'cpu', describe: 'where our side runs: cpu, cuda or webgpu; with cuda or webgpu, PyTorch runs on CUDA when it has it (else on the CPU; the table says which)' })
       .option('nchwc', { type: 'boolean', default: true, describe: 'ORT\'s NCHWc conv kernels (--no-nchwc: the plain ONNX Conv, for comparison)' })
       .option('profile', { type: 'boolean', default: false, describe: 'print where our time goes by op type (ORT profiler; a separate, slower run); with --vs-torch, also the gap to PyTorch by part of the step' })
       .option('lr', { type: 'number', default: 0.1 })
@@ -57,12 +59,13 @@ export const benchCommand: CommandModule<object, Args> = {
       .option('seed', { type: 'number', default: 0 }),
   handler: async (a) => {
     if (a.steps < 1 || a.warmup < 0 || a.rounds < 1 || a.threads < 1 || a.batch < 1) throw new Error('--steps, --rounds, --threads and --batch must be ≥ 1, --warmup ≥ 0');
+    const ep = parseEp(a.ep);
     const suite = a.model ? [{ model: a.model, input: parseInputShape(a.input ?? '3x32x32') }] : DEFAULT_SUITE;
-    console.log(`batch ${a.batch}, ${a.threads} threads (ORT intra-op / torch.set_num_threads), SGD lr ${a.lr} momentum ${a.momentum} wd ${a.wd}; ` +
+    console.log(`ours on ${ep}; batch ${a.batch}, ${a.threads} threads (ORT intra-op / torch.set_num_threads), SGD lr ${a.lr} momentum ${a.momentum} wd ${a.wd}; ` +
       `${a.warmup} warm-up + ${a.steps} timed steps × ${a.rounds} rounds${a['vs-torch'] ? ', ours and PyTorch alternating' : ''}; each side in its own process (peak = its max RSS)`);
     const rows: BenchRow[] = [];
     for (const { model, input } of suite) {
-      const c: BenchCase = { model, input, batch: a.batch, steps: a.steps, warmup: a.warmup, threads: a.threads, lr: a.lr, momentum: a.momentum, wd: a.wd, seed: a.seed, nchwc: a.nchwc };
+      const c: BenchCase = { model, input, batch: a.batch, steps: a.steps, warmup: a.warmup, threads: a.threads, lr: a.lr, momentum: a.momentum, wd: a.wd, seed: a.seed, nchwc: a.nchwc, ep };
       const ours: SideResult[] = [];
       const torch: SideResult[] = [];
       for (let r = 0; r < a.rounds; r++) {
@@ -71,12 +74,12 @@ export const benchCommand: CommandModule<object, Args> = {
       }
       const row: BenchRow = { model, input, batch: a.batch, threads: a.threads, ours: combineRounds(a.batch, ours), ...(torch.length ? { torch: combineRounds(a.batch, torch) } : {}) };
       rows.push(row);
-      console.error(`${model}: ours ${row.ours.ms_per_step.toFixed(1)} ms/step${row.torch ? `, PyTorch ${row.torch.ms_per_step.toFixed(1)} ms/step` : ''}`);
+      console.error(`${model}: ours (${ep}) ${row.ours.ms_per_step.toFixed(1)} ms/step${row.torch ? `, PyTorch (${row.torch.device}) ${row.torch.ms_per_step.toFixed(1)} ms/step` : ''}`);
       if (a.profile) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-bench-'));
         try {
           const p = runOursChild({ ...c, profilePrefix: path.join(dir, model) });
-          const lines = summarizeProfile(readProfile(p.profile!), nodeGroups(benchGraph(c), await serializeOptions({ nchwc: c.nchwc })), c.warmup);
+          const lines = summarizeProfile(readProfile(p.profile!), nodeGroups(benchGraph(c), await serializeOptions({ ep, nchwc: c.nchwc })), c.warmup);
           console.log(`\nprofile of ${model} (ORT kernel time per step, ${c.steps} profiled steps):\n${formatProfile(lines)}\n`);
           if (a['vs-torch']) {
             const torchProfile = runTorchChild(c, true).profile_ms!;

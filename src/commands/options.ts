@@ -1,6 +1,6 @@
 /** Option parsing shared by the commands: each parser says what is wrong and what a good value looks like. */
 import { InputShape } from '../nn/model';
-import { ExecutionProvider } from '../runtime/session';
+import { ExecutionProvider, parseExecutionProvider } from '../runtime/providers';
 
 export function parseInputShape(text: string): InputShape {
   const m = /^(\d+)x(\d+)x(\d+)$/.exec(text.trim());
@@ -10,14 +10,11 @@ export function parseInputShape(text: string): InputShape {
   return shape;
 }
 
-export function parseEp(text: string): ExecutionProvider {
-  if (text !== 'cpu' && text !== 'cuda') throw new Error(`--ep "${text}": expected cpu or cuda`);
-  return text;
-}
+export const parseEp = (text: string): ExecutionProvider => parseExecutionProvider(text, '--ep');
 
 /** Common yargs option definitions, so every command describes them the same way. */
 export const commonOptions = {
-  ep: { type: 'string', default: 'cpu', describe: 'execution provider: cpu or cuda (cuda needs `make setup ORT_INSTALL=cuda12`)' },
+  ep: { type: 'string', default: 'cpu', describe: 'execution provider: cpu, cuda (needs `make setup ORT_INSTALL=cuda`) or webgpu (needs a Vulkan driver); `ilr doctor --ep EP` checks one' },
   threads: { type: 'number', default: 0, describe: 'ORT intra-op threads (0 = one per core)' },
   seed: { type: 'number', default: 0, describe: 'random seed (initialisation, data order, augmentation)' },
 } as const;

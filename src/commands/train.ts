@@ -6,6 +6,7 @@ import yargs, { Arguments, Argv, CommandModule } from 'yargs';
 import { batchesPerEpoch, DATASET_NAMES, DatasetName, loadSubset } from '../data';
 import { readJsonFile } from '../io/files';
 import { PRESET_HELP } from '../nn/spec';
+import { OptimizerName, OPTIMIZERS } from '../programs/optimizers';
 import { DEFAULTS, parseConfig, resolveConfig, TrainConfig, WdGroup } from '../train/config';
 import { readRunConfig, ResumeChanges, rollingCheckpointsOf, runFiles } from '../train/run-dir';
 import { parseSchedule } from '../train/schedule';
@@ -27,7 +28,11 @@ export interface TrainArgs {
   'chunk-size': number;
   lr: number;
   wd: number;
+  optimizer: string;
   momentum: number;
+  nesterov: boolean;
+  betas: string;
+  'adam-eps': number;
   'wd-group': string[];
   epochs?: number;
   steps?: number;
@@ -66,6 +71,12 @@ function refuseOthers(a: TrainArgs, allowed: readonly string[], mode: string, ef
     throw new Error(`${mode}; ${refused.map((k) => `--${k}`).join(', ')} ${effect}. ` +
       `It takes only ${allowed.slice(1).map((k) => `--${k}`).join(', ')}; for other settings start a new run (another --out)`);
   }
+}
+
+function parseBetas(text: string): [number, number] {
+  const betas = text.split(',').map(Number);
+  if (betas.length !== 2 || !betas.every(Number.isFinite)) throw new Error(`--betas "${text}": expected two numbers β₁,β₂, e.g. 0.9,0.999`);
+  return [betas[0], betas[1]];
 }
 
 function parseWdGroup(text: string): WdGroup {
@@ -108,7 +119,11 @@ export async function configFromArgs(a: TrainArgs): Promise<TrainConfig> {
     chunkSize: a['chunk-size'],
     lr: a.lr,
     wd: a.wd,
+    optimizer: a.optimizer as OptimizerName,
     momentum: a.momentum,
+    nesterov: a.nesterov,
+    betas: parseBetas(a.betas),
+    adamEps: a['adam-eps'],
     wdGroups: a['wd-group'].map(parseWdGroup),
     schedule: parseSchedule(a.schedule),
     steps,
@@ -167,14 +182,18 @@ export function trainOptions(y: Argv) {
       .option('batch-size', { type: 'number', default: DEFAULTS.batchSize, describe: 'images per step; 0 = full-batch gradient descent' })
       .option('chunk-size', { type: 'number', default: DEFAULTS.chunkSize, describe: 'full-batch mode: images per program run' })
       .option('lr', { type: 'number', default: DEFAULTS.lr, describe: 'learning rate η' })
-      .option('wd', { type: 'number', default: DEFAULTS.wd, describe: 'weight decay λ (coupled, as torch.optim.SGD)' })
-      .option('momentum', { type: 'number', default: DEFAULTS.momentum, describe: 'heavy-ball momentum β (0: plain SGD, the paper\'s main setting)' })
+      .option('wd', { type: 'number', default: DEFAULTS.wd, describe: 'weight decay λ (coupled for sgd and adam, decoupled for sgdw and adamw)' })
+      .option('optimizer', { choices: Object.keys(OPTIMIZERS), default: DEFAULTS.optimizer, describe: 'sgd (coupled WD, torch.optim.SGD), sgdw (decoupled WD), adamw (torch.optim.AdamW), adam (torch.optim.Adam: WD as L2)' })
+      .option('momentum', { type: 'number', default: DEFAULTS.momentum, describe: 'sgd, sgdw: heavy-ball momentum β (0: plain SGD, the paper\'s main setting)' })
+      .option('nesterov', { type: 'boolean', default: DEFAULTS.nesterov, describe: 'sgd, sgdw: Nesterov momentum' })
+      .option('betas', { type: 'string', default: DEFAULTS.betas.join(','), describe: 'adam, adamw: β₁,β₂' })
+      .option('adam-eps', { type: 'number', default: DEFAULTS.adamEps, describe: 'adam, adamw: ε added to √v̂' })
       .option('wd-group', { type: 'string', array: true, default: [] as string[], describe: 'REGEX=SCALE: multiply WD of matching parameters, e.g. "bn|fc=0"' })
       .option('epochs', { type: 'number', describe: 'length in epochs (or --steps)' })
       .option('steps', { type: 'number', describe: 'length in steps (or --epochs)' })
       .option('schedule', { type: 'string', default: 'constant', describe: 'LR/WD schedule: constant, wd_x_y_lr_z_u, JSON, or a JSON file' })
       .option('seed', commonOptions.seed)
-      .option('bn-eps', { type: 'number', describe: 'BatchNorm ε (default 1e-5)' })
+      .option('bn-eps', { type: 'number', describe: 'ε of the norm layers (default 1e-5)' })
       .option('fc-scale', { type: 'number', describe: 'last layer init scale (default 1, 10 for -si models)' })
       .option('log-every', { type: 'number', default: DEFAULTS.logEvery, describe: 'metrics line every N steps' })
       .option('layer-every', { type: 'number', default: DEFAULTS.layerEvery, describe: 'per-layer norms every N steps (0: never)' })
@@ -206,7 +225,7 @@ export async function configFromArgv(argv: readonly string[], what: string): Pro
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train',
-  describe: 'train a model with SGD + WD; writes config.json, metrics.jsonl and checkpoints/ to --out',
+  describe: 'train a model with SGD, AdamW, … and WD; writes config.json, metrics.jsonl and checkpoints/ to --out',
   builder: (y) => trainOptions(y).middleware(recordGiven),
   handler: async (a) => {
     const changes = a.resume !== undefined ? await resumeChanges(a, a.resume) : undefined;

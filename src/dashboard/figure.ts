@@ -11,7 +11,7 @@
  */
 import { predictedAngularUpdate } from '../analysis/equilibrium';
 import { ChartSpec, PALETTE, Series, VLine } from '../plot/spec';
-import { LayerRecord } from '../train/metrics';
+import { LayerNorms } from '../train/metrics';
 import { RunRecords } from './tail';
 
 export interface RunView {
@@ -131,7 +131,7 @@ function layerPanels(run: Drawn, index: number, many: boolean, opts: PanelOption
   const names = layerNames(run, opts.layers);
   if (names.length === 0) return [];
   const withLayers = run.records.steps.filter((s) => s.layers);
-  const series = (k: keyof LayerRecord) =>
+  const series = (k: keyof LayerNorms) =>
     names.map((n) => {
       const rows = withLayers.filter((s) => s.layers![n] !== undefined);
       return { name: n, x: rows.map((s) => s.step), y: rows.map((s) => s.layers![n][k]) };

@@ -40,6 +40,8 @@ export interface Emitter {
   temp(hint: string): string;
   /** The NCHWc block size when ORT's blocked-layout CPU kernels may be used (see ops/conv.ts); 0: plain ONNX only. */
   readonly nchwcBlock: number;
+  /** Whether LogSoftmax must be composed from primitives (the provider has no kernel for it). */
+  readonly composeLogSoftmax: boolean;
   /** The blocked (NCHWc) copy of the value `name`: one ReorderInput, emitted at the first request and shared by the later ones. */
   nchwcCopy(name: string): string;
 }

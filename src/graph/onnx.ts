@@ -9,7 +9,7 @@ import { DType, Emitter, Graph, NCHWC_DOMAIN, Node, OnnxAttrs, Shape, TypedArray
 export const OPSET = 17;
 export const IR_VERSION = 8;
 
-const DATA_TYPE: Record<DType, number> = {
+export const DATA_TYPE: Record<DType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   float64: onnx.TensorProto.DataType.DOUBLE,
   int64: onnx.TensorProto.DataType.INT64,
@@ -52,6 +52,8 @@ export function liveNodes(outputs: readonly Value[]): Node[] {
 export interface SerializeOptions {
   /** Let ops use ORT's NCHWc kernels with this block size (Program.create on the CPU); 0 (default): plain ONNX, portable. */
   nchwcBlock?: number;
+  /** Emit LogSoftmax from ReduceMax, Exp, ReduceSum and Log, for providers without its kernel (WebGPU); default false. */
+  composeLogSoftmax?: boolean;
 }
 
 export function toModelProto(graph: Graph, options: SerializeOptions = {}): onnx.IModelProto {
@@ -93,6 +95,7 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): onnx
       return `${hint}_t${tempCount++}`;
     },
     nchwcBlock: options.nchwcBlock ?? 0,
+    composeLogSoftmax: options.composeLogSoftmax ?? false,
     nchwcCopy(name) {
       let copy = nchwcCopies.get(name);
       if (!copy) {

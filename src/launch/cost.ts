@@ -42,10 +42,10 @@ function readCache(): Record<string, number> {
 export async function stepSeconds(c: TrainConfig, threads: number): Promise<number> {
   const { input, batch } = stepShape(c);
   const ort = require('onnxruntime-node/package.json').version as string;
-  const key = [c.model, input.join('x'), `batch ${batch}`, c.momentum > 0 ? 'momentum' : 'sgd', `threads ${threads || os.cpus().length}`, os.cpus()[0]?.model ?? '?', `ort ${ort}`].join(' | ');
+  const key = [c.model, input.join('x'), `batch ${batch}`, c.momentum > 0 ? 'momentum' : 'sgd', `threads ${threads || os.cpus().length}`, os.cpus()[0]?.model ?? '?', `ort ${ort}`, `ep ${c.ep}`].join(' | ');
   const cached = readCache()[key];
   if (cached !== undefined) return cached;
-  const r = await benchOurs({ model: c.model, batch, input, steps: WARM_STEPS, warmup: 2, threads, lr: c.lr, momentum: c.momentum, wd: c.wd, seed: 0, nchwc: true });
+  const r = await benchOurs({ model: c.model, batch, input, steps: WARM_STEPS, warmup: 2, threads, lr: c.lr, momentum: c.momentum, wd: c.wd, seed: 0, nchwc: true, ep: c.ep });
   const seconds = r.ms_per_step / 1000;
   writeFileAtomic(cacheFile(), JSON.stringify({ ...readCache(), [key]: seconds }, null, 2) + '\n');
   return seconds;

@@ -1,17 +1,20 @@
 /**
  * Layer builders that declare their parameters as they are used.
  *
- * A network is one forward function over a LayerBuilder. Run in 'train' mode it emits BatchNorm
- * with batch statistics and records them (for the running statistics); in 'eval' mode it reads the
- * running statistics. The parameters a forward pass touches, in order, are the model's parameter
- * list, named with PyTorch's state_dict keys.
+ * A network is one forward function over a LayerBuilder. Run in 'train' mode its norm layers use
+ * batch statistics, and BatchNorm records them (for the running statistics); in 'eval' mode
+ * BatchNorm reads the running statistics. The parameters a forward pass touches, in order, are
+ * the model's parameter list, named with PyTorch's state_dict keys. Every layer and function the
+ * forward pass applies is also recorded as a step of the model's `Architecture`, from which the
+ * PyTorch referee builds the same network (scripts/torch_bridge.py), so there is one model list.
  */
 import { Graph, Value } from '../graph/ir';
 import { TensorMap } from '../io/safetensors';
-import { batchNormEval, batchNormTrain } from '../ops/batchnorm';
 import { conv } from '../ops/conv';
-import { scale } from '../ops/elementwise';
+import { add as addOp, relu as reluOp } from '../ops/elementwise';
 import { linear as linearOp } from '../ops/matmul';
+import { reduceMean } from '../ops/reduce';
+import { applyNorm, torchNorm, TorchModule } from './norms';
 import { ModelSpec } from './spec';
 
 /** How a tensor is initialised: PyTorch's defaults (kaiming_uniform with a = √5 gives U(±1/√fan_in)). */
@@ -23,10 +26,11 @@ export interface TensorInfo {
   init: Init;
 }
 
-export interface ParamInfo extends TensorInfo {
+/** A parameter as a layer declares it. */
+export interface ParamDecl extends TensorInfo {
   trainable: boolean;
-  /** Conv weights feeding a BatchNorm: jointly scale-invariant (docs/science.md, Setting). */
-  scaleInvariant: boolean;
+  /** The kind of layer that owns it: a conv weight is the one kind a following norm layer can make scale-invariant. */
+  kind: 'conv' | 'norm' | 'linear';
 }
 
 /** The statistics one BatchNorm measured on the batch, per channel [C]; the variance is unbiased, as PyTorch stores it. */
@@ -37,11 +41,39 @@ export interface BatchStats {
   unbiasedVar: Value;
 }
 
+/**
+ * One step of the forward pass: a torch.nn module (`name` is its state_dict prefix) applied to
+ * one value, or a function (`relu`, `add`, `mean_hw`: the mean over H and W) of several. Values
+ * are numbered; 0 is the model's input.
+ */
+export interface ArchitectureStep {
+  call: string;
+  name?: string;
+  args?: TorchModule['args'];
+  /** How the module's parameters are initialised, by their name inside it (weight, bias). */
+  init?: Record<string, Init>;
+  /** Its parameters are never trained. */
+  frozen?: boolean;
+  inputs: number[];
+  output: number;
+}
+
+/** The forward pass as data; the spec rides along so that the referee can name the model it built. */
+export interface Architecture {
+  model: ModelSpec;
+  inChannels: number;
+  numClasses: number;
+  output: number;
+  steps: ArchitectureStep[];
+}
+
 export class LayerBuilder {
-  readonly params: ParamInfo[] = [];
+  readonly params: ParamDecl[] = [];
   readonly buffers: TensorInfo[] = [];
   readonly batchStats: BatchStats[] = [];
   private readonly values = new Map<string, Value>();
+  private readonly steps: ArchitectureStep[] = [];
+  private readonly numbers = new Map<Value, number>();
 
   /** With `frozen`, parameters and buffers become constants holding these values (standalone inference models). */
   constructor(readonly graph: Graph, readonly spec: ModelSpec, readonly mode: 'train' | 'eval', private readonly frozen?: TensorMap) {}
@@ -63,42 +95,83 @@ export class LayerBuilder {
     return v;
   }
 
+  param(info: ParamDecl): Value {
+    return this.declare(this.params, info);
+  }
+
+  buffer(info: TensorInfo): Value {
+    return this.declare(this.buffers, info);
+  }
+
+  private number(v: Value): number {
+    if (!this.numbers.has(v)) this.numbers.set(v, this.numbers.size);
+    return this.numbers.get(v)!;
+  }
+
+  /** Records a step: a function by name, or a module, whose step carries the initialisation of the parameters declared under its name. */
+  private record(inputs: Value[], output: Value, call: string | { name: string; torch: TorchModule; frozen?: boolean }): Value {
+    const module = typeof call === 'string' ? undefined : call;
+    const step: ArchitectureStep = { call: module ? module.torch.module : (call as string), inputs: inputs.map((v) => this.number(v)), output: this.number(output) };
+    if (module) {
+      const own = this.params.filter((p) => p.name.startsWith(`${module.name}.`) && !p.name.slice(module.name.length + 1).includes('.'));
+      Object.assign(step, { name: module.name, args: module.torch.args, init: Object.fromEntries(own.map((p) => [p.name.slice(module.name.length + 1), p.init])) });
+      if (module.frozen) step.frozen = true;
+    }
+    this.steps.push(step);
+    return output;
+  }
+
+  /** The steps recorded so far as the architecture from `input` to `output`; fails if the forward pass used a value no step made. */
+  architecture(input: Value, output: Value): Architecture {
+    if (this.numbers.get(input) !== 0) throw new Error('the model input must be the first value a step reads');
+    const made = new Set([0]);
+    for (const s of this.steps) {
+      const unknown = s.inputs.find((i) => !made.has(i));
+      if (unknown !== undefined) throw new Error(`step ${s.call}${s.name ? ` (${s.name})` : ''} reads a value made outside the LayerBuilder: apply every op of a model through it`);
+      made.add(s.output);
+    }
+    if (!made.has(this.number(output))) throw new Error('the model output was made outside the LayerBuilder');
+    return { model: this.spec, inChannels: this.spec.inChannels, numClasses: this.spec.numClasses, output: this.number(output), steps: this.steps };
+  }
+
   conv(name: string, x: Value, outChannels: number, kernel: number, stride = 1, pad = 0): Value {
     const fanIn = x.shape[1] * kernel * kernel;
-    const w = this.declare(this.params, {
+    const w = this.param({
       name: `${name}.weight`,
       shape: [outChannels, x.shape[1], kernel, kernel],
       init: { kind: 'uniform', bound: 1 / Math.sqrt(fanIn) },
       trainable: true,
-      scaleInvariant: true,
+      kind: 'conv',
     });
-    return conv(x, w, { stride, pad });
+    const args = { in_channels: x.shape[1], out_channels: outChannels, kernel_size: kernel, stride, padding: pad, bias: false };
+    return this.record([x], conv(x, w, { stride, pad }), { name, torch: { module: 'Conv2d', args } });
   }
 
-  batchNorm(name: string, x: Value): Value {
-    const { affine, bnEps } = this.spec;
-    const c = x.shape[1];
-    const gammaBeta = affine
-      ? {
-          weight: this.declare(this.params, { name: `${name}.weight`, shape: [c], init: { kind: 'fill', value: 1 }, trainable: true, scaleInvariant: false }),
-          bias: this.declare(this.params, { name: `${name}.bias`, shape: [c], init: { kind: 'fill', value: 0 }, trainable: true, scaleInvariant: false }),
-        }
-      : undefined;
-    const runningMean = this.declare(this.buffers, { name: `${name}.running_mean`, shape: [c], init: { kind: 'fill', value: 0 } });
-    const runningVar = this.declare(this.buffers, { name: `${name}.running_var`, shape: [c], init: { kind: 'fill', value: 1 } });
-    if (this.mode === 'eval') return batchNormEval(x, runningMean, runningVar, bnEps, gammaBeta);
-
-    const { y, mean, variance } = batchNormTrain(x, bnEps, gammaBeta);
-    const count = x.shape[0] * x.shape[2] * x.shape[3];
-    this.batchStats.push({ prefix: name, mean, unbiasedVar: scale(variance, count / (count - 1)) });
-    return y;
+  /** The spec's normalisation layer (src/nn/norms.ts). */
+  norm(name: string, x: Value): Value {
+    const y = applyNorm(this, name, x, this.spec.norm);
+    return this.record([x], y, { name, torch: torchNorm(this, x, this.spec.norm) });
   }
 
   linear(name: string, x: Value, outFeatures: number): Value {
     const bound = this.spec.fcScale / Math.sqrt(x.shape[1]);
     const trainable = !this.spec.frozenFc;
-    const w = this.declare(this.params, { name: `${name}.weight`, shape: [outFeatures, x.shape[1]], init: { kind: 'uniform', bound }, trainable, scaleInvariant: false });
-    const b = this.declare(this.params, { name: `${name}.bias`, shape: [outFeatures], init: { kind: 'uniform', bound }, trainable, scaleInvariant: false });
-    return linearOp(x, w, b);
+    const w = this.param({ name: `${name}.weight`, shape: [outFeatures, x.shape[1]], init: { kind: 'uniform', bound }, trainable, kind: 'linear' });
+    const b = this.param({ name: `${name}.bias`, shape: [outFeatures], init: { kind: 'uniform', bound }, trainable, kind: 'linear' });
+    const args = { in_features: x.shape[1], out_features: outFeatures };
+    return this.record([x], linearOp(x, w, b), { name, torch: { module: 'Linear', args }, frozen: !trainable });
+  }
+
+  relu(x: Value): Value {
+    return this.record([x], reluOp(x), 'relu');
+  }
+
+  add(a: Value, b: Value): Value {
+    return this.record([a, b], addOp(a, b), 'add');
+  }
+
+  /** The mean over H and W: [N,C,H,W] → [N,C]. */
+  globalAvgPool(x: Value): Value {
+    return this.record([x], reduceMean(x, [2, 3]), 'mean_hw');
   }
 }

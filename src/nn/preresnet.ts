@@ -1,22 +1,21 @@
 /**
  * The CIFAR PreResNet of He et al. 2016 (pre-activation BasicBlocks, widths 16/32/64 × k), as in
  * timgaripov/swa's models/preresnet.py, except that a projection shortcut takes the pre-activated
- * input (as kuangliu's PreActResNet does): then every conv weight is in front of a BatchNorm and
- * the conv weights are jointly scale-invariant.
+ * input (as kuangliu's PreActResNet does): then every conv weight is in front of a norm layer and
+ * the conv weights are jointly scale-invariant. Alone, only each block's first conv is: the others
+ * feed a residual sum.
  */
 import { Value } from '../graph/ir';
-import { add, relu } from '../ops/elementwise';
-import { reduceMean } from '../ops/reduce';
 import { LayerBuilder } from './layers';
 import { PreResNetSpec } from './spec';
 
 function basicBlock(b: LayerBuilder, name: string, x: Value, planes: number, stride: number): Value {
-  const a = relu(b.batchNorm(`${name}.bn1`, x));
+  const a = b.relu(b.norm(`${name}.bn1`, x));
   let out = b.conv(`${name}.conv1`, a, planes, 3, stride, 1);
-  out = b.conv(`${name}.conv2`, relu(b.batchNorm(`${name}.bn2`, out)), planes, 3, 1, 1);
+  out = b.conv(`${name}.conv2`, b.relu(b.norm(`${name}.bn2`, out)), planes, 3, 1, 1);
   const projected = stride !== 1 || x.shape[1] !== planes;
   const shortcut = projected ? b.conv(`${name}.downsample.0`, a, planes, 1, stride, 0) : x;
-  return add(out, shortcut);
+  return b.add(out, shortcut);
 }
 
 export function preResNet(b: LayerBuilder, spec: PreResNetSpec, x: Value): Value {
@@ -28,6 +27,6 @@ export function preResNet(b: LayerBuilder, spec: PreResNetSpec, x: Value): Value
       h = basicBlock(b, `layer${stage + 1}.${i}`, h, planes, stage > 0 && i === 0 ? 2 : 1);
     }
   });
-  h = relu(b.batchNorm('bn', h));
-  return b.linear('fc', reduceMean(h, [2, 3]), spec.numClasses);
+  h = b.relu(b.norm('bn', h));
+  return b.linear('fc', b.globalAvgPool(h), spec.numClasses);
 }

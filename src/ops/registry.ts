@@ -7,6 +7,7 @@ import { BatchNormTrain } from './batchnorm';
 import { Conv, ConvTranspose, ConvWeightGrad } from './conv';
 import { Add, Cast, Div, Equal, Exp, Greater, Log, Mul, Neg, Reciprocal, Relu, Sqrt, Sub, Where } from './elementwise';
 import { Gemm, MatMul } from './matmul';
+import { GroupNorm } from './groupnorm';
 import { ArgMax, ReduceMean, ReduceSum } from './reduce';
 import { Concat, Expand, Identity, Pad, Reshape, Slice, Transpose } from './shape';
 import { LogSoftmax, OneHot } from './softmax';
@@ -17,7 +18,7 @@ export type OpName =
   | 'Conv' | 'ConvTranspose' | 'ConvWeightGrad' | 'MatMul' | 'Gemm'
   | 'Reshape' | 'Transpose' | 'Slice' | 'Pad' | 'Concat' | 'Expand' | 'Identity'
   | 'ReduceSum' | 'ReduceMean' | 'ArgMax'
-  | 'LogSoftmax' | 'OneHot' | 'BatchNormTrain';
+  | 'LogSoftmax' | 'OneHot' | 'BatchNormTrain' | 'GroupNorm';
 
 export const OPS = {
   Add, Sub, Mul, Div, Neg, Relu, Sqrt, Reciprocal, Exp, Log,
@@ -25,5 +26,5 @@ export const OPS = {
   Conv, ConvTranspose, ConvWeightGrad, MatMul, Gemm,
   Reshape, Transpose, Slice, Pad, Concat, Expand, Identity,
   ReduceSum, ReduceMean, ArgMax,
-  LogSoftmax, OneHot, BatchNormTrain,
+  LogSoftmax, OneHot, BatchNormTrain, GroupNorm,
 } satisfies Record<OpName, OpDef>;

@@ -1,6 +1,15 @@
-/** LogSoftmax, OneHot, and the mean softmax cross-entropy composed from them. */
+/**
+ * LogSoftmax, OneHot, and the mean softmax cross-entropy composed from them.
+ *
+ * ORT's WebGPU provider has no LogSoftmax or OneHot kernel and no int64 Cast or Equal. OneHot is
+ * a Gather of identity rows and the correct count a product of one-hot rows, which every provider
+ * runs, with the same values as OneHot and Equal.
+ * LogSoftmax is composed from max, exp, sum and log only where the program is built for WebGPU:
+ * on the CPU that composition differs from the LogSoftmax kernel in the last bit (Exp and the
+ * kernel's exponential are different code), so the CPU keeps the kernel.
+ */
 import { OpDef, ShapeError, Value } from '../graph/ir';
-import { cast, equal, exp, mul, neg, sub } from './elementwise';
+import { exp, mul, neg, sub } from './elementwise';
 import { argMax, reduceMean, reduceSum } from './reduce';
 import { emitOne, expectArity, expectFloat, int, normalizeAxes, same, typed } from './util';
 
@@ -12,7 +21,19 @@ export const LogSoftmax: OpDef = {
     normalizeAxes('LogSoftmax', [int(attrs, 'axis', -1)], inputs[0].shape.length, inputs);
     return [same(inputs[0])];
   },
-  emit: emitOne('LogSoftmax'),
+  // Composed: y = (x − max x) − log Σ exp(x − max x).
+  emit(node, e) {
+    if (!e.composeLogSoftmax) return emitOne('LogSoftmax')(node, e);
+    const x = node.inputs[0];
+    const [axis] = normalizeAxes('LogSoftmax', [int(node.attrs, 'axis', -1)], x.shape.length, node.inputs);
+    const [max, shifted, exps, sum, logSum] = ['lsm_max', 'lsm_shifted', 'lsm_exp', 'lsm_sum', 'lsm_logsum'].map((h) => e.temp(h));
+    e.node('ReduceMax', [x.name], [max], { axes: { ints: [axis] }, keepdims: { int: 1 } });
+    e.node('Sub', [x.name, max], [shifted]);
+    e.node('Exp', [shifted], [exps]);
+    e.node('ReduceSum', [exps, e.constInt64([axis])], [sum], { keepdims: { int: 1 } });
+    e.node('Log', [sum], [logSum]);
+    e.node('Sub', [shifted, logSum], [node.outputs[0].name]);
+  },
   // y = x − logΣexp(x): dx = dy − softmax(x)·Σdy, with softmax = exp(y).
   grad: (n, [dy]) => {
     const [axis] = normalizeAxes('LogSoftmax', [int(n.attrs, 'axis', -1)], n.inputs[0].shape.length, n.inputs);
@@ -28,14 +49,12 @@ export const OneHot: OpDef = {
     if (inputs[0].dtype !== 'int64') throw new ShapeError('OneHot', 'indices must be int64', inputs);
     return [typed([...inputs[0].shape, attrs.depth as number], (attrs.dtype as 'float32' | 'float64') ?? 'float32')];
   },
+  // Row `label` of the identity matrix: a Gather, whose int64 indices every provider reads
+  // (WebGPU has no OneHot and no int64 Cast or Equal). Exactly the values OneHot gives.
   emit(node, e) {
-    const depth = e.constInt64([node.attrs.depth as number], []);
-    // ORT's CPU OneHot has no float64 kernel: build it in float32 and cast.
-    const values = e.constFloat([0, 1], 'float32', [2]);
-    const out = node.outputs[0];
-    const f32 = out.dtype === 'float32' ? out.name : e.temp('onehot_f32');
-    e.node('OneHot', [node.inputs[0].name, depth, values], [f32], { axis: { int: -1 } });
-    if (f32 !== out.name) e.node('Cast', [f32], [out.name], { to: { int: 11 } });
+    const depth = node.attrs.depth as number;
+    const eye = Array.from({ length: depth * depth }, (_, i) => (i % (depth + 1) === 0 ? 1 : 0));
+    e.node('Gather', [e.constFloat(eye, node.outputs[0].dtype, [depth, depth]), node.inputs[0].name], [node.outputs[0].name], { axis: { int: 0 } });
   },
   grad: 'none',
 };
@@ -50,7 +69,12 @@ export function crossEntropy(logits: Value, labels: Value): Value {
   return neg(reduceMean(picked));
 }
 
-/** Number of rows whose arg-max equals the label, as a float scalar. */
+/**
+ * Number of rows whose arg-max equals the label, as a float scalar: Σ onehot(argmax)·onehot(label),
+ * since WebGPU has no int64 comparison. Exact: a sum of zeros and ones.
+ */
 export function correctCount(logits: Value, labels: Value): Value {
-  return reduceSum(cast(equal(argMax(logits, 1), labels), logits.dtype));
+  const classes = logits.shape[1];
+  const dtype = logits.dtype as 'float32';
+  return reduceSum(mul(oneHot(argMax(logits, 1), classes, dtype), oneHot(labels, classes, dtype)));
 }

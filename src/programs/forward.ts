@@ -1,6 +1,6 @@
 /** The shared start of every program: inputs for the state and the batch, and the forward pass. */
 import { Graph, Value } from '../graph/ir';
-import { LayerBuilder, ParamInfo } from '../nn/layers';
+import { LayerBuilder, ParamDecl } from '../nn/layers';
 import { forward, InputShape } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
 import { add, scale } from '../ops/elementwise';
@@ -26,7 +26,7 @@ export function forwardProgram(name: string, spec: ModelSpec, batch: number, sha
   return { graph, builder, input, target, logits, loss: crossEntropy(logits, target), correct: correctCount(logits, target) };
 }
 
-export const trainable = (b: LayerBuilder): ParamInfo[] => b.params.filter((p) => p.trainable);
+export const trainable = (b: LayerBuilder): ParamDecl[] => b.params.filter((p) => p.trainable);
 
 /** PyTorch's running-statistics update: running ← (1 − m)·running + m·batch (unbiased variance). */
 export function emitRunningStats(b: LayerBuilder): void {

@@ -9,15 +9,21 @@
  * outputs `next.<param>` and `next.optimizer.<slot>.<param>`.
  */
 import { Graph, Value } from '../graph/ir';
-import { add, mul } from '../ops/elementwise';
+import { add, div, exp, log, mul, sqrt, sub } from '../ops/elementwise';
 import { slice } from '../ops/shape';
 
-export type OptimizerName = 'sgd';
+export type OptimizerName = 'sgd' | 'sgdw' | 'adamw' | 'adam';
 
 export interface OptimizerConfig {
   name: OptimizerName;
-  /** Heavy-ball momentum β (torch.optim.SGD semantics); 0: plain SGD, without a momentum buffer. */
+  /** sgd, sgdw: heavy-ball momentum β (torch.optim.SGD semantics); 0: plain SGD, without a momentum buffer. */
   momentum: number;
+  /** sgd, sgdw: Nesterov momentum (torch's nesterov=True; needs momentum > 0). */
+  nesterov?: boolean;
+  /** adam, adamw: (β₁, β₂); torch's default (0.9, 0.999). */
+  betas?: [number, number];
+  /** adam, adamw: ε added to √v̂, as torch places it; default 1e-8. */
+  eps?: number;
 }
 
 /** What an optimizer's update sees of one trainable tensor. */
@@ -33,34 +39,132 @@ export interface UpdateInputs {
   slot(name: string): { value: Value; next(v: Value): void };
 }
 
+/** A state slot: the shape of its tensor's, or one number per tensor (torch's step count). */
+export interface SlotDef {
+  name: string;
+  scalar?: boolean;
+}
+
 export interface OptimizerDef {
   /** State slots kept per trainable tensor (checkpoint names `optimizer.<slot>.<param>`). */
-  slots(c: OptimizerConfig): string[];
+  slots(c: OptimizerConfig): SlotDef[];
   /** The scalar hyperparameters the program takes as inputs, with their values for this config. */
   hyper(c: OptimizerConfig): Record<string, number>;
   /** The step s of this tensor, learning rate included: w ← w − s. */
   update(u: UpdateInputs, lr: Value, c: OptimizerConfig): Value;
+  /** Throws, naming the setting, on a config torch would refuse. */
+  check(c: OptimizerConfig): void;
+  /**
+   * The rotational equilibrium of a scale-invariant tensor of `size` weights under this optimizer
+   * at learning rate η and weight decay λ (Kosson et al. 2023): its angular update per step and,
+   * where the theory gives one, its norm. Undefined where it predicts none.
+   */
+  equilibrium(c: OptimizerConfig, lr: number, wd: number, size: number): Equilibrium | undefined;
+}
+
+export interface Equilibrium {
+  angularUpdate: number;
+  norm?: number;
 }
 
 /**
- * torch.optim.SGD without dampening or Nesterov: u = g + λ·w; with momentum v ← β·v + u, u ← v;
- * s = η·u. The buffer's first value is u itself, as torch's is when it starts at zero.
+ * With decoupled decay ηλ per step and momentum β on the update, the expected angular update
+ * settles where the decay balances the norm growth: √(2ηλ·(1 − β)/(1 + β)). Coupled WD passes
+ * through the momentum too, which multiplies the decay by 1/(1 − β): √(2ηλ/(1 + β)).
  */
-const sgd: OptimizerDef = {
-  slots: (c) => (c.momentum > 0 ? ['momentum_buffer'] : []),
-  hyper: (c): Record<string, number> => (c.momentum > 0 ? { momentum: c.momentum } : {}),
-  update(u, lr, c) {
-    let step = add(u.grad, mul(u.weight, u.wd));
-    if (c.momentum > 0) {
-      const buf = u.slot('momentum_buffer');
-      step = add(mul(u.hyper.momentum, buf.value), step);
-      buf.next(step);
-    }
-    return mul(lr, step);
-  },
+const rotation = (decay: number, beta: number): number => Math.sqrt((2 * decay * (1 - beta)) / (1 + beta));
+
+const fail = (c: OptimizerConfig, why: string): never => {
+  throw new Error(`optimizer ${c.name}: ${why}`);
 };
 
-export const OPTIMIZERS = { sgd } satisfies Record<OptimizerName, OptimizerDef>;
+/** The SGD family's momentum on direction d: v ← β·v + d, then v (heavy ball) or d + β·v (Nesterov). */
+function momentumDirection(u: UpdateInputs, d: Value, c: OptimizerConfig): Value {
+  if (c.momentum === 0) return d;
+  const buf = u.slot('momentum_buffer');
+  const v = add(mul(u.hyper.momentum, buf.value), d);
+  buf.next(v);
+  return c.nesterov ? add(d, mul(u.hyper.momentum, v)) : v;
+}
+
+function sgdFamily(decoupled: boolean): OptimizerDef {
+  return {
+    slots: (c) => (c.momentum > 0 ? [{ name: 'momentum_buffer' }] : []),
+    hyper: (c): Record<string, number> => (c.momentum > 0 ? { momentum: c.momentum } : {}),
+    update(u, lr, c) {
+      const decay = mul(u.weight, u.wd);
+      if (!decoupled) return mul(lr, momentumDirection(u, add(u.grad, decay), c));
+      return mul(lr, add(momentumDirection(u, u.grad, c), decay));
+    },
+    check(c) {
+      if (!(c.momentum >= 0 && c.momentum < 1)) fail(c, `momentum must be in [0, 1), got ${c.momentum}`);
+      if (c.nesterov && c.momentum === 0) fail(c, 'Nesterov momentum needs a momentum > 0 (--momentum)');
+    },
+    // Nesterov's look-ahead changes the balance; the theory is for heavy-ball momentum.
+    equilibrium: (c, lr, wd) => (c.nesterov ? undefined : { angularUpdate: rotation(decoupled ? lr * wd : (lr * wd) / (1 - c.momentum), c.momentum) }),
+  };
+}
+
+/**
+ * torch.optim.SGD without dampening: u = g + λ·w; with momentum v ← β·v + u, then u ← v (or
+ * u ← u + β·v with Nesterov); s = η·u. The buffer's first value is u itself, as torch's is when
+ * it starts at zero.
+ */
+const sgd = sgdFamily(false);
+
+/**
+ * SGD with decoupled weight decay (as AdamW decouples it; torch has no class for it): the
+ * momentum sees the gradient alone, and the decay is applied to the weight directly,
+ * s = η·(v + λ·w), which is torch's AdamW order: w ← w·(1 − ηλ), then the step.
+ */
+const sgdw = sgdFamily(true);
+
+/**
+ * torch.optim.Adam (with `decoupled` false: weight_decay as L2, g ← g + λ·w) and torch.optim.AdamW
+ * (`decoupled`: w ← w·(1 − ηλ) first), in torch's order of operations:
+ *   t ← t + 1;  m ← β₁·m + (1 − β₁)·g;  v ← β₂·v + (1 − β₂)·g²;
+ *   s = η/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε).
+ * The bias corrections 1 − βᵗ are exp(t·ln β) in float32 (torch computes them in double: the two
+ * agree to ~1e-7 for the step counts of a run).
+ */
+function adamFamily(decoupled: boolean): OptimizerDef {
+  return {
+    slots: () => [{ name: 'step', scalar: true }, { name: 'exp_avg' }, { name: 'exp_avg_sq' }],
+    hyper: (c) => ({ beta1: c.betas?.[0] ?? 0.9, beta2: c.betas?.[1] ?? 0.999, eps: c.eps ?? 1e-8 }),
+    update(u, lr, c) {
+      const { beta1, beta2, eps } = u.hyper;
+      const one = u.graph.scalar(1);
+      const g = decoupled ? u.grad : add(u.grad, mul(u.weight, u.wd));
+      const step = u.slot('step');
+      const t = add(step.value, one);
+      step.next(t);
+      const m = u.slot('exp_avg');
+      const mNext = add(mul(beta1, m.value), mul(sub(one, beta1), g));
+      m.next(mNext);
+      const v = u.slot('exp_avg_sq');
+      const vNext = add(mul(beta2, v.value), mul(sub(one, beta2), mul(g, g)));
+      v.next(vNext);
+      const correction = (beta: Value) => sub(one, exp(mul(t, log(beta))));
+      const denom = add(div(sqrt(vNext), sqrt(correction(beta2))), eps);
+      const adam = mul(div(lr, correction(beta1)), div(mNext, denom));
+      return decoupled ? add(mul(lr, mul(u.weight, u.wd)), adam) : adam;
+    },
+    check(c) {
+      const [b1, b2] = c.betas ?? [0.9, 0.999];
+      if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) fail(c, `betas must be in [0, 1), got ${b1}, ${b2}`);
+      if (!((c.eps ?? 1e-8) > 0)) fail(c, `eps must be positive, got ${c.eps}`);
+      if (c.momentum !== 0 || c.nesterov) fail(c, 'momentum and nesterov belong to sgd and sgdw; Adam\'s momentum is β₁ (--betas)');
+    },
+    // AdamW: the normalised update has a known size, hence a norm, √(ηC/(2λ)) for C weights. With L2
+    // the decay is normalised away with the gradient, and the layers have no common equilibrium.
+    equilibrium: (c, lr, wd, size) => (decoupled && wd > 0 ? { angularUpdate: rotation(lr * wd, c.betas?.[0] ?? 0.9), norm: Math.sqrt((lr * size) / (2 * wd)) } : undefined),
+  };
+}
+
+const adamw = adamFamily(true);
+const adam = adamFamily(false);
+
+export const OPTIMIZERS = { sgd, sgdw, adamw, adam } satisfies Record<OptimizerName, OptimizerDef>;
 
 export function optimizerDef(name: string): OptimizerDef {
   const def = (OPTIMIZERS as Record<string, OptimizerDef>)[name];

@@ -25,7 +25,7 @@ export interface ProgramShape {
 }
 
 /** A program name that says which optimizer and which of its state it carries, e.g. `train_step_sgd_momentum_buffer`. */
-const updateName = (kind: string, o: OptimizerConfig) => [kind, o.name, ...optimizerDef(o.name).slots(o)].join('_');
+const updateName = (kind: string, o: OptimizerConfig) => [kind, o.name, ...optimizerDef(o.name).slots(o).map((s) => s.name)].join('_');
 
 export function trainStepGraph({ spec, batch, input }: ProgramShape, optimizer: OptimizerConfig): Graph {
   const p = forwardProgram(updateName('train_step', optimizer), spec, batch, input, 'train');

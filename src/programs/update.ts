@@ -25,6 +25,8 @@ export interface UpdateTerm {
  */
 export function emitUpdate(graph: Graph, terms: readonly UpdateTerm[], optimizer: OptimizerConfig): void {
   const def = optimizerDef(optimizer.name);
+  def.check(optimizer);
+  const scalarSlots = new Set(def.slots(optimizer).filter((s) => s.scalar).map((s) => s.name));
   const lr = graph.input('lr', []);
   const wd = graph.input('wd', [terms.length]);
   const hyper = Object.fromEntries(Object.keys(def.hyper(optimizer)).map((k) => [k, graph.input(k, [])]));
@@ -32,7 +34,7 @@ export function emitUpdate(graph: Graph, terms: readonly UpdateTerm[], optimizer
   terms.forEach(({ name, weight: w, grad: g }, i) => {
     const slot = (s: string) => {
       const key = slotName(s, name);
-      return { value: graph.input(key, w.shape), next: (v: Value) => graph.output(`next.${key}`, v) };
+      return { value: graph.input(key, scalarSlots.has(s) ? [] : w.shape), next: (v: Value) => graph.output(`next.${key}`, v) };
     };
     const step = def.update({ graph, weight: w, grad: g, wd: wdRow(wd, i), hyper, slot }, lr, optimizer);
     graph.output(`next.${name}`, sub(w, step));

@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { NamedTensor, readSafetensors, TensorMap, writeSafetensors } from '../io/safetensors';
-import { ModelLayout } from '../nn/model';
+import { ModelLayout, modelMetadata } from '../nn/model';
 import { ModelSpec, specName } from '../nn/spec';
 
 export const FORMAT = 'intrinsic-lr/checkpoint-1';
@@ -51,7 +51,7 @@ export function checkpointTensors(c: Checkpoint, layout: ModelLayout): TensorMap
 export function saveCheckpoint(file: string, c: Checkpoint, layout: ModelLayout): void {
   writeSafetensors(file, checkpointTensors(c, layout), {
     format: FORMAT,
-    model: JSON.stringify(c.spec),
+    ...modelMetadata(layout),
     model_name: specName(c.spec),
     position: JSON.stringify(c.position),
   });

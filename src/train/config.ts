@@ -5,7 +5,7 @@
 import { DATASET_NAMES, DatasetName } from '../data';
 import type { SyntheticSpec } from '../data';
 import { modelSpec } from '../nn/spec';
-import type { OptimizerConfig } from '../programs/optimizers';
+import { OptimizerConfig, optimizerDef, OptimizerName } from '../programs/optimizers';
 import type { ExecutionProvider } from '../runtime/session';
 import { Schedule, validateSchedule } from './schedule';
 
@@ -50,8 +50,16 @@ export interface TrainConfig {
   chunkSize: number;
   lr: number;
   wd: number;
-  /** Heavy-ball momentum (torch.optim.SGD semantics); 0 uses the program without momentum buffers. */
+  /** The optimizer (programs/optimizers.ts): sgd (coupled WD, torch.optim.SGD), sgdw (decoupled WD), adamw, adam (WD as L2). */
+  optimizer: OptimizerName;
+  /** sgd, sgdw: heavy-ball momentum (torch.optim.SGD semantics); 0 uses the program without momentum buffers. */
   momentum: number;
+  /** sgd, sgdw: Nesterov momentum. */
+  nesterov: boolean;
+  /** adam, adamw: (β₁, β₂). */
+  betas: [number, number];
+  /** adam, adamw: ε, added to √v̂. */
+  adamEps: number;
   wdGroups: WdGroup[];
   schedule: Schedule;
   /** Total optimisation steps. */
@@ -86,7 +94,11 @@ export const DEFAULTS: Omit<TrainConfig, 'model' | 'dataset' | 'steps'> = {
   chunkSize: 500,
   lr: 0.1,
   wd: 5e-4,
+  optimizer: 'sgd',
   momentum: 0,
+  nesterov: false,
+  betas: [0.9, 0.999],
+  adamEps: 1e-8,
   wdGroups: [],
   schedule: { kind: 'constant' },
   seed: 0,
@@ -114,7 +126,11 @@ export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
   if (!Number.isInteger(c.batchSize) || c.batchSize < 0) bad(`batch size must be a non-negative integer (0 = full batch), got ${c.batchSize}`);
   if (!(c.lr > 0)) bad(`lr must be positive, got ${c.lr}`);
   if (!(c.wd >= 0)) bad(`wd must be non-negative, got ${c.wd}`);
-  if (!(c.momentum >= 0 && c.momentum < 1)) bad(`momentum must be in [0, 1), got ${c.momentum}`);
+  try {
+    optimizerDef(c.optimizer).check(optimizerOf(c));
+  } catch (e) {
+    bad((e as Error).message);
+  }
   if (!Number.isInteger(c.threads) || c.threads < 0) bad(`threads must be a non-negative integer (0 = one per core), got ${c.threads}`);
   for (const k of ['logEvery', 'checkpointEvery', 'evalBatch', 'keepCheckpoints', 'chunkSize', 'pool'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
@@ -134,7 +150,8 @@ export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
 }
 
 /** The optimizer a config trains with. */
-export const optimizerOf = (c: Pick<TrainConfig, 'momentum'>): OptimizerConfig => ({ name: 'sgd', momentum: c.momentum });
+export const optimizerOf = (c: Pick<TrainConfig, 'optimizer' | 'momentum' | 'nesterov' | 'betas' | 'adamEps'>): OptimizerConfig =>
+  ({ name: c.optimizer, momentum: c.momentum, nesterov: c.nesterov, betas: c.betas, eps: c.adamEps });
 
 /** The WD multiplier of each trainable parameter (the last matching group wins; default 1). */
 export function wdScales(config: Pick<TrainConfig, 'wdGroups'>, names: readonly string[]): Float32Array {
@@ -151,7 +168,7 @@ type FieldKind = 'string' | 'number' | 'number|null' | 'boolean' | 'object' | 'n
 const FIELDS = {
   model: 'string', widths: 'number[]', bnEps: 'number', fcScale: 'number', dataset: 'dataset', pool: 'number', recordPredictions: 'boolean', dataDir: 'string', trainSubset: 'number|null',
   testSubset: 'number|null', evalTrainSubset: 'number', bnRecompute: 'number', augment: 'boolean', synthetic: 'object',
-  dataSeed: 'number', batchSize: 'number', chunkSize: 'number', lr: 'number', wd: 'number', momentum: 'number',
+  dataSeed: 'number', batchSize: 'number', chunkSize: 'number', lr: 'number', wd: 'number', optimizer: 'string', momentum: 'number', nesterov: 'boolean', betas: 'number[]', adamEps: 'number',
   wdGroups: 'wdGroups', schedule: 'object', steps: 'number', seed: 'number', logEvery: 'number', layerEvery: 'number',
   evalEvery: 'number', evalBatch: 'number', checkpointEvery: 'number', snapshotEpochs: 'number[]', keepCheckpoints: 'number',
   ep: 'ep', threads: 'number',

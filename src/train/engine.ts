@@ -16,12 +16,13 @@ import type { Batch } from '../data';
 import type { TypedArray } from '../graph/ir';
 import { TensorMap } from '../io/safetensors';
 import { initialState } from '../nn/init';
-import { InputShape, ModelLayout, modelLayout } from '../nn/model';
-import type { ParamInfo } from '../nn/layers';
+import { InputShape, ModelLayout, modelLayout, ParamInfo } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
 import { OptimizerConfig, optimizerDef, slotName } from '../programs/optimizers';
 import { applyGraph, gradientGraph, trainStepGraph } from '../programs/programs';
-import { Feeds, Fetches, Program, RuntimeOptions } from '../runtime/session';
+import { carriedOutputs, ResidentState } from '../runtime/carry';
+import { hostValues } from '../runtime/device';
+import { Feeds, Fetches, Program, RuntimeOptions, TensorFeeds, TensorFetches } from '../runtime/session';
 import { Rng } from '../util/rng';
 
 export type { ExecutionProvider, RuntimeOptions } from '../runtime/session';
@@ -32,12 +33,11 @@ export type TrainState = TensorMap;
 
 /**
  * The state as the engine holds it between steps. On the CPU these are the host arrays
- * themselves (ORT reads its inputs without a copy); an execution provider that keeps tensors on
- * its device holds device buffers here, and `download` brings them back only when asked.
+ * themselves (ORT reads its inputs without a copy); on WebGPU the mini-batch step leaves them on
+ * the device, and `download` brings them back only when asked. A step consumes its input state
+ * (device buffers it replaced are freed): keep the one it returns.
  */
-export interface EngineState {
-  readonly tensors: TrainState;
-}
+export type EngineState = ResidentState;
 
 export interface Hyper {
   lr: number;
@@ -71,30 +71,32 @@ export interface EngineOptions {
 /** What a step reads of a batch: the normalised images and their labels. */
 export type StepBatch = Pick<Batch, 'x' | 'y'>;
 
-type Runner = (feeds: (extra: Feeds) => Feeds, batches: readonly StepBatch[]) => Promise<Fetches>;
+type Runner = (feeds: (extra: Feeds) => TensorFeeds, batches: readonly StepBatch[]) => Promise<TensorFetches>;
 
 export class StepEngine {
   readonly layout: ModelLayout;
   readonly trainable: ParamInfo[];
-  /** The optimizer's state entries, `optimizer.<slot>.<param>`, with the parameter each belongs to. */
-  readonly slots: { key: string; param: ParamInfo }[];
+  /** The optimizer's state entries, `optimizer.<slot>.<param>`, with the parameter each belongs to and its shape. */
+  readonly slots: { key: string; param: ParamInfo; shape: number[] }[];
   private readonly hyperFeeds: Feeds;
 
   private constructor(readonly options: EngineOptions, private readonly programs: Program[], private readonly runner: Runner) {
     this.layout = modelLayout(options.spec, options.input);
     this.trainable = this.layout.params.filter((p) => p.trainable);
     const def = optimizerDef(options.optimizer.name);
-    this.slots = def.slots(options.optimizer).flatMap((s) => this.trainable.map((param) => ({ key: slotName(s, param.name), param })));
+    this.slots = def.slots(options.optimizer).flatMap((s) => this.trainable.map((param) => ({ key: slotName(s.name, param.name), param, shape: s.scalar ? [] : param.shape })));
     this.hyperFeeds = Object.fromEntries(Object.entries(def.hyper(options.optimizer)).map(([k, v]) => [k, Float32Array.of(v)]));
   }
 
   static async create(o: EngineOptions): Promise<StepEngine> {
     const shape = { spec: o.spec, batch: o.batch, input: o.input };
     if (!o.fullBatch) {
-      const step = await Program.create(trainStepGraph(shape, o.optimizer), o.runtime);
+      const graph = trainStepGraph(shape, o.optimizer);
+      // The next state stays on the device where the provider allows it (WebGPU).
+      const step = await Program.create(graph, o.runtime, carriedOutputs(graph.outputs.keys()));
       return new StepEngine(o, [step], async (feeds, batches) => {
         if (batches.length !== 1 || batches[0].y.length !== o.batch) throw new Error(`the mini-batch step takes one batch of ${o.batch} images, got ${batches.map((b) => b.y.length).join(' + ')}`);
-        return step.run(feeds({ input: batches[0].x, target: batches[0].y }));
+        return step.runOnDevice(feeds({ input: batches[0].x, target: batches[0].y }));
       });
     }
     const gradient = await Program.create(gradientGraph(shape), o.runtime);
@@ -110,40 +112,37 @@ export class StepEngine {
   /** `params` (parameters and buffers) with every optimizer slot it lacks set to zero, as torch starts them. */
   withZeroSlots(params: TensorMap): TrainState {
     const state: TrainState = new Map(params);
-    for (const { key, param } of this.slots) {
-      if (!state.has(key)) state.set(key, { dtype: 'float32', shape: param.shape, data: new Float32Array(param.shape.reduce((a, b) => a * b, 1)) });
+    for (const { key, shape } of this.slots) {
+      if (!state.has(key)) state.set(key, { dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
     }
     return state;
   }
 
   upload(state: TrainState): EngineState {
-    return { tensors: state };
+    return ResidentState.fromHost(state);
   }
 
   async download(state: EngineState): Promise<TrainState> {
-    return state.tensors;
+    return state.download();
   }
 
   /** One optimisation step from `state` on `batches` (one batch; every chunk in full-batch mode). */
   async step(state: EngineState, batches: readonly StepBatch[], h: Hyper): Promise<StepResult> {
     if (h.wd.length !== this.trainable.length) throw new Error(`wd has ${h.wd.length} entries, the model has ${this.trainable.length} trainable tensors`);
-    const stateFeeds: Feeds = {};
-    for (const [k, v] of state.tensors) stateFeeds[k] = v.data;
-    const feeds = (extra: Feeds): Feeds => ({ ...stateFeeds, ...this.hyperFeeds, lr: Float32Array.of(h.lr), wd: h.wd, ...extra });
+    const stateFeeds = state.feeds();
+    const feeds = (extra: Feeds): TensorFeeds => ({ ...stateFeeds, ...this.hyperFeeds, lr: Float32Array.of(h.lr), wd: h.wd, ...extra });
     const out = await this.runner(feeds, batches);
-    const next: TrainState = new Map();
-    for (const [k, v] of state.tensors) {
-      const updated = out[`next.${k}`];
-      next.set(k, updated ? { ...v, data: updated } : v);
-    }
-    const loss = out.loss[0] as number;
-    const broken = Number.isFinite(loss) ? firstNonFinite(out) : undefined;
+    // What came to the host: loss, counts, statistics, and the state unless it stayed on the device,
+    // where its finiteness shows in the statistics (|w|², |g|², |Δw|² of every trainable tensor).
+    const host = hostValues(out);
+    const loss = host.loss[0] as number;
+    const broken = Number.isFinite(loss) ? firstNonFinite(host) : undefined;
     return {
-      state: { tensors: next },
+      state: state.next(out),
       loss,
-      correct: out.correct[0] as number,
+      correct: host.correct[0] as number,
       images: batches.reduce((n, b) => n + b.y.length, 0),
-      stats: out.stats as Float32Array,
+      stats: host.stats as Float32Array,
       // The new state must be finite too: a BN running variance or a weight can overflow float32
       // while the (normalised) loss still looks fine, and a checkpoint of it would not be "good".
       diverged: !Number.isFinite(loss) ? `the loss is ${loss}` : broken && `${broken} has non-finite values after the update (loss ${loss})`,
@@ -155,7 +154,7 @@ export class StepEngine {
   }
 }
 
-async function fullBatchStep(gradient: Program, apply: Program, feeds: (extra: Feeds) => Feeds, chunks: readonly StepBatch[]): Promise<Fetches> {
+async function fullBatchStep(gradient: Program, apply: Program, feeds: (extra: Feeds) => TensorFeeds, chunks: readonly StepBatch[]): Promise<Fetches> {
   const gradNames = gradient.outputNames.filter((n) => n.startsWith('grad.'));
   const running: Feeds = {};
   const sums = new Map<string, Float64Array>();
@@ -183,12 +182,12 @@ async function fullBatchStep(gradient: Program, apply: Program, feeds: (extra: F
   return out;
 }
 
-/** The first updated tensor (`next.*`) holding a NaN or an infinity, if any. */
+/** The first updated tensor (`next.*`) or statistic holding a NaN or an infinity, if any. */
 function firstNonFinite(out: Fetches): string | undefined {
   for (const [k, v] of Object.entries(out)) {
-    if (!k.startsWith('next.') || typeof v[0] !== 'number') continue;
+    if (!(k.startsWith('next.') || k === 'stats') || typeof v[0] !== 'number') continue;
     const a = v as Exclude<TypedArray, BigInt64Array>;
-    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return k.slice(5);
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return k === 'stats' ? 'a weight or gradient (its statistics)' : k.slice(5);
   }
   return undefined;
 }

@@ -14,7 +14,7 @@ function readModelFile(file: string): { tensors: TensorMap; metadata: Record<str
 
 export function exportStateDict(file: string): { tensors: TensorMap; metadata: Record<string, string> } {
   const { tensors, metadata } = readModelFile(file);
-  return { tensors: stateDictOnly(tensors), metadata: { format: `${FORMAT}/state_dict`, model: metadata.model, model_name: metadata.model_name ?? '' } };
+  return { tensors: stateDictOnly(tensors), metadata: { format: `${FORMAT}/state_dict`, model: metadata.model, architecture: metadata.architecture ?? '', model_name: metadata.model_name ?? '' } };
 }
 
 /** The inference graph with the checkpoint's weights embedded; the input size defaults to the data's (32×32 RGB, 28×28 gray). */

@@ -4,9 +4,9 @@
  * metrics.jsonl log that holds them.
  */
 import * as fs from 'fs';
-import { predictedAngularUpdate } from '../analysis/equilibrium';
 import { appendLine, writeFileAtomic } from '../io/files';
 import { EventWriter } from '../io/tensorboard';
+import type { Equilibrium } from '../programs/optimizers';
 import { STAT_COLUMNS } from '../programs/update';
 
 export interface NormStats {
@@ -68,13 +68,19 @@ export interface StepRecord {
 }
 
 /** One trainable tensor's norms in one step. */
-export interface LayerRecord {
+export interface LayerNorms {
   w_norm: number;
   g_norm: number;
   /** Angle (radians) between the tensor before and after the step. */
   angular_update: number;
   /** η/|w|², with |w| before the step. */
   eff_lr: number;
+}
+
+export interface LayerRecord extends LayerNorms {
+  /** For a tensor that is scale-invariant alone: its rotational equilibrium under the run's optimizer, where the theory gives one. */
+  predicted_angular_update?: number;
+  equilibrium_norm?: number;
 }
 
 /** The norms of a set of tensors (rows of the program's stats): the one definition every record uses. */
@@ -106,7 +112,13 @@ export interface StepContext {
  * order); the scale-invariant set is the tensors marked `scaleInvariant`. With `layers`, each
  * tensor's own norms by name.
  */
-export function stepRecord(stats: ArrayLike<number>, tensors: readonly { name: string; scaleInvariant: boolean }[], s: StepContext, layers = false): StepRecord {
+export function stepRecord(
+  stats: ArrayLike<number>,
+  tensors: readonly { name: string; scaleInvariant: boolean }[],
+  s: StepContext,
+  layers = false,
+  equilibrium?: (tensor: number) => Equilibrium | undefined,
+): StepRecord {
   const all = setNorms(stats, tensors.map((_, i) => i), s.lr);
   const si = setNorms(stats, tensors.flatMap((t, i) => (t.scaleInvariant ? [i] : [])), s.lr);
   const record: StepRecord = {
@@ -129,7 +141,10 @@ export function stepRecord(stats: ArrayLike<number>, tensors: readonly { name: s
   if (layers) {
     record.layers = Object.fromEntries(tensors.map((t, i) => {
       const n = setNorms(stats, [i], s.lr);
-      return [t.name, { w_norm: n.w_norm, g_norm: n.g_norm, angular_update: n.angular_update, eff_lr: n.eff_lr }];
+      const layer: LayerRecord = { w_norm: n.w_norm, g_norm: n.g_norm, angular_update: n.angular_update, eff_lr: n.eff_lr };
+      const e = equilibrium?.(i);
+      if (e) Object.assign(layer, { predicted_angular_update: e.angularUpdate }, e.norm !== undefined ? { equilibrium_norm: e.norm } : {});
+      return [t.name, layer];
     }));
   }
   return record;
@@ -234,12 +249,13 @@ const STEP_TAGS = {
 const EVAL_TAGS = { test_loss: 'test/loss', test_acc: 'test/acc', train_loss: 'eval_train/loss', train_acc: 'eval_train/acc' } satisfies Partial<Record<keyof EvalRecord, string>>;
 
 
-/** The TensorBoard scalars of a record; `momentum` (β) places the predicted equilibrium √(2ηλ/(1+β)). */
-export function tensorBoardScalars(r: MetricsRecord, momentum: number): Record<string, number> {
+/** The TensorBoard scalars of a record; `predict` gives the run's optimizer's equilibrium angular update at (η, λ), where there is one. */
+export function tensorBoardScalars(r: MetricsRecord, predict: (lr: number, wd: number) => number | undefined): Record<string, number> {
   const out: Record<string, number> = {};
   if (r.type === 'step') {
     for (const [key, tag] of Object.entries(STEP_TAGS)) out[tag] = r[key as keyof typeof STEP_TAGS];
-    out['norm/angular_update_predicted'] = predictedAngularUpdate(r.lr, r.wd, momentum);
+    const predicted = predict(r.lr, r.wd);
+    if (predicted !== undefined) out['norm/angular_update_predicted'] = predicted;
     // Per layer, grouped by quantity: `layer_w_norm/conv1.weight`.
     for (const [name, layer] of Object.entries(r.layers ?? {})) for (const [key, v] of Object.entries(layer)) out[`layer_${key}/${name}`] = v;
   } else if (r.type === 'eval') {
@@ -255,12 +271,12 @@ export function tensorBoardScalars(r: MetricsRecord, momentum: number): Record<s
 export class TensorBoardSink implements MetricsSink {
   private readonly writer: EventWriter;
 
-  constructor(runDir: string, private readonly momentum: number) {
+  constructor(runDir: string, private readonly predict: (lr: number, wd: number) => number | undefined) {
     this.writer = new EventWriter(runDir);
   }
 
   append(r: MetricsRecord): void {
-    const scalars = tensorBoardScalars(r, this.momentum);
+    const scalars = tensorBoardScalars(r, this.predict);
     if (Object.keys(scalars).length > 0) this.writer.scalars(r.step, scalars);
   }
 

@@ -9,9 +9,11 @@
  */
 import * as path from 'path';
 import { BatchStream, Dataset, describeDataset, fullBatches, loadSubset, poolImages, subsetOf } from '../data';
+import { shapeSize } from '../graph/ir';
 import { TensorMap } from '../io/safetensors';
 import { InputShape, modelLayout } from '../nn/model';
 import { ModelSpec, modelSpec } from '../nn/spec';
+import { optimizerDef } from '../programs/optimizers';
 import { ProgressBar } from '../util/progress';
 import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
 import { optimizerOf, TrainConfig, wdScales } from './config';
@@ -122,7 +124,9 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   const resumed = newestCheckpoint(run, { spec, layout });
   if (run.finished) return { status: 'finished', step: resumed!.position.step, runDir, state: resumed!.state, lastEval: run.finished.final };
 
-  const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, c.momentum)]);
+  const optimizer = optimizerOf(c);
+  const predictAngle = (lr: number, wd: number) => optimizerDef(optimizer.name).equilibrium(optimizer, lr, wd, 0)?.angularUpdate;
+  const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, predictAngle)]);
   const predictionLog = c.recordPredictions ? new PredictionLog(files.predictions) : undefined;
   const engine = await StepEngine.create({ spec, input, batch, optimizer: optimizerOf(c), runtime, fullBatch });
   const start: Checkpoint = resumed ?? { spec, state: engine.initialState(c.seed), position: { step: 0, epoch: 0, index: 0, window: { loss: 0, count: 0 } } };
@@ -139,6 +143,11 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   const stepsPerEpoch = fullBatch ? 1 : stream.perEpoch;
   const evaluator = await Evaluator.create(spec, input, Math.min(c.evalBatch, data.test.count, data.evalTrain?.count ?? Infinity), runtime);
   const wdScale = wdScales(c, engine.trainable.map((p) => p.name));
+  // Each tensor that is scale-invariant alone has its own rotational equilibrium, at its own λ.
+  const equilibrium = (sched: { lr: number; wd: number }) => (i: number) => {
+    const p = engine.trainable[i];
+    return p.scaleInvariantAlone ? optimizerDef(optimizer.name).equilibrium(optimizer, sched.lr, wdScale[i] * sched.wd, shapeSize(p.shape)) : undefined;
+  };
 
   let state: EngineState = engine.upload(start.state);
   let position = start.position;
@@ -186,7 +195,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
 
       if (stepNo % c.logEvery === 0 || stepNo === c.steps) {
         const layers = c.layerEvery > 0 && stepNo % c.layerEvery === 0;
-        const record = stepRecord(r.stats, engine.trainable, { step: stepNo, epoch: stepNo / stepsPerEpoch, ...sched, loss: r.loss, window, acc: r.correct / r.images }, layers);
+        const record = stepRecord(r.stats, engine.trainable, { step: stepNo, epoch: stepNo / stepsPerEpoch, ...sched, loss: r.loss, window, acc: r.correct / r.images }, layers, equilibrium(sched));
         log.append(record);
         position = { ...position, window: { loss: 0, count: 0 } };
         bar.update(stepNo, `loss ${record.loss_avg.toFixed(3)} acc ${(100 * record.acc).toFixed(1)}% |w| ${record.si_w_norm.toPrecision(4)} ηeff ${record.eff_lr.toExponential(2)}`);

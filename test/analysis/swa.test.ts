@@ -10,7 +10,7 @@ import { recomputeBn } from '../../src/train/bn-stats';
 import { runBridge } from '../../src/bridge/python';
 import { Dataset, fullBatches, loadDataset } from '../../src/data';
 import { readSafetensors, TensorMap, writeSafetensors } from '../../src/io/safetensors';
-import { InputShape, modelLayout } from '../../src/nn/model';
+import { InputShape, modelLayout, modelMetadata } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
 import { evaluateGraph } from '../../src/programs/programs';
 import { Program } from '../../src/runtime/session';
@@ -141,7 +141,7 @@ describe('swa()', () => {
     file.set('ours.logits', { dtype: 'float32', shape: [testSet.count, result.spec.numClasses], data: logits });
     for (const [k, t] of result.state) file.set(`ours.state.${k}`, t);
     const data = path.join(dir, 'swa-eval.safetensors');
-    writeSafetensors(data, file, { model: JSON.stringify(result.spec) });
+    writeSafetensors(data, file, modelMetadata(modelLayout(result.spec, input)));
 
     const r = runBridge<{ ok: boolean; errors: Record<string, number>; test_acc: number; test_loss: number; ours_test_acc: number; bn_batches: number; num_batches_tracked: number[] }>(
       ['swa-eval', '--snapshots', ...snapshots, '--data', data, '--bn-batch', String(BN_BATCH), '--tol', '1e-4'],

@@ -9,6 +9,7 @@ import { DType, Graph, TypedArray, Value } from '../../src/graph/ir';
 import { OpName, OPS } from '../../src/ops/registry';
 import * as E from '../../src/ops/elementwise';
 import { batchNormTrain } from '../../src/ops/batchnorm';
+import { groupNorm } from '../../src/ops/groupnorm';
 import { conv, convTranspose, convWeightGrad } from '../../src/ops/conv';
 import { gemm, matmul } from '../../src/ops/matmul';
 import { reduceMean, reduceSum } from '../../src/ops/reduce';
@@ -102,6 +103,11 @@ const CASES: Record<OpName, GradCase[] | 'none'> = {
   BatchNormTrain: [
     d64((g, t) => all(batchNormTrain(x(g, 'x', [3, 2, 3, 2], t), 1e-5, { weight: x(g, 'w', [2], t), bias: x(g, 'b', [2], t) }).y)),
     d64((g, t) => all(batchNormTrain(x(g, 'x', [4, 3, 2, 2], t), 1e-5).y)),
+  ],
+  GroupNorm: [
+    d64((g, t) => all(groupNorm(x(g, 'x', [2, 6, 3, 2], t), 3, 1e-5))),
+    // one group: LayerNorm over (C,H,W); an affine Mul after it, as the norm layers apply one
+    d64((g, t) => all(E.mul(groupNorm(x(g, 'x', [3, 2, 2, 3], t), 1, 1e-5), x(g, 'w', [2, 2, 3], t)))),
   ],
 };
 

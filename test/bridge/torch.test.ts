@@ -1,6 +1,8 @@
 /**
- * PyTorch as referee (float64): gradients of every model family at two input shapes, and K steps
- * of SGD with and without momentum, and PyTorch's own angular update at an LR decay. In CI (REQUIRE_TORCH=1) these run; they never skip there.
+ * PyTorch as referee (float64): gradients of every model family at two input shapes and of every
+ * norm layer (BatchNorm, GroupNorm, LayerNorm, ± affine), K steps of SGD with and without momentum,
+ * and PyTorch's own angular update at an LR decay. The PyTorch twin is built from the architecture
+ * our side records, so these also check that the two sides build the same network. In CI (REQUIRE_TORCH=1) these run; they never skip there.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -8,6 +10,8 @@ import { ParityReport, runParity } from '../../src/bridge/parity';
 import { runBridge } from '../../src/bridge/python';
 import { DATASETS } from '../../src/data';
 import { runSgdCheck, SgdCheckOptions } from '../../src/bridge/sgd';
+import { modelLayout } from '../../src/nn/model';
+import { modelSpec } from '../../src/nn/spec';
 import { itTorch } from '../helpers';
 
 /**
@@ -42,6 +46,8 @@ describe('gradient parity with PyTorch (relative L2 error < 1e-4)', () => {
   // A batch of 16 is a whole number of NCHWc blocks (8 or 16 channels), so the stride-1 weight
   // gradients take their blocked-convolution form (ops/conv.ts) where ORT has those kernels.
   for (const model of ['preresnet8', 'cnn4']) itTorch(`${model} on 3×32×32, batch 16`, check(model, 16, [3, 32, 32]));
+  // GroupNorm and LayerNorm, with per-channel and per-element affine parameters and without.
+  for (const model of ['preresnet8-gn', 'cnn4-gn4-si', 'cnn4-ln', 'preresnet8-ln-si']) itTorch(`${model} on 1×16×16, batch 8`, check(model, 8, [1, 16, 16]));
 });
 
 // Over several steps a ReLU tie flip is amplified further (seed 0 of preresnet8 with momentum 0.9:
@@ -56,10 +62,33 @@ describe('SGD steps match torch.optim.SGD (parameters, momentum buffers, running
       expect(r.ok).toBe(true);
     });
   }
+  itTorch('cnn4-gn (GroupNorm, affine), 3 steps, momentum 0.9', async () => {
+    const r = await sgd({ model: 'cnn4-gn', steps: 3, lr: 0.1, wd: 5e-4, momentum: 0.9, input: [1, 16, 16] });
+    expect(r.ok).toBe(true);
+  });
   itTorch('cnn4-si (frozen last layer), 5 steps, momentum 0.9', async () => {
     const r = await sgd({ model: 'cnn4-si', steps: 5, lr: 0.1, wd: 5e-3, momentum: 0.9, input: [1, 16, 16] });
     expect(r.ok).toBe(true);
   });
+});
+
+describe('every optimizer matches its torch class over 5 steps (float64 replay: parameters, state, running statistics)', () => {
+  const cases: [string, Omit<SgdCheckOptions, 'seed' | 'model' | 'steps' | 'input'>][] = [
+    ['sgd, Nesterov momentum 0.9', { lr: 0.1, wd: 5e-3, momentum: 0.9, optimizer: { name: 'sgd', nesterov: true } }],
+    ['sgdw (decoupled WD), momentum 0.9', { lr: 0.1, wd: 5e-2, momentum: 0.9, optimizer: { name: 'sgdw' } }],
+    ['sgdw (decoupled WD), no momentum', { lr: 0.1, wd: 5e-2, momentum: 0, optimizer: { name: 'sgdw' } }],
+    ['adamw, betas (0.8, 0.99), eps 1e-6', { lr: 1e-2, wd: 0.5, momentum: 0, optimizer: { name: 'adamw', betas: [0.8, 0.99], eps: 1e-6 } }],
+    ['adam with L2 weight decay', { lr: 1e-2, wd: 5e-2, momentum: 0, optimizer: { name: 'adam' } }],
+  ];
+  for (const [label, o] of cases) {
+    itTorch(`cnn4, ${label}`, async () => {
+      const r = await sgd({ model: 'cnn4', steps: 5, input: [1, 16, 16], ...o });
+      expect(Object.entries(r.errors).filter(([, e]) => e >= 1e-4)).toEqual([]);
+      // sgdw without momentum keeps no state; every other case compares its slots too
+      expect(Object.keys(r.errors).some((k) => k.startsWith('optimizer.'))).toBe(o.momentum > 0 || o.optimizer!.name.startsWith('adam'));
+      expect(r.ok).toBe(true);
+    });
+  }
 });
 
 describe('torch_bridge.py angular (the decay figure\'s PyTorch referee)', () => {
@@ -67,7 +96,8 @@ describe('torch_bridge.py angular (the decay figure\'s PyTorch referee)', () => 
   const itData = fs.existsSync(path.join(data, 'train-images-idx3-ubyte.gz')) || process.env.REQUIRE_DATA === '1' ? itTorch : it.skip;
   itData('cnn4-si, LR ÷10 after 10 steps: the stable angle falls with the LR; acos of a float32 cosine reads a floor', () => {
     type Window = { lr: number; angular_update: number; angular_update_float32_acos: number };
-    const r = runBridge<{ windows: Window[] }>(['angular', '--data-dir', data, '--steps', '20', '--decay-step', '10', '--window', '10', '--threads', '1']);
+    const { architecture } = modelLayout(modelSpec('cnn4-si', { inChannels: 1, bnEps: 1e-8 }), [1, 28, 28]);
+    const r = runBridge<{ windows: Window[] }>(['angular', '--model', JSON.stringify(architecture), '--data-dir', data, '--steps', '20', '--decay-step', '10', '--window', '10', '--threads', '1']);
     const [before, after] = r.result.windows;
     expect([before.lr, after.lr]).toEqual([0.2, expect.closeTo(0.02, 12)]);
     // Large angles: both ways agree.

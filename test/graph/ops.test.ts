@@ -7,6 +7,7 @@ import { Graph, ShapeError, Value } from '../../src/graph/ir';
 import { OpName } from '../../src/ops/registry';
 import * as E from '../../src/ops/elementwise';
 import { batchNormTrain } from '../../src/ops/batchnorm';
+import { groupNorm } from '../../src/ops/groupnorm';
 import { conv, convTranspose } from '../../src/ops/conv';
 import { gemm, matmul } from '../../src/ops/matmul';
 import { argMax, reduceMean, reduceSum } from '../../src/ops/reduce';
@@ -50,6 +51,7 @@ const CASES = {
   LogSoftmax: (g) => logSoftmax(f(g, 'a', [3, 5]), 1),
   OneHot: (g) => oneHot(g.input('i', [4], 'int64'), 6),
   BatchNormTrain: (g) => batchNormTrain(f(g, 'x', [4, 3, 2, 2]), 1e-5, { weight: f(g, 'w', [3]), bias: f(g, 'b', [3]) }).y,
+  GroupNorm: (g) => groupNorm(f(g, 'x', [2, 4, 3, 2]), 2, 1e-5),
 } satisfies Record<OpName, Case>;
 
 describe('op shapes match onnxruntime', () => {
@@ -80,6 +82,7 @@ describe('bad shapes fail at build time with the op and shapes named', () => {
     ['Concat', (g) => concat([f(g, 'a', [2, 3]), f(g, 'b', [3, 3])], 1), /Concat: inputs must agree on every axis but 1/],
     ['ReduceSum', (g) => reduceSum(f(g, 'a', [2, 3]), [2]), /ReduceSum: axis 2 out of range for rank 2/],
     ['BatchNormTrain', (g) => batchNormTrain(f(g, 'x', [2, 3, 4, 4]), 1e-5, { weight: f(g, 'w', [4]), bias: f(g, 'b', [4]) }), /BatchNormTrain: γ and β must have shape \[3\]/],
+    ['GroupNorm', (g) => groupNorm(f(g, 'x', [2, 6, 4, 4]), 4, 1e-5), /GroupNorm: groups must be a positive integer dividing the 6 channels, got 4/],
     ['Where', (g) => E.where(f(g, 'c', [2]), f(g, 'a', [2]), f(g, 'b', [2])), /Where: condition must be bool/],
   ];
   for (const [name, build, message] of bad) {

@@ -91,8 +91,8 @@ def expected(metrics_file, momentum):
                     want[(tag, s)] = r[k]
                 want[("norm/angular_update_predicted", s)] = math.sqrt(2 * r["lr"] * r["wd"] / (1 + momentum))
                 for name, layer in r.get("layers", {}).items():
-                    for k in ("w_norm", "g_norm", "angular_update", "eff_lr"):
-                        want[(f"layer_{k}/{name}", s)] = layer[k]
+                    for k, v in layer.items():  # norms, and the predicted equilibrium where the optimizer has one
+                        want[(f"layer_{k}/{name}", s)] = v
             elif r["type"] == "eval":
                 for k, tag in EVAL.items():
                     if k in r:

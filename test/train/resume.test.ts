@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readSafetensors } from '../../src/io/safetensors';
 import { rollingName } from '../../src/train/checkpoint';
-import { finished, runCli, startCli, tmpDir, writeConfig } from '../cli';
+import { finished, killWhenWritten, runCli, startCli, tmpDir, writeConfig } from '../cli';
 
 const N = 60;
 const CONFIG = {
@@ -37,23 +37,6 @@ const CONFIG = {
   snapshotEpochs: [2, 7],
   keepCheckpoints: 3,
 };
-
-/** Polls until `file` exists, then SIGKILLs the child. Resolves with whether the kill was needed. */
-function killWhenWritten(child: ReturnType<typeof startCli>, file: string): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (fs.existsSync(file)) {
-        clearInterval(timer);
-        child.kill('SIGKILL');
-        resolve();
-      }
-    }, 2);
-    child.on('close', () => {
-      clearInterval(timer);
-      resolve();
-    });
-  });
-}
 
 const read = (f: string) => fs.readFileSync(f, 'utf8');
 
