@@ -11,7 +11,7 @@ import * as path from 'path';
 import { eventFileIn } from '../io/tensorboard';
 import type { LaunchTask } from './launcher';
 import type { TrainConfig } from '../train/config';
-import { isFinished, readRunConfig, rollingCheckpointsOf, runFiles } from '../train/run-dir';
+import { isFinished, lockRunDir, readRunConfig, rollingCheckpointsOf, runFiles } from '../train/run-dir';
 import { writeFileAtomic } from '../io/files';
 
 export type RunDirState = 'finished' | 'resume' | 'fresh';
@@ -33,16 +33,25 @@ function clearRun(dir: string): void {
   for (const f of [...Object.values(runFiles(dir)), ...(events ? [events] : [])]) fs.rmSync(f, { recursive: true, force: true });
 }
 
-/** Readies `dir` for a run of `config` and says how to continue it. */
+/**
+ * Readies `dir` for a run of `config` and says how to continue it. It holds the run's lock while
+ * it looks and clears, so a run that is training there is refused (naming its process) rather
+ * than having its files removed under it.
+ */
 export function prepareRunDir(dir: string, config: TrainConfig): RunDirState {
-  if (fs.existsSync(runFiles(dir).config) && configKey(readRunConfig(dir)) !== configKey(config)) {
-    console.log(`${dir} was made with another config than the one planned now; starting it again`);
+  const lock = lockRunDir(dir);
+  try {
+    if (fs.existsSync(runFiles(dir).config) && configKey(readRunConfig(dir)) !== configKey(config)) {
+      console.log(`${dir} was made with another config than the one planned now; starting it again`);
+      clearRun(dir);
+    }
+    if (isFinished(dir)) return 'finished';
+    if (rollingCheckpointsOf(dir).length > 0) return 'resume';
     clearRun(dir);
+    return 'fresh';
+  } finally {
+    lock.release();
   }
-  if (isFinished(dir)) return 'finished';
-  if (rollingCheckpointsOf(dir).length > 0) return 'resume';
-  clearRun(dir);
-  return 'fresh';
 }
 
 /** Writes the task's config file (atomically: a task may be reading the previous one). */

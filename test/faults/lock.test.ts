@@ -39,11 +39,13 @@ it('a second start and a --resume while a run is live are refused with its PID; 
   await waitFor(runFiles(run).config, owner);
   owner.kill('SIGSTOP'); // alive, holding the lock, for as long as the test needs
   try {
-    for (const args of [trainArgs(config, run), resumeArgs(run)]) {
+    // A launcher's task (--continue) readies the directory under the lock too: refused, the live run's files untouched.
+    for (const args of [trainArgs(config, run), resumeArgs(run), [...trainArgs(config, run), '--continue']]) {
       const r = await runCli(args);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain(`${run} is in use by process ${owner.pid} `);
       expect(r.stderr).toContain(`If that process no longer runs, delete ${lockFile(run)}`);
+      expect(fs.existsSync(runFiles(run).config)).toBe(true);
     }
   } finally {
     owner.kill('SIGKILL');
