@@ -6,7 +6,7 @@ import { DATASET_NAMES, DatasetName } from '../data';
 import type { SyntheticSpec } from '../data';
 import { modelSpec } from '../nn/spec';
 import { OptimizerConfig, optimizerDef, OptimizerName } from '../programs/optimizers';
-import type { ExecutionProvider } from '../runtime/session';
+import { EXECUTION_PROVIDERS, ExecutionProvider } from '../runtime/providers';
 import { Schedule, validateSchedule } from './schedule';
 
 export interface WdGroup {
@@ -190,14 +190,14 @@ function holds(kind: FieldKind, v: unknown): boolean {
     case 'number[]': return Array.isArray(v) && v.every(isNumber);
     case 'wdGroups': return Array.isArray(v) && v.every((g) => !!g && typeof g.match === 'string' && isNumber(g.scale) && Object.keys(g).length === 2);
     case 'dataset': return (DATASET_NAMES as readonly unknown[]).includes(v);
-    case 'ep': return v === 'cpu' || v === 'cuda';
+    case 'ep': return (EXECUTION_PROVIDERS as readonly unknown[]).includes(v);
   }
 }
 
 const EXPECTED: Record<FieldKind, string> = {
   string: 'a string', number: 'a number', 'number|null': 'a number or null', boolean: 'true or false', object: 'an object',
   'number[]': 'a list of numbers', wdGroups: 'a list of {"match": REGEX, "scale": NUMBER}',
-  dataset: `one of ${DATASET_NAMES.map((d) => JSON.stringify(d)).join(', ')}`, ep: '"cpu" or "cuda"',
+  dataset: `one of ${DATASET_NAMES.map((d) => JSON.stringify(d)).join(', ')}`, ep: `one of ${EXECUTION_PROVIDERS.map((e) => JSON.stringify(e)).join(', ')}`,
 };
 
 const shown = (v: unknown): string => `${typeof v === 'string' ? 'the string ' : ''}${JSON.stringify(v)}`;

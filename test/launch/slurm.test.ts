@@ -111,7 +111,7 @@ describeSlurm('the slurm launcher on a one-node cluster', () => {
     expect(again.stderr).toBe('');
     expect(again.code).toBe(0);
     // SIGTERM made each interrupted run write a checkpoint and stop; the second task resumed from it.
-    for (const n of interrupted) expect(fs.readFileSync(path.join(runOf(dir, n), 'train.log'), 'utf8')).toMatch(/stopped at step (\d+);[^]*resuming from step-0*\1\.safetensors/);
+    for (const n of interrupted) expect(fs.readFileSync(path.join(runOf(dir, n), 'train.log'), 'utf8')).toMatch(/stopped by SIGTERM at step (\d+);[^]*resuming from step-0*\1\.safetensors/);
     for (const name of NAMES) expect(numbers(runOf(dir, name))).toEqual(numbers(runOf(root + '/local', name)));
   }, 300_000);
 
