@@ -125,10 +125,11 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   if (run.finished) return { status: 'finished', step: resumed!.position.step, runDir, state: resumed!.state, lastEval: run.finished.final };
 
   const optimizer = optimizerOf(c);
-  const predictAngle = (lr: number, wd: number) => optimizerDef(optimizer.name).equilibrium(optimizer, lr, wd, 0)?.angularUpdate;
+  const rotation = optimizerDef(optimizer.name);
+  const predictAngle = (lr: number, wd: number) => rotation.equilibrium(optimizer, lr, wd, 0)?.angularUpdate;
   const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, predictAngle)]);
   const predictionLog = c.recordPredictions ? new PredictionLog(files.predictions) : undefined;
-  const engine = await StepEngine.create({ spec, input, batch, optimizer: optimizerOf(c), runtime, fullBatch });
+  const engine = await StepEngine.create({ spec, input, batch, optimizer, runtime, fullBatch });
   const start: Checkpoint = resumed ?? { spec, state: engine.initialState(c.seed), position: { step: 0, epoch: 0, index: 0, window: { loss: 0, count: 0 } } };
   const missing = engine.slots.filter((s) => !start.state.has(s.key)).map((s) => s.key);
   if (missing.length) throw new Error(`${runDir}: the checkpoint lacks the optimizer state ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}; it was not written by this run's optimizer`);
@@ -146,7 +147,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   // Each tensor that is scale-invariant alone has its own rotational equilibrium, at its own λ.
   const equilibrium = (sched: { lr: number; wd: number }) => (i: number) => {
     const p = engine.trainable[i];
-    return p.scaleInvariantAlone ? optimizerDef(optimizer.name).equilibrium(optimizer, sched.lr, wdScale[i] * sched.wd, shapeSize(p.shape)) : undefined;
+    return p.scaleInvariantAlone ? rotation.equilibrium(optimizer, sched.lr, wdScale[i] * sched.wd, shapeSize(p.shape)) : undefined;
   };
 
   let state: EngineState = engine.upload(start.state);

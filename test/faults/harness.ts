@@ -7,7 +7,7 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { runFiles } from '../../src/train/run-dir';
-import { CLI, CliResult, finished, ROOT, startCli } from '../cli';
+import { CLI, CliResult, finished, ROOT, startCli, tmpDir, writeConfig } from '../cli';
 import { tinyConfig } from '../train/fixtures';
 import type { TrainConfig } from '../../src/train/config';
 
@@ -27,6 +27,24 @@ export async function timedRun(args: string[]): Promise<Timed> {
   const t0 = Date.now();
   const result = await finished(startCli(args));
   return { result, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** A test directory with the fault config written to it and that config's run, never interrupted: the reference. */
+export interface Reference {
+  dir: string;
+  config: string;
+  reference: string;
+  /** How long the uninterrupted run's life (start-up included) took. */
+  seconds: number;
+}
+
+export async function uninterruptedReference(prefix: string): Promise<Reference> {
+  const dir = tmpDir(prefix);
+  const config = writeConfig(dir, 'config.json', faultConfig());
+  const reference = path.join(dir, 'reference');
+  const run = await timedRun(trainArgs(config, reference));
+  if (run.result.code !== 0) throw new Error(`the reference run failed: ${run.result.stderr}`);
+  return { dir, config, reference, seconds: run.seconds };
 }
 
 /** Resolves when `file` exists (polled), or rejects after `timeoutMs`. */

@@ -7,9 +7,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { runFiles } from '../../src/train/run-dir';
-import { finished, startCli, tmpDir, writeConfig } from '../cli';
+import { finished, startCli } from '../cli';
 import { Rng } from '../../src/util/rng';
-import { faultConfig, leftovers, outcome, resumeArgs, runCliWithFault, straceUnavailable, timedRun, trainArgs, waitFor } from './harness';
+import { leftovers, outcome, resumeArgs, runCliWithFault, straceUnavailable, trainArgs, uninterruptedReference, waitFor } from './harness';
 
 const KILLS = 20;
 /** Runs interrupted at once: the suite must stay about a minute on two cores. */
@@ -21,12 +21,7 @@ let config: string;
 let reference: string;
 let life: number;
 beforeAll(async () => {
-  dir = tmpDir('ilr-kills-');
-  config = writeConfig(dir, 'config.json', faultConfig());
-  reference = path.join(dir, 'reference');
-  const uninterrupted = await timedRun(trainArgs(config, reference));
-  expect(uninterrupted.result.code).toBe(0);
-  life = uninterrupted.seconds;
+  ({ dir, config, reference, seconds: life } = await uninterruptedReference('ilr-kills-'));
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

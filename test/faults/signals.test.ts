@@ -6,17 +6,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { rollingCheckpointsOf, runFiles } from '../../src/train/run-dir';
-import { finished, runCli, startCli, tmpDir, writeConfig } from '../cli';
-import { faultConfig, outcome, resumeArgs, trainArgs, waitFor } from './harness';
+import { finished, runCli, startCli } from '../cli';
+import { outcome, resumeArgs, trainArgs, uninterruptedReference, waitFor } from './harness';
 
 let dir: string;
 let config: string;
 let reference: string;
 beforeAll(async () => {
-  dir = tmpDir('ilr-signals-');
-  config = writeConfig(dir, 'config.json', faultConfig());
-  reference = path.join(dir, 'reference');
-  expect((await runCli(trainArgs(config, reference))).code).toBe(0);
+  ({ dir, config, reference } = await uninterruptedReference('ilr-signals-'));
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

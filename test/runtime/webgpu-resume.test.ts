@@ -8,19 +8,14 @@ import * as path from 'path';
 import { readSafetensors } from '../../src/io/safetensors';
 import { rollingName } from '../../src/train/checkpoint';
 import { finished, killWhenWritten, runCli, startCli, tmpDir, writeConfig } from '../cli';
+import { tinyConfig } from '../train/fixtures';
 import { itWebGpu } from '../webgpu';
 
 const N = 4;
-const CONFIG = {
-  model: 'cnn4',
-  dataset: 'synthetic',
+const CONFIG = tinyConfig({
   synthetic: { shape: [1, 8, 8], numClasses: 4, trainCount: 32, testCount: 16, seed: 3 },
-  trainSubset: null,
-  testSubset: null,
   evalTrainSubset: 16,
   batchSize: 8,
-  lr: 0.1,
-  wd: 5e-4,
   momentum: 0.9,
   steps: 2 * N,
   seed: 7,
@@ -30,7 +25,7 @@ const CONFIG = {
   checkpointEvery: N,
   keepCheckpoints: 3,
   ep: 'webgpu',
-};
+});
 
 let dir: string;
 beforeAll(() => {
