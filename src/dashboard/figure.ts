@@ -9,7 +9,7 @@
  * The per-layer panels are one pair per run, since a legend of every tensor of every run would
  * be unreadable.
  */
-import { predictedAngularUpdate } from '../analysis/equilibrium';
+import { OptimizerConfig, predictedAngle } from '../programs/optimizers';
 import { ChartSpec, PALETTE, Series, VLine } from '../plot/spec';
 import { LayerNorms } from '../train/metrics';
 import { RunRecords } from './tail';
@@ -17,6 +17,7 @@ import { RunRecords } from './tail';
 export interface RunView {
   name: string;
   momentum: number;
+  optimizer: OptimizerConfig;
   records: RunRecords;
 }
 
@@ -107,7 +108,8 @@ function scalarPanels(runs: Drawn[]): Panel[] {
       key: 'angular',
       chart: chart('Angular update per step', 'radians', per((r) => [
         stepSeries(r, many, 'measured', (s) => s.angular_update),
-        stepSeries(r, many, `predicted √(2ηλ/(1+β)), β = ${r.momentum}`, (s) => predictedAngularUpdate(s.lr, s.wd, r.momentum), true),
+        // The run's optimizer's prediction; none is drawn where the theory gives none (Adam with L2, Nesterov).
+        ...(predictedAngle(r.optimizer, 0.1, 1e-3) === undefined ? [] : [stepSeries(r, many, predictionLabel(r), (s) => predictedAngle(r.optimizer, s.lr, s.wd) ?? NaN, true)]),
       ]), { logY: true, vlines: rules }),
     },
     {
@@ -152,3 +154,7 @@ export function dashboardPanels(runs: RunView[], opts: PanelOptions = {}): Panel
   const drawn: Drawn[] = withData.map((r, i) => ({ ...r, label: labels[i], ...(many ? { color: PALETTE[i % PALETTE.length] } : {}) }));
   return [...scalarPanels(drawn), ...drawn.flatMap((r, i) => layerPanels(r, i, many, opts))];
 }
+
+/** What the dashed line is: SGD's formula with its β, or the optimizer whose formula it is. */
+const predictionLabel = (r: RunView): string =>
+  r.optimizer.name === 'sgd' ? `predicted √(2ηλ/(1+β)), β = ${r.momentum}` : `predicted equilibrium (${r.optimizer.name})`;

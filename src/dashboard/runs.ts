@@ -4,6 +4,8 @@
  * `runs/`). Symbolic links are not followed, so the walk stays inside the directories given.
  * A run's id is the index of its root and its path under it (`0/decay/lr0.1`).
  */
+import type { OptimizerConfig } from '../programs/optimizers';
+import { DEFAULTS, optimizerOf, TrainConfig } from '../train/config';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -15,6 +17,8 @@ export interface RunEntry {
   /** config.steps of config.json, when there is one. */
   steps?: number;
   momentum: number;
+  /** The run's optimizer, for its predicted equilibrium. */
+  optimizer: OptimizerConfig;
   /** From summary.json: finished, stopped or diverged; absent while a run trains (or was killed). */
   status?: string;
   /** Last change of metrics.jsonl (ms since the epoch), 0 when it has none yet. */
@@ -38,7 +42,7 @@ function isRunDir(dir: string): boolean {
 
 function entry(rootIndex: number, root: string, dir: string): RunEntry {
   const rel = path.relative(root, dir);
-  const config = readJson(path.join(dir, 'config.json'))?.config as { steps?: number; momentum?: number } | undefined;
+  const config = readJson(path.join(dir, 'config.json'))?.config as Partial<TrainConfig> | undefined;
   const summary = readJson(path.join(dir, 'summary.json'));
   let updated = 0;
   try {
@@ -52,6 +56,7 @@ function entry(rootIndex: number, root: string, dir: string): RunEntry {
     dir,
     steps: config?.steps,
     momentum: config?.momentum ?? 0,
+    optimizer: optimizerOf({ ...DEFAULTS, ...config }),
     status: typeof summary?.status === 'string' ? summary.status : undefined,
     updated,
   };

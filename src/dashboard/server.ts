@@ -116,7 +116,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     } catch (e) {
       throw new HttpError(400, `layers "${q.get('layers')}": ${(e as Error).message}`);
     }
-    const views: RunView[] = picked(q).map((r) => ({ name: r.name, momentum: r.momentum, records: follow(r).records }));
+    const views: RunView[] = picked(q).map((r) => ({ name: r.name, momentum: r.momentum, optimizer: r.optimizer, records: follow(r).records }));
     const summary = views
       .map((v) => {
         const last = v.records.steps[v.records.steps.length - 1];

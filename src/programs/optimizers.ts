@@ -172,6 +172,9 @@ export function optimizerDef(name: string): OptimizerDef {
   return def;
 }
 
+/** The equilibrium angular update per step this optimizer predicts at (η, λ), or undefined where the theory gives none. */
+export const predictedAngle = (o: OptimizerConfig, lr: number, wd: number): number | undefined => optimizerDef(o.name).equilibrium(o, lr, wd, 0)?.angularUpdate;
+
 export const slotName = (slot: string, param: string): string => `optimizer.${slot}.${param}`;
 
 /** The rows of `wd` [P] one per trainable tensor: the i-th as a [1] value. */

@@ -6,7 +6,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { predictedAngularUpdate, windowGeoMean, windowMean } from '../analysis/equilibrium';
+import { windowGeoMean, windowMean } from '../analysis/equilibrium';
+import { predictedAngle } from '../programs/optimizers';
+import { optimizerOf } from '../train/config';
 import { fmt } from '../experiments/frame';
 import { EvalRecord, readMetrics, StepRecord } from '../train/metrics';
 import { runFiles } from '../train/run-dir';
@@ -60,7 +62,7 @@ function rowOf(dir: string, run: SweepManifest['runs'][number], status: RunStatu
       wNorm: windowMean(x, steps.map((r) => r.si_w_norm), from, to),
       effLr: windowGeoMean(x, steps.map((r) => r.eff_lr), from, to),
       angular: windowMean(x, steps.map((r) => r.angular_update), from, to),
-      predictedAngular: predictedAngularUpdate(last.lr, last.wd, run.config.momentum),
+      predictedAngular: predictedAngle(optimizerOf(run.config), last.lr, last.wd) ?? NaN,
       testAcc,
     },
     records: steps,

@@ -13,7 +13,7 @@ import { shapeSize } from '../graph/ir';
 import { TensorMap } from '../io/safetensors';
 import { InputShape, modelLayout } from '../nn/model';
 import { ModelSpec, modelSpec } from '../nn/spec';
-import { optimizerDef } from '../programs/optimizers';
+import { optimizerDef, predictedAngle } from '../programs/optimizers';
 import { ProgressBar } from '../util/progress';
 import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
 import { optimizerOf, TrainConfig, wdScales } from './config';
@@ -126,8 +126,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
 
   const optimizer = optimizerOf(c);
   const rotation = optimizerDef(optimizer.name);
-  const predictAngle = (lr: number, wd: number) => rotation.equilibrium(optimizer, lr, wd, 0)?.angularUpdate;
-  const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, predictAngle)]);
+  const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, (lr, wd) => predictedAngle(optimizer, lr, wd))]);
   const predictionLog = c.recordPredictions ? new PredictionLog(files.predictions) : undefined;
   const engine = await StepEngine.create({ spec, input, batch, optimizer, runtime, fullBatch });
   const start: Checkpoint = resumed ?? { spec, state: engine.initialState(c.seed), position: { step: 0, epoch: 0, index: 0, window: { loss: 0, count: 0 } } };

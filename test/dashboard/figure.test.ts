@@ -5,6 +5,7 @@ import { StepRecord } from '../../src/train/metrics';
 const run = (name: string, lr: number): RunView => ({
   name,
   momentum: 0,
+  optimizer: { name: 'sgd', momentum: 0 },
   records: {
     steps: [10, 20].map((step) => ({ type: 'step', step, lr, wd: 5e-4, loss_avg: 1, acc: 0.5 }) as StepRecord),
     evals: [{ type: 'eval', step: 20, epoch: 2, test_loss: 1.2, test_acc: 0.4 }],
@@ -28,4 +29,15 @@ test('several runs: one colour each, the test line dashed; one run: the palette 
   ]);
   expect(loss([run('fig/a', 0.1)]).map((s) => [s.name, s.color])).toEqual([['train (mean since last record)', undefined], ['test', undefined]]);
   expect(dashboardPanels([{ ...run('fig/a', 0.1), records: { steps: [], evals: [] } }])).toEqual([]);
+});
+
+test("the dashed prediction is the run's own optimizer's: AdamW's √(2ηλ(1−β₁)/(1+β₁)); none for Adam with L2", () => {
+  const angular = (v: RunView) => dashboardPanels([v]).find((p) => p.key === 'angular')!.chart.series;
+  const adamw = { ...run('fig/a', 1e-3), optimizer: { name: 'adamw' as const, momentum: 0, betas: [0.9, 0.999] as [number, number] } };
+  adamw.records = { ...adamw.records, steps: adamw.records.steps.map((s) => ({ ...s, wd: 0.5 })) };
+  const predicted = angular(adamw).find((s) => s.dashed)!;
+  expect(predicted.name).toBe('predicted equilibrium (adamw)');
+  expect(predicted.y[0]).toBeCloseTo(Math.sqrt((2 * 1e-3 * 0.5 * 0.1) / 1.9), 9);
+  expect(angular({ ...adamw, optimizer: { ...adamw.optimizer, name: 'adam' } }).filter((s) => s.dashed)).toEqual([]);
+  expect(angular(run('fig/a', 0.1)).find((s) => s.dashed)!.name).toBe('predicted √(2ηλ/(1+β)), β = 0');
 });
