@@ -11,7 +11,7 @@
  *     "seeds": [0, 1, 2] }
  */
 import * as fs from 'fs';
-import { DEFAULTS, resolveConfig, TrainConfig } from '../train/config';
+import { CONFIG_FIELDS, resolveConfig, TrainConfig } from '../train/config';
 import { parseSchedule } from '../train/schedule';
 
 export type Overrides = Record<string, unknown>;
@@ -33,9 +33,7 @@ export interface SweepPoint {
   config: TrainConfig;
 }
 
-/** The TrainConfig fields that have no default (so are not keys of DEFAULTS). */
-const FIELDS_WITHOUT_DEFAULT = ['model', 'dataset', 'steps', 'bnEps', 'fcScale', 'augment', 'synthetic', 'dataDir'] as const satisfies readonly (keyof TrainConfig)[];
-const FIELDS: ReadonlySet<string> = new Set([...Object.keys(DEFAULTS), ...FIELDS_WITHOUT_DEFAULT]);
+const FIELDS: ReadonlySet<string> = new Set(CONFIG_FIELDS);
 
 /** `batch-size` → `batchSize`; rejects keys that are no training option. */
 export function fieldOf(key: string, where: string): keyof TrainConfig {

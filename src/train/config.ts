@@ -174,6 +174,9 @@ const FIELDS = {
   ep: 'ep', threads: 'number',
 } as const satisfies Record<keyof TrainConfig, FieldKind>;
 
+/** Every field a training config has (the table above is checked complete by the compiler). */
+export const CONFIG_FIELDS = Object.keys(FIELDS) as (keyof TrainConfig)[];
+
 const SYNTHETIC_FIELDS = { shape: 'number[]', numClasses: 'number', trainCount: 'number', testCount: 'number', seed: 'number', signal: 'number', noise: 'number' } as const satisfies Record<keyof SyntheticSpec, FieldKind>;
 
 const REQUIRED = ['model', 'dataset', 'steps'] as const;

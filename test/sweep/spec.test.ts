@@ -38,3 +38,8 @@ it('parses the command line forms', () => {
   expect(() => parseSeeds('a-b')).toThrow(/--seeds "a-b"/);
   expect(parseValue('wd_40_80_lr_120_160')).toBe('wd_40_80_lr_120_160');
 });
+
+it('takes every training option, the ones added after the sweep was written too (conv widths, optimizer)', () => {
+  const points = expandSweep({ grid: { widths: [[4, 8, 16], [8, 16, 32]], optimizer: ['sgd', 'adamw'] } }, base);
+  expect(points.map((p) => [p.config.widths, p.config.optimizer])).toEqual([[[4, 8, 16], 'sgd'], [[4, 8, 16], 'adamw'], [[8, 16, 32], 'sgd'], [[8, 16, 32], 'adamw']]);
+});
