@@ -6,8 +6,8 @@
  */
 import * as fs from 'fs';
 import { localLaunchAlive } from '../launch/local';
-import { queuedTasks, readSubmissions, taskLog } from '../launch/slurm';
-import { readMetrics } from '../train/metrics';
+import { queuedTasks, taskLog } from '../launch/slurm';
+import { lastRecord } from '../train/metrics';
 import { isFinished, runFiles } from '../train/run-dir';
 import { readManifest, sweepRunDir } from './manifest';
 
@@ -29,15 +29,15 @@ export interface RunState {
 
 export function sweepStatus(dir: string): RunState[] {
   const m = readManifest(dir);
-  const queued = readSubmissions(dir).length > 0 ? queuedTasks(dir) : new Map();
+  const queued = queuedTasks(dir);
   const localAlive = localLaunchAlive(dir);
   return m.runs.map((r) => {
     const runDir = sweepRunDir(dir, r.name);
     const files = runFiles(runDir);
     const started = fs.existsSync(files.config);
-    const records = fs.existsSync(files.metrics) ? readMetrics(files.metrics) : [];
-    const last = records.at(-1);
-    const step = records.reduce((s, x) => Math.max(s, x.step), 0);
+    // The last whole record: a run that died mid-write leaves a cut line, which is no reason to fail here.
+    const last = lastRecord(files.metrics);
+    const step = last?.step ?? 0;
     const log = fs.existsSync(taskLog(runDir)) ? taskLog(runDir) : undefined;
     const base = { name: r.name, dir: runDir, step, steps: r.config.steps, log };
     if (isFinished(runDir)) return { ...base, status: 'done' };

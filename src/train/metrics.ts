@@ -206,13 +206,16 @@ export class MetricsLog {
   }
 }
 
-/** The step of the last complete record in `file` (0 when there is none yet), read from its end. */
-export function lastLoggedStep(file: string): number {
+/** The step of the last complete record in `file` (0 when there is none yet). */
+export const lastLoggedStep = (file: string): number => lastRecord(file)?.step ?? 0;
+
+/** The last complete record in `file`, read from its end: a line cut by a crash, or still being written, is skipped. */
+export function lastRecord(file: string): MetricsRecord | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
   } catch {
-    return 0;
+    return undefined;
   }
   try {
     const size = fs.fstatSync(fd).size;
@@ -222,12 +225,12 @@ export function lastLoggedStep(file: string): number {
     lines.pop(); // empty after the last newline, or a line still being written
     for (let i = lines.length - 1; i >= 0; i--) {
       try {
-        return (JSON.parse(lines[i]) as MetricsRecord).step;
+        return JSON.parse(lines[i]) as MetricsRecord;
       } catch {
         // the first line of the tail may start mid-record
       }
     }
-    return 0;
+    return undefined;
   } finally {
     fs.closeSync(fd);
   }

@@ -35,6 +35,14 @@ it('runs a grid × seeds in worker processes, reports its status, and collects t
   const status = await runCli(['sweep', 'status', dir]);
   expect(status.stdout).toContain('4 runs: 3 done, 0 running, 1 failed, 0 pending');
   expect(status.stdout).toMatch(/lr0\.2-s1 +failed +step 20\/20 +stopped at step 20 of 20/);
+  // A line cut by a crash (a full disk mid-append) is skipped, not a reason for status to fail.
+  const metrics = path.join(dir, 'runs', 'lr0.2-s1', 'metrics.jsonl');
+  const whole = fs.readFileSync(metrics);
+  fs.appendFileSync(metrics, '{"type":"step","st');
+  const cut = await runCli(['sweep', 'status', dir]);
+  expect([cut.code, cut.stderr]).toEqual([0, '']);
+  expect(cut.stdout).toMatch(/lr0\.2-s1 +failed +step 20\/20/);
+  fs.writeFileSync(metrics, whole);
 
   const collect = await runCli(['sweep', 'collect', dir, '--window', '0.5']);
   expect(collect.code).toBe(0);
