@@ -3,6 +3,7 @@
  * per logged step with the evaluation of that step (if any) beside it; without `--csv`, the
  * latest values.
  */
+import { csvCell } from '../sweep/collect';
 import * as path from 'path';
 import { CommandModule } from 'yargs';
 import * as fs from 'fs';
@@ -54,8 +55,7 @@ export function metricsTable(records: RunRecords): Table {
 /** RFC 4180 CSV; a missing value is an empty cell, numbers keep every digit (NaN and ±Infinity as pandas reads them). */
 export function toCsv(t: Table): string {
   const cell = (v: number | undefined) => (v === undefined ? '' : Number.isNaN(v) ? 'NaN' : v === Infinity ? 'inf' : v === -Infinity ? '-inf' : String(v));
-  const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  return [t.columns.map(quote).join(','), ...t.rows.map((r) => r.map(cell).join(','))].join('\n') + '\n';
+  return [t.columns.map(csvCell).join(','), ...t.rows.map((r) => r.map(cell).join(','))].join('\n') + '\n';
 }
 
 function latest(records: RunRecords): string {

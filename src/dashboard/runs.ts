@@ -84,8 +84,3 @@ export function listRuns(roots: readonly string[]): RunEntry[] {
   roots.forEach((r, i) => walk(i, r, 0));
   return out;
 }
-
-/** The run with this id, found again on disk (so an id never names a folder outside the roots). */
-export function findRun(roots: readonly string[], id: string): RunEntry | undefined {
-  return listRuns(roots).find((r) => r.id === id);
-}

@@ -8,7 +8,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-const tempName = (file: string): string => `${file}.${process.pid}.tmp`;
+/** The temp file a write by this process goes to first; `tempFileWriter` reads the PID back out of it. */
+export const tempName = (file: string): string => `${file}.${process.pid}.tmp`;
 
 const REASONS: Record<string, string> = {
   ENOSPC: 'no space left on the device',

@@ -14,7 +14,7 @@ import { cacheRoot } from '../data/sources';
 import { fmt } from '../experiments/frame';
 import type { InputShape } from '../nn/model';
 import type { TrainConfig } from '../train/config';
-import { writeFileAtomic } from '../io/files';
+import { writeJsonAtomic } from '../io/files';
 
 const WARM_STEPS = 3;
 
@@ -47,7 +47,7 @@ export async function stepSeconds(c: TrainConfig, threads: number): Promise<numb
   if (cached !== undefined) return cached;
   const r = await benchOurs({ model: c.model, batch, input, steps: WARM_STEPS, warmup: 2, threads, lr: c.lr, momentum: c.momentum, wd: c.wd, seed: 0, nchwc: true, ep: c.ep });
   const seconds = r.ms_per_step / 1000;
-  writeFileAtomic(cacheFile(), JSON.stringify({ ...readCache(), [key]: seconds }, null, 2) + '\n');
+  writeJsonAtomic(cacheFile(), { ...readCache(), [key]: seconds });
   return seconds;
 }
 

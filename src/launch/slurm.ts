@@ -19,7 +19,7 @@ import * as path from 'path';
 import { isFinished } from '../train/run-dir';
 import type { LaunchOptions, LaunchTask, Launcher, LaunchResult } from './launcher';
 import { CLI, prepareRunDir, taskArgs, writeTaskConfig } from './task';
-import { writeFileAtomic } from '../io/files';
+import { writeFileAtomic, writeJsonAtomic } from '../io/files';
 
 /** The #SBATCH settings a command line passes through (undefined: the cluster's default). */
 export interface SlurmOptions {
@@ -75,7 +75,7 @@ export function readSubmissions(dir: string): Submission[] {
 }
 
 function writeSubmissions(dir: string, subs: Submission[]): void {
-  writeFileAtomic(submittedFile(dir), JSON.stringify(subs, null, 2) + '\n');
+  writeJsonAtomic(submittedFile(dir), subs);
 }
 
 /** The tasks (by name) of this directory's arrays that Slurm still has queued or running. */

@@ -12,7 +12,7 @@ import { eventFileIn } from '../io/tensorboard';
 import type { LaunchTask } from './launcher';
 import type { TrainConfig } from '../train/config';
 import { isFinished, lockRunDir, readRunConfig, rollingCheckpointsOf, runFiles } from '../train/run-dir';
-import { writeFileAtomic } from '../io/files';
+import { writeJsonAtomic } from '../io/files';
 
 export type RunDirState = 'finished' | 'resume' | 'fresh';
 
@@ -57,7 +57,7 @@ export function prepareRunDir(dir: string, config: TrainConfig): RunDirState {
 /** Writes the task's config file (atomically: a task may be reading the previous one). */
 export function writeTaskConfig(dir: string, config: TrainConfig): string {
   const file = taskConfigFile(dir);
-  writeFileAtomic(file, JSON.stringify(config, null, 2) + '\n');
+  writeJsonAtomic(file, config);
   return file;
 }
 

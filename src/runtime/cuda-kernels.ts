@@ -124,8 +124,8 @@ export function uncoveredByCuda(model: onnx.IModelProto): UncoveredNode[] {
       // An optional input left out has the empty name and no type.
       const positions = c.on === 'output' ? [] : c.on === 'inputs' ? names.map((_, i) => i) : c.on;
       const bound = c.on === 'output' ? [output] : positions.filter((i) => names[i]).map((i) => inputs[i]);
-      const bad = bound.find((t) => !t || !c.types.includes(t));
-      if (bound.some((t) => !t || !c.types.includes(t))) say(`no CUDA kernel for element type ${bad ?? 'unknown'}`);
+      const bad = bound.findIndex((t) => !t || !c.types.includes(t));
+      if (bad >= 0) say(`no CUDA kernel for element type ${bound[bad] ?? 'unknown'}`);
     }
   }
   return uncovered;

@@ -14,7 +14,7 @@ import { downloadTensors, isOnDevice } from './device';
 import { nchwcBlockSize } from './nchwc';
 import { checkExecutionProvider, ExecutionProvider, explainLoadError, providerOptions } from './providers';
 
-export { CUDA_HELP, checkExecutionProvider, EXECUTION_PROVIDERS, WEBGPU_HELP } from './providers';
+export { CUDA_HELP, checkExecutionProvider, WEBGPU_HELP } from './providers';
 export type { ExecutionProvider } from './providers';
 
 export interface RuntimeOptions {

@@ -106,7 +106,8 @@ function cells(rows: readonly SweepRow[], format: (v: number) => string): string
   ];
 }
 
-const csvCell = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+/** One CSV cell, quoted where it holds a comma, a quote or a newline. */
+export const csvCell = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 export function writeSweepTable(dir: string, rows: readonly SweepRow[]): { csv: string; md: string } {
   const out = { csv: path.join(dir, 'results.csv'), md: path.join(dir, 'results.md') };

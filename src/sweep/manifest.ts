@@ -9,7 +9,7 @@ import type { LaunchTask } from '../launch/launcher';
 import { configKey } from '../launch/task';
 import type { TrainConfig } from '../train/config';
 import type { Overrides, SweepPoint, SweepSpec } from './spec';
-import { writeFileAtomic } from '../io/files';
+import { writeJsonAtomic } from '../io/files';
 
 export const MANIFEST_FORMAT = 'intrinsic-lr/sweep-1';
 
@@ -45,7 +45,7 @@ export function writeManifest(dir: string, spec: SweepSpec, points: readonly Swe
     return old;
   }
   const m: SweepManifest = { format: MANIFEST_FORMAT, created: new Date().toISOString(), command, spec, runs };
-  writeFileAtomic(manifestFile(dir), JSON.stringify(m, null, 2) + '\n');
+  writeJsonAtomic(manifestFile(dir), m);
   return m;
 }
 

@@ -11,7 +11,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { readJsonFile, tempFileWriter, writeFileAtomic, writeJsonAtomic } from '../io/files';
+import { readJsonFile, tempFileWriter, tempName, writeFileAtomic, writeJsonAtomic } from '../io/files';
 import { checkExecutionProvider, ExecutionProvider } from '../runtime/session';
 import { rollingCheckpoints } from './checkpoint';
 import { parseConfig, TrainConfig } from './config';
@@ -139,7 +139,7 @@ function readHolder(lock: string): LockHolder | undefined {
 /** Places our lock file if there is none: written whole to a temp file, then linked, which fails if the lock exists. */
 function tryLock(lock: string): boolean {
   const mine: LockHolder = { pid: process.pid, host: os.hostname(), command: command(), since: new Date().toISOString() };
-  const tmp = `${lock}.${process.pid}.tmp`;
+  const tmp = tempName(lock);
   writeFileAtomic(tmp, JSON.stringify(mine) + '\n');
   try {
     fs.linkSync(tmp, lock);
@@ -157,7 +157,7 @@ function tryLock(lock: string): boolean {
  * in between, what we moved is that live lock: it is put back and we report its holder.
  */
 function takeOver(lock: string, dead: LockHolder): LockHolder | undefined {
-  const aside = `${lock}.stale.${process.pid}.tmp`; // a temp file: removed if we die holding it
+  const aside = tempName(`${lock}.stale`); // a temp file: removed if we die holding it
   try {
     fs.renameSync(lock, aside);
   } catch (e) {
