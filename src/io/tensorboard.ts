@@ -146,11 +146,13 @@ export class EventWriter {
   }
 
   /** Drops the events after `step`, and any record cut short, keeping the wall times of the rest. */
-  truncateAfter(step: number): void {
+  /** Keeps the version record and the events of steps before `step`. */
+  truncateBefore(step: number): void {
     const buf = fs.readFileSync(this.file);
     let keep = 0;
     for (const r of readRecords(buf, this.file)) {
-      if (decodeEvent(r.data).step > step) break;
+      const e = decodeEvent(r.data);
+      if (e.fileVersion === undefined && e.step >= step) break;
       keep = r.end;
     }
     if (keep < buf.length) writeFileAtomic(this.file, buf.subarray(0, keep));

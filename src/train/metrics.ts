@@ -283,9 +283,13 @@ export class TensorBoardSink implements MetricsSink {
     if (Object.keys(scalars).length > 0) this.writer.scalars(r.step, scalars);
   }
 
-  /** A new event file (the run predates them, or it was deleted) gets the records so far. */
+  /**
+   * A new event file (the run predates them, or it was deleted) gets the records so far. An old
+   * one is cut before `step` and given the kept records of `step` itself, so it drops what the log
+   * dropped there too (an evaluation that is done again).
+   */
   resumeAt(step: number, kept: readonly MetricsRecord[]): void {
-    if (this.writer.created) for (const r of kept) this.append(r);
-    else this.writer.truncateAfter(step);
+    if (!this.writer.created) this.writer.truncateBefore(step);
+    for (const r of kept) if (this.writer.created || r.step === step) this.append(r);
   }
 }

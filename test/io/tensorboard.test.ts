@@ -53,6 +53,14 @@ itProtobuf('a resumed run\'s event file decodes in Python, every CRC valid, with
   expect(summary.records).toBe(1 + lines);
   expect(summary.steps).toBe(4);
 
+  // Killed during its final evaluation (no summary.json yet): the evaluation is done again, and
+  // appears once in the event file as in metrics.jsonl.
+  fs.rmSync(files.summary);
+  await train(config, dir, { resume: true, quiet: true });
+  const redone = pythonRead(events, files.metrics, 0.9);
+  expect(redone.stderr).toBe('');
+  expect(JSON.parse(redone.stdout)).toEqual(summary);
+
   // A run that has no event file when it resumes (older, or the file was deleted) gets a whole one.
   fs.rmSync(events);
   fs.rmSync(rollingCheckpointsOf(dir)[0]);
