@@ -55,18 +55,9 @@ async function baseConfig(s: SweepSpec): Promise<TrainConfig> {
 async function launchSweep(a: SweepArgs): Promise<void> {
   const spec = specOf(a);
   const command = `ilr ${process.argv.slice(2).join(' ')}`;
-  let m: SweepManifest;
-  if (isEmpty(spec)) m = readManifest(a.out);
-  else {
-    const points = expandSweep(spec, await baseConfig(spec));
-    if (a['dry-run']) {
-      console.log(`${a.out}: ${points.length} runs`);
-      console.log((await describeCost(points, a.threads)).join('\n'));
-      return;
-    }
-    m = writeManifest(a.out, spec, points, command);
-  }
-  if (a['dry-run']) return console.log([`${a.out}: ${m.runs.length} runs`, ...(await describeCost(m.runs, a.threads))].join('\n'));
+  const runs = isEmpty(spec) ? readManifest(a.out).runs : expandSweep(spec, await baseConfig(spec));
+  if (a['dry-run']) return console.log([`${a.out}: ${runs.length} runs`, ...(await describeCost(runs, a.threads))].join('\n'));
+  const m: SweepManifest = isEmpty(spec) ? readManifest(a.out) : writeManifest(a.out, spec, runs, command);
   const launcher = launcherFor(parseLauncher(a));
   const result = await launcher.launch(sweepTasks(a.out, m), { dir: a.out, name: `ilr-sweep-${path.basename(path.resolve(a.out))}`, jobs: a.jobs, threads: a.threads, ep: parseEp(a.ep), quiet: a.quiet });
   console.log(result.kind === 'submitted' ? result.message : `${a.out}: all ${m.runs.length} runs finished; the table and plots: ilr sweep collect ${a.out}`);

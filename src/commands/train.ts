@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import yargs, { Arguments, Argv, CommandModule } from 'yargs';
 import { batchesPerEpoch, DATASET_NAMES, DatasetName, loadSubset } from '../data';
-import { readJsonFile } from '../io/files';
+import { readJsonFile, WriteError } from '../io/files';
 import { PRESET_HELP } from '../nn/spec';
 import { OptimizerName, OPTIMIZERS } from '../programs/optimizers';
 import { DEFAULTS, parseConfig, resolveConfig, TrainConfig, WdGroup } from '../train/config';
@@ -241,7 +241,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     }
     const result = await train(config as TrainConfig, runDir, { resume, changes, quiet: a.quiet, tensorboard: a.tensorboard }).catch((e: Error) => {
       // A write that failed mid-run (a full disk) left the run resumable: say how.
-      if (e.message.startsWith('cannot write ')) e.message += `\nThe run stopped there; once that is fixed, continue it with: ilr train --resume ${runDir}`;
+      if (e instanceof WriteError) e.message += `\nThe run stopped there; once that is fixed, continue it with: ilr train --resume ${runDir}`;
       throw e;
     });
     if (result.status === 'diverged') {

@@ -18,10 +18,13 @@ const REASONS: Record<string, string> = {
   EACCES: 'permission denied',
 };
 
-function cannotWrite(file: string, e: unknown, left: string): Error {
+/** A file that could not be written (disk full, permissions, …): the message names it and the cause. */
+export class WriteError extends Error {}
+
+function cannotWrite(file: string, e: unknown, left: string): WriteError {
   const err = e as NodeJS.ErrnoException;
   const why = err.code && REASONS[err.code] ? `${REASONS[err.code]} (${err.code})` : err.message;
-  return new Error(`cannot write ${file}: ${why}. ${left}; free space or fix the cause, then try again`);
+  return new WriteError(`cannot write ${file}: ${why}. ${left}; free space or fix the cause, then try again`);
 }
 
 function writeAll(fd: number, bytes: Buffer): void {
