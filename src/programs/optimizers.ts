@@ -127,10 +127,17 @@ const sgdw = sgdFamily(true);
  * The bias corrections 1 − βᵗ are exp(t·ln β) in float32 (torch computes them in double: the two
  * agree to ~1e-7 for the step counts of a run).
  */
+/** torch.optim.Adam's and AdamW's defaults. */
+export const ADAM_DEFAULTS: { betas: [number, number]; eps: number } = { betas: [0.9, 0.999], eps: 1e-8 };
+const adamSettings = (c: OptimizerConfig) => ({ betas: c.betas ?? ADAM_DEFAULTS.betas, eps: c.eps ?? ADAM_DEFAULTS.eps });
+
 function adamFamily(decoupled: boolean): OptimizerDef {
   return {
     slots: () => [{ name: 'step', scalar: true }, { name: 'exp_avg' }, { name: 'exp_avg_sq' }],
-    hyper: (c) => ({ beta1: c.betas?.[0] ?? 0.9, beta2: c.betas?.[1] ?? 0.999, eps: c.eps ?? 1e-8 }),
+    hyper: (c) => {
+      const { betas, eps } = adamSettings(c);
+      return { beta1: betas[0], beta2: betas[1], eps };
+    },
     update(u, lr, c) {
       const { beta1, beta2, eps } = u.hyper;
       const one = u.graph.scalar(1);
@@ -150,14 +157,14 @@ function adamFamily(decoupled: boolean): OptimizerDef {
       return decoupled ? add(mul(lr, mul(u.weight, u.wd)), adam) : adam;
     },
     check(c) {
-      const [b1, b2] = c.betas ?? [0.9, 0.999];
+      const { betas: [b1, b2], eps } = adamSettings(c);
       if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) fail(c, `betas must be in [0, 1), got ${b1}, ${b2}`);
-      if (!((c.eps ?? 1e-8) > 0)) fail(c, `eps must be positive, got ${c.eps}`);
+      if (!(eps > 0)) fail(c, `eps must be positive, got ${c.eps}`);
       if (c.momentum !== 0 || c.nesterov) fail(c, 'momentum and nesterov belong to sgd and sgdw; Adam\'s momentum is β₁ (--betas)');
     },
     // AdamW: the normalised update has a known size, hence a norm, √(ηC/(2λ)) for C weights. With L2
     // the decay is normalised away with the gradient, and the layers have no common equilibrium.
-    equilibrium: (c, lr, wd, size) => (decoupled && wd > 0 ? { angularUpdate: rotation(lr * wd, c.betas?.[0] ?? 0.9), norm: Math.sqrt((lr * size) / (2 * wd)) } : undefined),
+    equilibrium: (c, lr, wd, size) => (decoupled && wd > 0 ? { angularUpdate: rotation(lr * wd, adamSettings(c).betas[0]), norm: Math.sqrt((lr * size) / (2 * wd)) } : undefined),
   };
 }
 

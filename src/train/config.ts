@@ -5,7 +5,7 @@
 import { DATASET_NAMES, DatasetName } from '../data';
 import type { SyntheticSpec } from '../data';
 import { modelSpec } from '../nn/spec';
-import { OptimizerConfig, optimizerDef, OptimizerName } from '../programs/optimizers';
+import { ADAM_DEFAULTS, OptimizerConfig, optimizerDef, OptimizerName } from '../programs/optimizers';
 import { EXECUTION_PROVIDERS, ExecutionProvider } from '../runtime/providers';
 import { Schedule, validateSchedule } from './schedule';
 
@@ -97,8 +97,8 @@ export const DEFAULTS: Omit<TrainConfig, 'model' | 'dataset' | 'steps'> = {
   optimizer: 'sgd',
   momentum: 0,
   nesterov: false,
-  betas: [0.9, 0.999],
-  adamEps: 1e-8,
+  betas: [...ADAM_DEFAULTS.betas],
+  adamEps: ADAM_DEFAULTS.eps,
   wdGroups: [],
   schedule: { kind: 'constant' },
   seed: 0,
