@@ -19,7 +19,7 @@ export interface RunEntry {
   momentum: number;
   /** The run's optimizer, for its predicted equilibrium. */
   optimizer: OptimizerConfig;
-  /** From summary.json: finished, stopped or diverged; absent while a run trains (or was killed). */
+  /** From summary.json, which only a finished run has: 'finished'; absent while a run trains, or after it stopped, diverged or was killed. */
   status?: string;
   /** Last change of metrics.jsonl (ms since the epoch), 0 when it has none yet. */
   updated: number;
