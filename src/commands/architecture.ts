@@ -9,6 +9,7 @@ interface Args {
   input: string;
   classes: number;
   'bn-eps'?: number;
+  widths?: number[];
 }
 
 export const architectureCommand: CommandModule<object, Args> = {
@@ -19,10 +20,13 @@ export const architectureCommand: CommandModule<object, Args> = {
       .option('model', { type: 'string', demandOption: true, describe: PRESET_HELP })
       .option('input', { type: 'string', default: '3x32x32', describe: 'input shape CxHxW (LayerNorm\'s affine parameters depend on it)' })
       .option('classes', { type: 'number', default: 10, describe: 'number of classes' })
-      .option('bn-eps', { type: 'number', describe: 'ε of the norm layers (default 1e-5)' }),
+      .option('bn-eps', { type: 'number', describe: 'ε of the norm layers (default 1e-5)' })
+      .option('widths', { type: 'number', array: true, describe: 'cnn4 models: the three conv widths (default: the preset\'s)' }),
   handler: (a) => {
     const input = parseInputShape(a.input);
-    const spec = modelSpec(a.model, { inChannels: input[0], numClasses: a.classes, bnEps: a['bn-eps'] });
+    if (a.widths && a.widths.length !== 3) throw new Error(`--widths ${a.widths.join(' ')}: expected the three conv widths of a cnn4 model, e.g. --widths 16 32 64`);
+    const widths = a.widths as [number, number, number] | undefined;
+    const spec = modelSpec(a.model, { inChannels: input[0], numClasses: a.classes, bnEps: a['bn-eps'], widths });
     console.log(JSON.stringify(modelLayout(spec, input).architecture));
   },
 };

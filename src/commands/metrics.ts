@@ -1,7 +1,8 @@
 /**
  * `ilr metrics RUN --csv`: a run's metrics.jsonl as one table for spreadsheets and pandas, a row
  * per logged step with the evaluation of that step (if any) beside it; without `--csv`, the
- * latest values.
+ * latest values. With `--channels`, channels.jsonl instead (the per-output-channel angular
+ * updates of `--channel-every`): a row per step, layer and channel.
  */
 import { csvCell } from '../sweep/collect';
 import * as path from 'path';
@@ -9,11 +10,14 @@ import { CommandModule } from 'yargs';
 import * as fs from 'fs';
 import { RunRecords, MetricsTail } from '../dashboard/tail';
 import { writeFileAtomic } from '../io/files';
+import { ChannelRecord, readChannels } from '../train/channels';
 import { EvalRecord, StepRecord } from '../train/metrics';
+import { runFiles } from '../train/run-dir';
 
 interface Args {
   run: string;
   csv: boolean;
+  channels: boolean;
   out?: string;
 }
 
@@ -58,6 +62,25 @@ export function toCsv(t: Table): string {
   return [t.columns.map(csvCell).join(','), ...t.rows.map((r) => r.map(cell).join(','))].join('\n') + '\n';
 }
 
+/** The per-channel angles as CSV in long form, one row per (step, layer, channel): what pandas pivots. */
+export function channelCsv(records: readonly ChannelRecord[]): string {
+  const lines = ['step,layer,channel,angular_update'];
+  for (const r of records) for (const [name, angles] of Object.entries(r.layers)) angles.forEach((a, k) => lines.push(`${r.step},${csvCell(name)},${k},${a}`));
+  return lines.join('\n') + '\n';
+}
+
+/** The last recorded step: per layer, the mean, smallest and largest channel angle. */
+function latestChannels(records: readonly ChannelRecord[]): string {
+  const last = records[records.length - 1];
+  if (!last) return 'no per-channel records yet';
+  const lines = [`per-channel angular updates at step ${last.step} (radians; mean, min, max over the output channels)`];
+  for (const [name, angles] of Object.entries(last.layers)) {
+    const mean = angles.reduce((s, a) => s + a, 0) / angles.length;
+    lines.push(`  ${name.padEnd(24)} ${angles.length} channels: ${mean.toExponential(3)}, ${Math.min(...angles).toExponential(3)}, ${Math.max(...angles).toExponential(3)}`);
+  }
+  return lines.join('\n');
+}
+
 function latest(records: RunRecords): string {
   const step = records.steps[records.steps.length - 1];
   const ev = records.evals[records.evals.length - 1];
@@ -75,23 +98,32 @@ export const metricsCommand: CommandModule<object, Args> = {
     y
       .positional('run', { type: 'string', demandOption: true, describe: 'a run directory (or its metrics.jsonl)' })
       .option('csv', { type: 'boolean', default: false, describe: 'print the whole log as CSV (default: the latest values)' })
+      .option('channels', { type: 'boolean', default: false, describe: 'read channels.jsonl (the per-output-channel angular updates of train --channel-every) instead of metrics.jsonl' })
       .option('out', { type: 'string', describe: 'write the CSV to this file instead of stdout' }),
   handler: (a) => {
+    if (a.out && !a.csv) throw new Error('--out writes the CSV: add --csv');
+    if (a.channels) return showChannels(a);
     const file = a.run.endsWith('.jsonl') ? a.run : path.join(a.run, 'metrics.jsonl');
     if (!fs.existsSync(file)) throw new Error(`${file}: no such file; give a run directory (one holding metrics.jsonl)`);
     // A run still training may be writing its last line: only complete lines are read.
     const { records } = new MetricsTail(file).read();
-    if (!a.csv) {
-      if (a.out) throw new Error('--out writes the CSV: add --csv');
-      console.log(latest(records));
-      return;
-    }
-    const csv = toCsv(metricsTable(records));
-    if (a.out) {
-      writeFileAtomic(a.out, csv);
-      console.log(`wrote ${a.out}`);
-    } else {
-      process.stdout.write(csv);
-    }
+    if (!a.csv) return console.log(latest(records));
+    printCsv(toCsv(metricsTable(records)), a.out);
   },
 };
+
+function showChannels(a: Args): void {
+  const file = a.run.endsWith('.jsonl') ? a.run : runFiles(a.run).channels;
+  const records = readChannels(file);
+  if (!a.csv) return console.log(latestChannels(records));
+  printCsv(channelCsv(records), a.out);
+}
+
+function printCsv(csv: string, out: string | undefined): void {
+  if (out) {
+    writeFileAtomic(out, csv);
+    console.log(`wrote ${out}`);
+  } else {
+    process.stdout.write(csv);
+  }
+}

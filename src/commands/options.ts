@@ -10,6 +10,13 @@ export function parseInputShape(text: string): InputShape {
   return shape;
 }
 
+/** `--betas β₁,β₂` of the Adam optimizers. */
+export function parseBetas(text: string): [number, number] {
+  const betas = text.split(',').map(Number);
+  if (betas.length !== 2 || !betas.every(Number.isFinite)) throw new Error(`--betas "${text}": expected two numbers β₁,β₂, e.g. 0.9,0.999`);
+  return [betas[0], betas[1]];
+}
+
 export const parseEp = (text: string): ExecutionProvider => parseExecutionProvider(text, '--ep');
 
 /** Common yargs option definitions, so every command describes them the same way. */

@@ -12,7 +12,7 @@ import { readRunConfig, ResumeChanges, rollingCheckpointsOf, runFiles } from '..
 import { parseSchedule } from '../train/schedule';
 import { train } from '../train/trainer';
 import { prepareRunDir } from '../launch/task';
-import { commonOptions, parseEp } from './options';
+import { commonOptions, parseBetas, parseEp } from './options';
 
 export interface TrainArgs {
   model?: string;
@@ -42,6 +42,7 @@ export interface TrainArgs {
   'fc-scale'?: number;
   'log-every': number;
   'layer-every': number;
+  'channel-every': number;
   'eval-every': number;
   'eval-batch': number;
   'checkpoint-every': number;
@@ -71,12 +72,6 @@ function refuseOthers(a: TrainArgs, allowed: readonly string[], mode: string, ef
     throw new Error(`${mode}; ${refused.map((k) => `--${k}`).join(', ')} ${effect}. ` +
       `It takes only ${allowed.slice(1).map((k) => `--${k}`).join(', ')}; for other settings start a new run (another --out)`);
   }
-}
-
-function parseBetas(text: string): [number, number] {
-  const betas = text.split(',').map(Number);
-  if (betas.length !== 2 || !betas.every(Number.isFinite)) throw new Error(`--betas "${text}": expected two numbers β₁,β₂, e.g. 0.9,0.999`);
-  return [betas[0], betas[1]];
 }
 
 function parseWdGroup(text: string): WdGroup {
@@ -132,6 +127,7 @@ export async function configFromArgs(a: TrainArgs): Promise<TrainConfig> {
     fcScale: a['fc-scale'],
     logEvery: a['log-every'],
     layerEvery: a['layer-every'],
+    channelEvery: a['channel-every'],
     evalEvery: a['eval-every'],
     evalBatch: a['eval-batch'],
     checkpointEvery: a['checkpoint-every'],
@@ -197,6 +193,7 @@ export function trainOptions(y: Argv) {
       .option('fc-scale', { type: 'number', describe: 'last layer init scale (default 1, 10 for -si models)' })
       .option('log-every', { type: 'number', default: DEFAULTS.logEvery, describe: 'metrics line every N steps' })
       .option('layer-every', { type: 'number', default: DEFAULTS.layerEvery, describe: 'per-layer norms every N steps (0: never)' })
+      .option('channel-every', { type: 'number', default: DEFAULTS.channelEvery, describe: 'every N steps, the angular update of each output channel of every scale-invariant weight, in float64, to channels.jsonl (0: never)' })
       .option('eval-every', { type: 'number', default: DEFAULTS.evalEvery, describe: 'test evaluation every N steps (0: at the end only)' })
       .option('eval-batch', { type: 'number', default: DEFAULTS.evalBatch, describe: 'evaluation batch size' })
       .option('checkpoint-every', { type: 'number', default: DEFAULTS.checkpointEvery, describe: 'checkpoint every N steps' })

@@ -296,6 +296,7 @@ export const explr: Experiment<ExplrPreset> = {
   id: 'explr',
   title: 'ExpLR: weight decay + constant LR = exponentially growing LR without weight decay',
   claim: 'On a scale-invariant net, SGD with WD λ and constant LR η computes the same function as SGD without WD with LR η·α^(−2t−1) (and, with momentum, an initial buffer −(1−α)/(αη)·w₀), its weights being α^(−t) times larger (claim 8 in docs/science.md). Measured against the chaos of SGD: the pair may diverge no faster than two runs whose initialisations differ by float32 rounding.',
+  optimizerRefusal: 'the equivalence is an identity of SGD with heavy-ball momentum (its LR schedule and initial buffer are derived from that update); its lockstep runs step SGD through the engine, not as trainer runs',
   preset: (scale, ctx) => ({ ...PRESETS[scale], ...(ctx.dataset ? { dataset: ctx.dataset } : {}) }),
   settings: (p) => ({
     model: `${p.model} (BN ε = ${p.bnEps})`,

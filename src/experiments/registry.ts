@@ -9,8 +9,9 @@ import { toy } from './toy';
 import { explr } from './explr';
 import { smallLr } from './small-lr';
 import { swaFigure } from './swa';
+import { rotational } from './rotational';
 
-export const EXPERIMENTS: Experiment<any>[] = [toy, fullBatch, decay, intrinsic, explr, smallLr, swaFigure, fastEquilibrium, randomSchedules]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const EXPERIMENTS: Experiment<any>[] = [toy, fullBatch, decay, intrinsic, explr, smallLr, swaFigure, fastEquilibrium, randomSchedules, rotational]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function experimentById(id: string): Experiment<unknown> {
   const e = EXPERIMENTS.find((x) => x.id === id);

@@ -2,13 +2,14 @@
 import * as path from 'path';
 import { FigureSection, writeReport } from '../plot/report';
 import { BUDGET_SECONDS, Context, Experiment, runExperiment, Scale } from './frame';
-import { RunsSubmitted } from './runs';
+import { figureOptimizerLabel, RunsSubmitted } from './runs';
 
 export type FigureOptions = Omit<Context, 'dir'> & { out: string };
 
+/** A figure's directory is <out>/<id>; with `--optimizer`, <out>/<id>-<optimizer>, so the figure's own runs are kept. */
 export const figureContext = (o: FigureOptions, id: string): Context => {
   const { out, ...ctx } = o;
-  return { ...ctx, dir: path.join(out, id) };
+  return { ...ctx, dir: path.join(out, o.optimizer ? `${id}-${figureOptimizerLabel(o.optimizer)}` : id) };
 };
 
 export async function reproduce(experiments: Experiment[], o: FigureOptions, command?: string): Promise<FigureSection[]> {

@@ -90,6 +90,7 @@ const readTrace = (dir: string): ToyTrace => JSON.parse(fs.readFileSync(traceFil
 export const toy: Experiment<ToyPreset> = {
   id: 'toy',
   title: 'Toy: GD + WD on x²/(x²+y²) is not gradient flow',
+  optimizerRefusal: 'the toy is plain gradient descent with weight decay on a two-number vector (src/train/vector-descent.ts), not a trainer run; its claim is about GD itself',
   claim: 'On a scale-invariant loss, full-batch GD with weight decay does not converge: WD shrinks |w|, the effective LR η/|w|² grows, and the loss spikes periodically. Switching WD off lets it converge (claim 4 in docs/science.md, Fig. 1a).',
   preset(scale) {
     // λη = 3e-3: the first spike comes after ≈800 steps, then one every ≈300. With much smaller λ,

@@ -13,6 +13,8 @@ export interface Verdict {
   passed: boolean;
   measured: string;
   expected: string;
+  /** Reported, not enforced: the check was calibrated for other settings than the runs used (a figure run with `--optimizer`). */
+  informative?: boolean;
 }
 
 export interface FigureSection {

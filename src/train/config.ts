@@ -69,6 +69,8 @@ export interface TrainConfig {
   logEvery: number;
   /** Per-layer norms every this many steps (0: never). */
   layerEvery: number;
+  /** Per-output-channel angular updates of the scale-invariant weights every this many steps, to channels.jsonl (0: never). */
+  channelEvery: number;
   /** Evaluate on the test set (and the train subset) every this many steps (0: only at the end). */
   evalEvery: number;
   evalBatch: number;
@@ -104,6 +106,7 @@ export const DEFAULTS: Omit<TrainConfig, 'model' | 'dataset' | 'steps'> = {
   seed: 0,
   logEvery: 10,
   layerEvery: 0,
+  channelEvery: 0,
   evalEvery: 0,
   evalBatch: 500,
   recordPredictions: false,
@@ -135,7 +138,7 @@ export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
   for (const k of ['logEvery', 'checkpointEvery', 'evalBatch', 'keepCheckpoints', 'chunkSize', 'pool'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
   }
-  for (const k of ['layerEvery', 'evalEvery', 'evalTrainSubset', 'bnRecompute'] as const) {
+  for (const k of ['layerEvery', 'channelEvery', 'evalEvery', 'evalTrainSubset', 'bnRecompute'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 0) bad(`${k} must be a non-negative integer, got ${c[k]}`);
   }
   for (const g of c.wdGroups) {
@@ -169,7 +172,7 @@ const FIELDS = {
   model: 'string', widths: 'number[]', bnEps: 'number', fcScale: 'number', dataset: 'dataset', pool: 'number', recordPredictions: 'boolean', dataDir: 'string', trainSubset: 'number|null',
   testSubset: 'number|null', evalTrainSubset: 'number', bnRecompute: 'number', augment: 'boolean', synthetic: 'object',
   dataSeed: 'number', batchSize: 'number', chunkSize: 'number', lr: 'number', wd: 'number', optimizer: 'string', momentum: 'number', nesterov: 'boolean', betas: 'number[]', adamEps: 'number',
-  wdGroups: 'wdGroups', schedule: 'object', steps: 'number', seed: 'number', logEvery: 'number', layerEvery: 'number',
+  wdGroups: 'wdGroups', schedule: 'object', steps: 'number', seed: 'number', logEvery: 'number', layerEvery: 'number', channelEvery: 'number',
   evalEvery: 'number', evalBatch: 'number', checkpointEvery: 'number', snapshotEpochs: 'number[]', keepCheckpoints: 'number',
   ep: 'ep', threads: 'number',
 } as const satisfies Record<keyof TrainConfig, FieldKind>;

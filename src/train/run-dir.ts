@@ -1,6 +1,6 @@
 /**
  * A run directory and who owns it. It holds config.json, metrics.jsonl, checkpoints/, perhaps
- * predictions.jsonl and, when the run is done, summary.json; while a process trains in it, also `lock` (that process's PID).
+ * predictions.jsonl, channels.jsonl and, when the run is done, summary.json; while a process trains in it, also `lock` (that process's PID).
  *
  * Opening one for a fresh start or a resume takes the lock first, so two processes never write
  * the same run; a lock left by a process that died is taken over. A run that never reached its
@@ -22,6 +22,8 @@ export interface RunFiles {
   metrics: string;
   /** The predicted test labels at every evaluation (config.recordPredictions). */
   predictions: string;
+  /** Per-output-channel angular updates every config.channelEvery steps (channels.ts). */
+  channels: string;
   checkpoints: string;
   summary: string;
 }
@@ -30,6 +32,7 @@ export const runFiles = (runDir: string): RunFiles => ({
   config: path.join(runDir, 'config.json'),
   metrics: path.join(runDir, 'metrics.jsonl'),
   predictions: path.join(runDir, 'predictions.jsonl'),
+  channels: path.join(runDir, 'channels.jsonl'),
   checkpoints: path.join(runDir, 'checkpoints'),
   summary: path.join(runDir, 'summary.json'),
 });
@@ -271,7 +274,7 @@ function openForStart(runDir: string): void {
   const newest = rollingCheckpointsOf(runDir)[0];
   if (newest) throw new Error(`${runDir} already holds a run (its newest checkpoint is ${newest}); continue it with --resume ${runDir}, or choose another --out`);
   // What an earlier start left before its first checkpoint is replaced, not appended to.
-  for (const f of [files.metrics, files.predictions, files.summary]) fs.rmSync(f, { force: true });
+  for (const f of [files.metrics, files.predictions, files.channels, files.summary]) fs.rmSync(f, { force: true });
 }
 
 /**

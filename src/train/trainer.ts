@@ -18,6 +18,7 @@ import { ProgressBar } from '../util/progress';
 import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
 import { optimizerOf, TrainConfig, wdScales } from './config';
 import { BnStatistics } from './bn-stats';
+import { ChannelLog, channelRecord } from './channels';
 import { EngineState, RuntimeOptions, StepEngine } from './engine';
 import { Evaluator } from './evaluate';
 import { EvalRecord, MetricsLog, stepRecord, TensorBoardSink } from './metrics';
@@ -128,6 +129,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   const rotation = optimizerDef(optimizer.name);
   const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, (lr, wd) => predictedAngle(optimizer, lr, wd))]);
   const predictionLog = c.recordPredictions ? new PredictionLog(files.predictions) : undefined;
+  const channelLog = c.channelEvery > 0 ? new ChannelLog(files.channels) : undefined;
   const engine = await StepEngine.create({ spec, input, batch, optimizer, runtime, fullBatch });
   const start: Checkpoint = resumed ?? { spec, state: engine.initialState(c.seed), position: { step: 0, epoch: 0, index: 0, window: { loss: 0, count: 0 } } };
   const missing = engine.slots.filter((s) => !start.state.has(s.key)).map((s) => s.key);
@@ -136,6 +138,8 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   const evalsAtStep = start.position.step < c.steps;
   log.resumeAt(start.position.step, { evalsAtStep });
   predictionLog?.truncateAfter(start.position.step, { evalsAtStep });
+  channelLog?.truncateAfter(start.position.step);
+  const channelTensors = engine.trainable.filter((p) => p.scaleInvariant).map((p) => p.name);
 
   const stream = new BatchStream(data.train, { batchSize: batch, seed: c.seed, augment: c.augment }, start.position);
   const chunks = fullBatch ? [...fullBatches(data.train, { chunkSize: batch, last: 'keep' })] : [];
@@ -180,8 +184,11 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
         break;
       }
       const sched = scheduleAt(c.schedule, { lr: c.lr, wd: c.wd }, position.step, stepsPerEpoch);
-      const r = await engine.step(state, nextBatches(), { lr: sched.lr, wd: wdScale.map((s) => s * sched.wd) });
       const stepNo = position.step + 1;
+      // The state before the step, on the host (the same arrays on the CPU; a download on a device,
+      // whose buffers the step frees).
+      const before = channelLog && stepNo % c.channelEvery === 0 ? await engine.download(state) : undefined;
+      const r = await engine.step(state, nextBatches(), { lr: sched.lr, wd: wdScale.map((s) => s * sched.wd) });
       if (r.diverged) {
         status = 'diverged';
         message = `training diverged at step ${stepNo}: ${r.diverged} (lr ${sched.lr}, wd ${sched.wd}). ${afterDivergence(runDir)}`;
@@ -189,6 +196,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
         break;
       }
       state = r.state;
+      if (before) channelLog!.append(channelRecord(stepNo, before, await engine.download(state), channelTensors));
       const next = fullBatch ? { epoch: stepNo, index: 0 } : stream.position;
       const window = { loss: position.window.loss + r.loss, count: position.window.count + 1 };
       position = { step: stepNo, epoch: next.epoch, index: next.index, window };

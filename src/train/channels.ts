@@ -1,0 +1,79 @@
+/**
+ * channels.jsonl: per-output-channel angular updates (config.channelEvery). Every N steps, for
+ * each scale-invariant weight, the angle between each output channel's weights (one row of the
+ * tensor, its first axis) before and after the step: one line per step, `{step, layers: {name:
+ * [angle per channel]}}`. A channel behind a normalization layer (a BatchNorm channel, a neuron)
+ * is scale-invariant on its own, so each one has its own rotational equilibrium.
+ *
+ * The angles come from the host copies of the state before and after the step, in float64: no
+ * per-channel output is added to the step program, so the other steps cost nothing more.
+ */
+import * as fs from 'fs';
+import { appendLine } from '../io/files';
+import type { TensorMap } from '../io/safetensors';
+import { angularUpdate, MetricsLog } from './metrics';
+
+export interface ChannelRecord {
+  step: number;
+  /** Per weight tensor, by parameter name: the angle (radians) each output channel turned by in this step. */
+  layers: Record<string, number[]>;
+}
+
+/** The angle each output channel of `before` turned by to `after` (same shape, [out, ...]), in float64. */
+export function channelAngles(before: ArrayLike<number>, after: ArrayLike<number>, channels: number): number[] {
+  if (before.length !== after.length || before.length % channels !== 0) {
+    throw new Error(`channel angles: ${before.length} and ${after.length} weights do not split into ${channels} channels`);
+  }
+  const per = before.length / channels;
+  return Array.from({ length: channels }, (_, o) => {
+    let w2 = 0;
+    let wdw = 0;
+    let dw2 = 0;
+    for (let i = o * per; i < (o + 1) * per; i++) {
+      const w = before[i];
+      const d = after[i] - w; // exact in float64 for float32 inputs
+      w2 += w * w;
+      wdw += w * d;
+      dw2 += d * d;
+    }
+    return angularUpdate({ w2, wdw, dw2 });
+  });
+}
+
+/** The record of one step: every tensor of `names` in both states, split by its first axis. */
+export function channelRecord(step: number, before: TensorMap, after: TensorMap, names: readonly string[]): ChannelRecord {
+  const layers: Record<string, number[]> = {};
+  for (const name of names) {
+    const a = before.get(name);
+    const b = after.get(name);
+    if (!a || !b) throw new Error(`channel angles: the state has no tensor ${name}`);
+    layers[name] = channelAngles(a.data as ArrayLike<number>, b.data as ArrayLike<number>, a.shape[0]);
+  }
+  return { step, layers };
+}
+
+/** Append-only, one line per recorded step; a resumed run first cuts the lines after its checkpoint. */
+export class ChannelLog {
+  private readonly log: MetricsLog;
+
+  constructor(readonly file: string) {
+    this.log = new MetricsLog(file);
+  }
+
+  append(r: ChannelRecord): void {
+    appendLine(this.file, JSON.stringify(r));
+  }
+
+  /** Keeps the records of steps ≤ `step` (the checkpoint a run resumes from). */
+  truncateAfter(step: number): void {
+    this.log.truncateAfter(step);
+  }
+}
+
+/** The per-channel records of a run, in step order; a last line without its newline (being written, or cut by a crash) is left out. */
+export function readChannels(file: string): ChannelRecord[] {
+  if (!fs.existsSync(file)) throw new Error(`${file}: no per-channel angular updates; train with --channel-every N to record them`);
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  lines.pop(); // empty after the last newline, or a line still being written
+  return lines.filter((l) => l.trim()).map((l) => JSON.parse(l) as ChannelRecord);
+}
