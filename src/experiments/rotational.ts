@@ -18,7 +18,7 @@ import { datasetInfo } from '../data';
 import { modelLayout } from '../nn/model';
 import { modelSpec } from '../nn/spec';
 import { optimizerDef, OptimizerName } from '../programs/optimizers';
-import { Series } from '../plot/spec';
+import { PALETTE, Series } from '../plot/spec';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig, TrainConfig } from '../train/config';
@@ -145,7 +145,8 @@ export function logLogSlope(layers: LayerSummary[]): number {
   return sxy / sxx;
 }
 
-const list = (layers: LayerSummary[], f: (l: LayerSummary) => string) => layers.map((l) => `${l.name.replace(/\.weight$/, '')} ${f(l)}`).join(', ');
+const shortName = (t: Pick<LayerTrace, 'name'>) => t.name.replace(/\.weight$/, '');
+const list = (layers: LayerSummary[], f: (l: LayerSummary) => string) => layers.map((l) => `${shortName(l)} ${f(l)}`).join(', ');
 
 /** The claim in numbers (pure, so it is tested on synthetic summaries). */
 export function checkRotational(p: Pick<RotationalPreset, 'window' | 'tolerance' | 'spreadFactor' | 'slopeBand'>, summaries: Partial<Record<RotationalRun['name'], LayerSummary[]>>): Verdict[] {
@@ -201,7 +202,9 @@ export const rotational: Experiment<RotationalPreset> = {
     const checks = { tolerance: 0.1, spreadFactor: 2, slopeBand: [0.4, 0.6] as [number, number] };
     const base = { ...checks, dataset, model: 'cnn4-si', trainSubset: null, evalSubset: 2000, pool: 2, batch: 128, runs };
     if (scale === 'smoke') return { ...base, trainSubset: 1000, evalSubset: 500, widths: [8, 16, 32], steps: 60, logEvery: 5, evalEvery: 60, window: [0.03, 0.06] };
-    return { ...base, steps: 3000, logEvery: 5, evalEvery: 1000, window: [2, 3] };
+    const cpu = { ...base, steps: 3000, logEvery: 5, evalEvery: 1000, window: [2, 3] as [number, number] };
+    // The paper has no such figure: at paper scale the cpu check runs on the images as stored (28×28).
+    return scale === 'paper' ? { ...cpu, pool: 1, evalSubset: null } : cpu;
   },
   settings: (p) => ({
     model: `${p.model}${p.widths ? `, conv widths ${p.widths.join('/')}` : ''}`,
@@ -224,11 +227,11 @@ export const rotational: Experiment<RotationalPreset> = {
       title: `${RUN_LABELS[r.name]}: angular update / ${r.optimizer === 'adam' ? 'AdamW\'s prediction (Adam + L2 has none)' : 'prediction'}`,
       xLabel: 'λη·step', yLabel: `RMS angle / prediction (blocks of ${blockSteps} steps)`, logY: r.optimizer === 'adam',
       series: [
-        ...traces.map((t): Series => {
+        ...traces.map((t, i): Series => {
           const b = blockMeans(t.time, t.angle.map((a) => (a / referenceAngle(r, t.weights).angle) ** 2), block);
-          return { name: `${t.name.replace(/\.weight$/, '')} (C ${t.weights})`, x: b.x, y: b.y.map(Math.sqrt) };
+          return { name: `${shortName(t)} (C ${t.weights})`, x: b.x, y: b.y.map(Math.sqrt), color: PALETTE[i] };
         }),
-        { name: 'prediction', x: [0, p.steps * lambdaEta(r)], y: [1, 1], dashed: true, color: '#000000' },
+        { name: r.optimizer === 'adam' ? 'AdamW\'s prediction' : 'prediction', x: [0, p.steps * lambdaEta(r)], y: [1, 1], dashed: true, color: '#000000' },
       ],
       vlines: [{ x: p.window[0], label: 'check window' }],
     }));
@@ -236,8 +239,8 @@ export const rotational: Experiment<RotationalPreset> = {
       title: `${RUN_LABELS[r.name]}: |w| per layer${r.optimizer === 'adamw' ? ' (dashed: √(ηC/(2λ)))' : ''}`,
       xLabel: 'λη·step', yLabel: '|w| (log)', logY: true,
       series: [
-        ...traces.map((t): Series => ({ name: t.name.replace(/\.weight$/, ''), x: t.time, y: t.norm })),
-        ...(r.optimizer === 'adamw' ? traces.map((t): Series => ({ name: `${t.name.replace(/\.weight$/, '')} predicted`, x: [0, p.steps * lambdaEta(r)], y: Array(2).fill(referenceAngle(r, t.weights).norm), dashed: true })) : []),
+        ...traces.map((t, i): Series => ({ name: shortName(t), x: t.time, y: t.norm, color: PALETTE[i] })),
+        ...(r.optimizer === 'adamw' ? traces.map((t, i): Series => ({ name: `${shortName(t)} predicted`, x: [0, p.steps * lambdaEta(r)], y: Array(2).fill(referenceAngle(r, t.weights).norm), dashed: true, color: PALETTE[i] })) : []),
       ],
     }));
     const files = await writeChart({ title: `Per-layer rotational equilibrium at λη = ${fmt(lambdaEta(p.runs[0]))}`, columns: 4, panels: [...ratioPanels, ...normPanels] }, path.join(ctx.dir, 'rotational'));
