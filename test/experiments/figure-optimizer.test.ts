@@ -1,0 +1,76 @@
+/**
+ * `--optimizer` on the figures: it reaches every trainer run's config, the figure writes to its
+ * own directory, its checks become informative (calibrated for SGD), and the figures whose runs
+ * are not trainer runs refuse it with their reason.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Context, Experiment, FigureOptimizer, figurePlan, runExperiment, verdict } from '../../src/experiments/frame';
+import { experimentById } from '../../src/experiments/registry';
+import { figureContext } from '../../src/experiments/reproduce';
+import { figureOptimizerLabel } from '../../src/experiments/runs';
+import { runCli, tmpDir } from '../cli';
+
+const adamw: FigureOptimizer = { optimizer: 'adamw', momentum: 0, nesterov: false, betas: [0.9, 0.999], adamEps: 1e-8 };
+const base = { scale: 'smoke' as const, out: '/tmp/unused', seed: 0, ep: 'cpu' as const, threads: 1, jobs: 1, quiet: true };
+
+it('reaches the config of every trainer run, in a directory of its own', () => {
+  const decay = experimentById('decay');
+  const own = figurePlan(decay, figureContext(base, 'decay'));
+  const ctx = figureContext({ ...base, optimizer: adamw }, 'decay');
+  expect(ctx.dir).toBe(path.join('/tmp/unused', 'decay-adamw'));
+  const runs = figurePlan(decay, ctx);
+  expect(runs.map((r) => r.name)).toEqual(own.map((r) => r.name));
+  for (const [i, r] of runs.entries()) {
+    expect(own[i].config.optimizer).toBe('sgd');
+    expect(r.config.optimizer).toBe('adamw');
+    expect({ ...r.config, optimizer: 'sgd' }).toEqual(own[i].config); // nothing else changes
+  }
+  const sgdm: FigureOptimizer = { ...adamw, optimizer: 'sgd', momentum: 0.9, nesterov: true };
+  expect(figurePlan(decay, figureContext({ ...base, optimizer: sgdm }, 'decay'))[0].config).toMatchObject({ optimizer: 'sgd', momentum: 0.9, nesterov: true });
+  expect(figureOptimizerLabel(sgdm)).toBe('sgd-m0.9-nesterov');
+  expect(figureOptimizerLabel({ ...adamw, betas: [0.8, 0.99] })).toBe('adamw-b0.8,0.99');
+  // A setting the optimizer refuses names the option and the run.
+  expect(() => figurePlan(decay, figureContext({ ...base, optimizer: { ...adamw, momentum: 0.9 } }, 'decay'))).toThrow(/--optimizer adamw-m0.9, run .*: .*momentum and nesterov belong to sgd/);
+});
+
+it('is refused by the figures that are not trainer runs of a free optimizer, with their reason', () => {
+  for (const id of ['toy', 'explr', 'rotational']) {
+    const e = experimentById(id);
+    expect(() => figurePlan(e, figureContext({ ...base, optimizer: adamw }, id))).toThrow(new RegExp(`--optimizer does not apply to ${id}: ${e.optimizerRefusal!.slice(0, 20)}`));
+  }
+});
+
+it('marks the checks informative: calibrated for the figure\'s own optimizer', async () => {
+  const dir = tmpDir('ilr-figure-optimizer-');
+  try {
+    const fake: Experiment<null> = {
+      id: 'fake', title: 'a figure', claim: 'a claim', preset: () => null, settings: () => ({}), plan: () => [],
+      run: async () => undefined, plot: async () => [], check: () => [verdict('fake', 'a check', false, '1', '2')],
+    };
+    const ctx: Context = { ...figureContext({ ...base, out: dir, optimizer: adamw }, 'fake') };
+    const section = await runExperiment(fake, ctx, dir);
+    expect(section.verdicts[0]).toMatchObject({ passed: false, informative: true, expected: '2 (calibrated for the figure\'s own optimizer; this run: adamw)' });
+    expect(section.settings.optimizer).toMatch(/^adamw for every run/);
+    expect(section.notes![0]).toMatch(/reported as information/);
+    const own = await runExperiment(fake, figureContext({ ...base, out: dir }, 'fake'), dir);
+    expect(own.verdicts[0].informative).toBeUndefined();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+describe('the command line', () => {
+  it('shows the chosen optimizer in the dry run and refuses what does not apply', async () => {
+    const dry = await runCli(['decay', '--scale', 'smoke', '--dry-run', '--optimizer', 'adamw', '--betas', '0.8,0.99']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/: cnn4-si.* adamw, η/);
+    const toy = await runCli(['reproduce', '--scale', 'smoke', '--dry-run', '--optimizer', 'adamw']);
+    expect(toy.code).not.toBe(0);
+    expect(toy.stderr).toMatch(/--optimizer does not apply to toy \(.*\); explr \(.*\); rotational \(.*\)\. The figures that take it: full-batch, decay, .* \(choose them with --only\)/);
+    const alone = await runCli(['decay', '--scale', 'smoke', '--dry-run', '--momentum', '0.9']);
+    expect(alone.stderr).toMatch(/--momentum set the optimizer of a figure's runs: give --optimizer too/);
+    const misplaced = await runCli(['decay', '--scale', 'smoke', '--dry-run', '--optimizer', 'adamw', '--nesterov']);
+    expect(misplaced.stderr).toMatch(/--nesterov does not apply to --optimizer adamw/);
+  }, 60_000);
+});
