@@ -17,7 +17,7 @@ import { blockMeans, windowMean } from '../analysis/equilibrium';
 import { datasetInfo } from '../data';
 import { modelLayout } from '../nn/model';
 import { modelSpec } from '../nn/spec';
-import { optimizerDef, OptimizerName } from '../programs/optimizers';
+import { ADAM_DEFAULTS, optimizerDef, OptimizerName } from '../programs/optimizers';
 import { PALETTE, Series } from '../plot/spec';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
@@ -31,6 +31,8 @@ export interface RotationalRun {
   name: 'sgd' | 'sgdm' | 'adamw' | 'adam-l2';
   optimizer: OptimizerName;
   momentum: number;
+  /** adam, adamw: (β₁, β₂). */
+  betas: [number, number];
   lr: number;
   wd: number;
 }
@@ -58,7 +60,7 @@ const lambdaEta = (r: Pick<RotationalRun, 'lr' | 'wd'>) => r.lr * r.wd;
 
 const runConfig = (p: RotationalPreset, r: RotationalRun, ctx: Pick<Context, 'dataDir' | 'seed'>): TrainConfig => resolveConfig({
   model: p.model, widths: p.widths, dataset: p.dataset, dataDir: ctx.dataDir, trainSubset: p.trainSubset, testSubset: p.evalSubset, pool: p.pool,
-  evalTrainSubset: 0, batchSize: p.batch, optimizer: r.optimizer, momentum: r.momentum, lr: r.lr, wd: r.wd, steps: p.steps, seed: ctx.seed,
+  evalTrainSubset: 0, batchSize: p.batch, optimizer: r.optimizer, momentum: r.momentum, betas: r.betas, lr: r.lr, wd: r.wd, steps: p.steps, seed: ctx.seed,
   logEvery: p.logEvery, layerEvery: p.logEvery, evalEvery: p.evalEvery,
 });
 
@@ -81,7 +83,7 @@ export function siLayers(p: Pick<RotationalPreset, 'model' | 'widths' | 'dataset
  */
 export function referenceAngle(r: RotationalRun, weights: number): { angle: number; norm?: number } {
   const optimizer = r.optimizer === 'adam' ? 'adamw' : r.optimizer;
-  const e = optimizerDef(optimizer).equilibrium({ name: optimizer, momentum: r.momentum }, r.lr, r.wd, weights);
+  const e = optimizerDef(optimizer).equilibrium({ name: optimizer, momentum: r.momentum, betas: r.betas }, r.lr, r.wd, weights);
   if (!e) throw new Error(`rotational: ${r.name} has no predicted equilibrium at η ${r.lr}, λ ${r.wd}`);
   return { angle: e.angularUpdate, norm: e.norm };
 }
@@ -193,11 +195,15 @@ export const rotational: Experiment<RotationalPreset> = {
     // norm spike by λη·step 5). SGD and SGD + momentum share (η, λ); AdamW and Adam + L2 take
     // η/(2λ) = 0.05, so that every layer starts below its AdamW equilibrium norm √(ηC/(2λ)) and
     // approaches it as exp(−2λη·step) (docs/science.md, the calibration).
+    // Adam's β₂ = 0.99: v's memory (100 steps) is short against 1/λη. With torch's 0.999 it lags the
+    // shrinking gradients of a growing layer, and AdamW's norms crept up for many 1/λη.
+    const sgdBetas = [...ADAM_DEFAULTS.betas] as [number, number]; // unused by SGD
+    const adamBetas: [number, number] = [0.9, 0.99];
     const runs: RotationalRun[] = [
-      { name: 'sgd', optimizer: 'sgd', momentum: 0, lr: 0.1, wd: 0.01 },
-      { name: 'sgdm', optimizer: 'sgd', momentum: 0.9, lr: 0.1, wd: 0.01 },
-      { name: 'adamw', optimizer: 'adamw', momentum: 0, lr: 0.01, wd: 0.1 },
-      { name: 'adam-l2', optimizer: 'adam', momentum: 0, lr: 0.01, wd: 0.1 },
+      { name: 'sgd', optimizer: 'sgd', momentum: 0, betas: sgdBetas, lr: 0.1, wd: 0.01 },
+      { name: 'sgdm', optimizer: 'sgd', momentum: 0.9, betas: sgdBetas, lr: 0.1, wd: 0.01 },
+      { name: 'adamw', optimizer: 'adamw', momentum: 0, betas: adamBetas, lr: 0.01, wd: 0.1 },
+      { name: 'adam-l2', optimizer: 'adam', momentum: 0, betas: adamBetas, lr: 0.01, wd: 0.1 },
     ];
     const checks = { tolerance: 0.1, spreadFactor: 2, slopeBand: [0.4, 0.6] as [number, number] };
     const base = { ...checks, dataset, model: 'cnn4-si', trainSubset: null, evalSubset: 2000, pool: 2, batch: 128, runs };
