@@ -193,8 +193,9 @@ export const rotational: Experiment<RotationalPreset> = {
     const dataset = ctx.dataset ?? 'fashion-mnist';
     // The same λη = 1e-3 for all four (1/λη = 1000 steps; at 2e-3 PyTorch's SGD run had a
     // norm spike by λη·step 5). SGD and SGD + momentum share (η, λ); AdamW and Adam + L2 take
-    // η/(2λ) = 0.05, so that every layer starts below its AdamW equilibrium norm √(ηC/(2λ)) and
-    // approaches it as exp(−2λη·step) (docs/science.md, the calibration).
+    // η/(2λ) = 0.05, so that every layer starts below its AdamW equilibrium norm √(ηC/(2λ)) (the
+    // first layer only just: with a smaller η/(2λ) it starts far above and settles last;
+    // docs/science.md, the calibration).
     // Adam's β₂ = 0.99: v's memory (100 steps) is short against 1/λη. With torch's 0.999 it lags the
     // shrinking gradients of a growing layer, and AdamW's norms crept up for many 1/λη.
     const sgdBetas = [...ADAM_DEFAULTS.betas] as [number, number]; // unused by SGD
@@ -205,7 +206,9 @@ export const rotational: Experiment<RotationalPreset> = {
       { name: 'adamw', optimizer: 'adamw', momentum: 0, betas: adamBetas, lr: 0.01, wd: 0.1 },
       { name: 'adam-l2', optimizer: 'adam', momentum: 0, betas: adamBetas, lr: 0.01, wd: 0.1 },
     ];
-    const checks = { tolerance: 0.1, spreadFactor: 2, slopeBand: [0.4, 0.6] as [number, number] };
+    // ±15%: under AdamW the small first layer (288 weights) ends at 0.88–0.97 of its prediction
+    // over seeds, in PyTorch as here; every other layer and optimizer is within 4% (docs/science.md).
+    const checks = { tolerance: 0.15, spreadFactor: 2, slopeBand: [0.4, 0.6] as [number, number] };
     const base = { ...checks, dataset, model: 'cnn4-si', trainSubset: null, evalSubset: 2000, pool: 2, batch: 128, runs };
     if (scale === 'smoke') return { ...base, trainSubset: 1000, evalSubset: 500, widths: [8, 16, 32], steps: 60, logEvery: 5, evalEvery: 60, window: [0.03, 0.06] };
     const cpu = { ...base, steps: 3000, logEvery: 5, evalEvery: 1000, window: [2, 3] as [number, number] };
