@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { channelCsv } from '../../src/commands/metrics';
 import { readSafetensors } from '../../src/io/safetensors';
 import { channelAngles, readChannels } from '../../src/train/channels';
 import { parseConfig } from '../../src/train/config';
@@ -74,6 +75,12 @@ describe('a run with channelEvery', () => {
         });
       }
     }
+
+    // `ilr metrics RUN --channels --csv`: a row per step, layer and channel, every digit kept.
+    const rows = channelCsv(records).trim().split('\n');
+    expect(rows[0]).toBe('step,layer,channel,angular_update');
+    expect(rows).toHaveLength(1 + 2 * (32 + 64 + 128));
+    expect(rows[1 + 32 + 5]).toBe(`3,conv2.weight,5,${records[0].layers['conv2.weight'][5]}`);
 
     // A record written after the last checkpoint (a crash between them) is dropped by the resume.
     fs.appendFileSync(files.channels, JSON.stringify({ step: 7, layers: {} }) + '\n');
