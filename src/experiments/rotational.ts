@@ -219,9 +219,10 @@ export const rotational: Experiment<RotationalPreset> = {
     model: `${p.model}${p.widths ? `, conv widths ${p.widths.join('/')}` : ''}`,
     data: `${p.dataset}${p.pool > 1 ? ` pooled ${p.pool}×${p.pool}` : ''}${p.trainSubset ? `, ${p.trainSubset}-image training subset` : ''}`,
     batch: p.batch,
-    runs: p.runs.map((r) => `${RUN_LABELS[r.name]}: η ${r.lr}, λ ${r.wd} (λη ${fmt(lambdaEta(r))})`).join('; '),
+    runs: p.runs.map((r) => `${RUN_LABELS[r.name]}: η ${r.lr}, λ ${r.wd} (λη ${fmt(lambdaEta(r))})${r.optimizer.startsWith('adam') ? `, β ${r.betas.join('/')}` : ''}`).join('; '),
     steps: p.steps,
-    'measured at': `per-layer records every ${p.logEvery} steps; the checks read means over λη·step ${p.window[0]}–${p.window[1]}`,
+    'measured at': `per-layer records every ${p.logEvery} steps; the checks read the RMS angle and the mean |w| over λη·step ${p.window[0]}–${p.window[1]}`,
+    tolerances: `angle within ±${p.tolerance} of the prediction; Adam + L2's spread ≥ ${p.spreadFactor}× AdamW's; AdamW's log–log slope of |w| against C in [${p.slopeBand.join(', ')}] (docs/science.md, the calibration)`,
   }),
   plan: (p, ctx) => planOf(p, ctx),
   async run(p, ctx) {
