@@ -127,7 +127,10 @@ export async function runExperiment(exp: Experiment, ctx: Context, reportDir: st
   await exp.run(p, ctx);
   const images = await exp.plot(p, ctx);
   const verdicts = exp.check(p, ctx);
-  const other = ctx.optimizer && figureOptimizerLabel(ctx.optimizer);
+  // `--optimizer` naming the figure's own optimizer changes nothing, and the checks stay checks.
+  const own = exp.plan(p, ctx);
+  const changed = JSON.stringify(withFigureOptimizer(own, ctx)) !== JSON.stringify(own);
+  const other = ctx.optimizer && changed ? figureOptimizerLabel(ctx.optimizer) : undefined;
   const section: FigureSection = {
     id: exp.id,
     title: exp.title,

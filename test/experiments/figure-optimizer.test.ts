@@ -55,6 +55,11 @@ it('marks the checks informative: calibrated for the figure\'s own optimizer', a
     expect(section.notes![0]).toMatch(/reported as information/);
     const own = await runExperiment(fake, figureContext({ ...base, out: dir }, 'fake'), dir);
     expect(own.verdicts[0].informative).toBeUndefined();
+    // Naming the figure's own optimizer changes no run: the checks stay checks.
+    const decay = experimentById('decay');
+    const same = { ...decay, run: async () => undefined, plot: async () => [], check: () => [verdict('decay', 'a check', true, '1', '2')] };
+    const sgd = await runExperiment(same, figureContext({ ...base, out: dir, optimizer: { ...adamw, optimizer: 'sgd' } }, 'decay'), dir);
+    expect(sgd.verdicts[0].informative).toBeUndefined();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
