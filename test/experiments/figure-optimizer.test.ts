@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Context, Experiment, FigureOptimizer, figurePlan, runExperiment, verdict } from '../../src/experiments/frame';
+import { Experiment, FigureOptimizer, figurePlan, runExperiment, verdict } from '../../src/experiments/frame';
 import { experimentById } from '../../src/experiments/registry';
 import { figureContext } from '../../src/experiments/reproduce';
 import { figureOptimizerLabel } from '../../src/experiments/runs';
@@ -44,21 +44,17 @@ it('is refused by the figures that are not trainer runs of a free optimizer, wit
 it('marks the checks informative: calibrated for the figure\'s own optimizer', async () => {
   const dir = tmpDir('ilr-figure-optimizer-');
   try {
-    const fake: Experiment<null> = {
-      id: 'fake', title: 'a figure', claim: 'a claim', preset: () => null, settings: () => ({}), plan: () => [],
-      run: async () => undefined, plot: async () => [], check: () => [verdict('fake', 'a check', false, '1', '2')],
-    };
-    const ctx: Context = { ...figureContext({ ...base, out: dir, optimizer: adamw }, 'fake') };
-    const section = await runExperiment(fake, ctx, dir);
+    // The decay figure's plan, without its training: a check that fails, to see how it is reported.
+    const decay = experimentById('decay');
+    const stub: Experiment = { ...decay, run: async () => undefined, plot: async () => [], notes: undefined, check: () => [verdict('decay', 'a check', false, '1', '2')] };
+    const section = await runExperiment(stub, figureContext({ ...base, out: dir, optimizer: adamw }, 'decay'), dir);
     expect(section.verdicts[0]).toMatchObject({ passed: false, informative: true, expected: '2 (calibrated for the figure\'s own optimizer; this run: adamw)' });
     expect(section.settings.optimizer).toMatch(/^adamw for every run/);
     expect(section.notes![0]).toMatch(/reported as information/);
-    const own = await runExperiment(fake, figureContext({ ...base, out: dir }, 'fake'), dir);
+    const own = await runExperiment(stub, figureContext({ ...base, out: dir }, 'decay'), dir);
     expect(own.verdicts[0].informative).toBeUndefined();
     // Naming the figure's own optimizer changes no run: the checks stay checks.
-    const decay = experimentById('decay');
-    const same = { ...decay, run: async () => undefined, plot: async () => [], check: () => [verdict('decay', 'a check', true, '1', '2')] };
-    const sgd = await runExperiment(same, figureContext({ ...base, out: dir, optimizer: { ...adamw, optimizer: 'sgd' } }, 'decay'), dir);
+    const sgd = await runExperiment(stub, figureContext({ ...base, out: dir, optimizer: { ...adamw, optimizer: 'sgd' } }, 'decay'), dir);
     expect(sgd.verdicts[0].informative).toBeUndefined();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
