@@ -75,8 +75,9 @@ export class Program {
       if (f64) throw new Error(`program ${name}: input ${f64[0]} is float64, which WebGPU does not have; run this program with --ep cpu`);
     }
     for (const d of deviceOutputs) if (!outputs.includes(d)) throw new Error(`program ${name}: device output ${d} is not one of its outputs`);
+    const provider = providerOptions(ep, options.allowCpuFallback);
     const sessionOptions: ort.InferenceSession.SessionOptions = {
-      ...providerOptions(ep, options.allowCpuFallback),
+      ...provider,
       graphOptimizationLevel: 'all',
       intraOpNumThreads: options.threads ?? 0,
       interOpNumThreads: 1,
@@ -86,6 +87,12 @@ export class Program {
       // ms/step). Without the arena it is slower (637 ms/step).
       enableMemPattern: false,
       enableCpuMemArena: true,
+      // ORT's idle pool threads spin between ops by default. Whenever anything else wants the cores
+      // (a second process, the loop's own JS between runs) a spinning thread takes the time slice
+      // its peer needs: with another process busy on both cores, the preresnet20 step took
+      // 690–860 ms with the default spin, 440–500 ms without spinning and about the same with a
+      // 20 µs spin (cnn4: 131–199, 74–109, 80–89 ms). The short spin still catches back-to-back ops.
+      extra: { ...provider.extra, session: { ...(provider.extra?.session as object), 'intra_op.spin_duration_us': '20' } },
       ...(ep === 'webgpu' && deviceOutputs.length > 0 ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((o) => [o, 'gpu-buffer' as const])) } : {}),
       ...(options.profilePrefix ? { enableProfiling: true, profileFilePrefix: options.profilePrefix } : {}),
     };
