@@ -10,6 +10,13 @@ export function parseInputShape(text: string): InputShape {
   return shape;
 }
 
+/** A list of batch sizes, e.g. `128` or `32,128,256`. */
+export function parseBatches(text: string, flag = '--batch'): number[] {
+  const sizes = text.split(',').map((t) => Number(t.trim()));
+  if (!sizes.length || sizes.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`${flag} "${text}": expected whole numbers ≥ 1, separated by commas (e.g. 32,128,256)`);
+  return sizes;
+}
+
 export const parseEp = (text: string): ExecutionProvider => parseExecutionProvider(text, '--ep');
 
 /** Common yargs option definitions, so every command describes them the same way. */
