@@ -75,9 +75,8 @@ export class Program {
       if (f64) throw new Error(`program ${name}: input ${f64[0]} is float64, which WebGPU does not have; run this program with --ep cpu`);
     }
     for (const d of deviceOutputs) if (!outputs.includes(d)) throw new Error(`program ${name}: device output ${d} is not one of its outputs`);
-    const provider = providerOptions(ep, options.allowCpuFallback);
     const sessionOptions: ort.InferenceSession.SessionOptions = {
-      ...provider,
+      ...providerOptions(ep, options.allowCpuFallback),
       graphOptimizationLevel: 'all',
       intraOpNumThreads: options.threads ?? 0,
       interOpNumThreads: 1,
@@ -87,12 +86,10 @@ export class Program {
       // ms/step). Without the arena it is slower (637 ms/step).
       enableMemPattern: false,
       enableCpuMemArena: true,
-      // ORT's idle pool threads spin between ops by default. Whenever anything else wants the cores
-      // (a second process, the loop's own JS between runs) a spinning thread takes the time slice
-      // its peer needs: with another process busy on both cores, the preresnet20 step took
-      // 690–860 ms with the default spin, 440–500 ms without spinning and about the same with a
-      // 20 µs spin (cnn4: 131–199, 74–109, 80–89 ms). The short spin still catches back-to-back ops.
-      extra: { ...provider.extra, session: { ...(provider.extra?.session as object), 'intra_op.spin_duration_us': '20' } },
+      // ORT's pool threads keep spinning between ops (its default). Without the spin (or with a 20 µs
+      // one), a machine shared with other busy processes ran the preresnet20 step in 440–600 instead
+      // of 690–860 ms, but given the cores (run at nice −15) cnn4 lost about a quarter (66–68 vs
+      // 51–55 ms/step): waking a sleeping thread costs more than the small ops between large ones.
       ...(ep === 'webgpu' && deviceOutputs.length > 0 ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((o) => [o, 'gpu-buffer' as const])) } : {}),
       ...(options.profilePrefix ? { enableProfiling: true, profileFilePrefix: options.profilePrefix } : {}),
     };
