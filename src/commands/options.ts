@@ -11,9 +11,9 @@ export function parseInputShape(text: string): InputShape {
 }
 
 /** A list of batch sizes, e.g. `128` or `32,128,256`. */
-export function parseBatches(text: string, flag = '--batch'): number[] {
+export function parseBatches(text: string): number[] {
   const sizes = text.split(',').map((t) => Number(t.trim()));
-  if (!sizes.length || sizes.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`${flag} "${text}": expected whole numbers ≥ 1, separated by commas (e.g. 32,128,256)`);
+  if (!sizes.length || sizes.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`--batch "${text}": expected whole numbers ≥ 1, separated by commas (e.g. 32,128,256)`);
   return sizes;
 }
 
