@@ -1,6 +1,6 @@
 /**
- * Our side of the benchmark: the momentum train-step program of a model on one fixed synthetic
- * batch, timed over warm steps. Runs in its own process (worker.ts), so the peak RSS it reports
+ * Our side of the benchmark: the step engine's momentum train step of a model on one fixed
+ * synthetic batch, timed over warm steps. Runs in its own process (worker.ts), so the peak RSS it reports
  * is the training step's alone.
  */
 import * as fs from 'fs';
@@ -8,11 +8,12 @@ import * as path from 'path';
 import { Graph } from '../graph/ir';
 import { InputShape } from '../nn/model';
 import { modelSpec } from '../nn/spec';
+import { randomBatch } from '../bridge/parity';
+import { OptimizerConfig } from '../programs/optimizers';
 import { trainStepGraph } from '../programs/programs';
-import { advance, carriedOutputs } from '../runtime/carry';
 import { ExecutionProvider } from '../runtime/providers';
-import { sampleFeeds } from '../runtime/sample';
-import { Program, TensorFeeds } from '../runtime/session';
+import { StepEngine } from '../train/engine';
+import { Rng } from '../util/rng';
 
 export interface BenchCase {
   model: string;
@@ -55,33 +56,40 @@ export const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 };
 
+/** The optimizer the bench trains with: torch.optim.SGD with momentum, as the PyTorch side. */
+const benchOptimizer = (c: BenchCase): OptimizerConfig => ({ name: 'sgd', momentum: c.momentum });
+
+/** The train-step graph the bench's engine compiles (for the profile's node groups). */
 export function benchGraph(c: BenchCase): Graph {
   const spec = modelSpec(c.model, { inChannels: c.input[0] });
-  return trainStepGraph({ spec, batch: c.batch, input: c.input }, { name: 'sgd', momentum: c.momentum });
+  return trainStepGraph({ spec, batch: c.batch, input: c.input }, benchOptimizer(c));
 }
 
 /**
- * Times the momentum train step. Every step starts from the previous step's state, as in
- * training: on WebGPU it stays on the device (only the batch goes up, and loss and statistics
- * come down); on the CPU and CUDA it goes up and back each step, as the binding allows.
+ * Times the momentum train step through the step engine, as training runs it: every step starts
+ * from the previous step's state (on WebGPU it stays on the device; on the CPU and CUDA it goes up
+ * and back each step, as the binding allows), and returns loss, accuracy and statistics.
  */
 export async function benchOurs(c: BenchCase): Promise<SideResult> {
   const spec = modelSpec(c.model, { inChannels: c.input[0] });
-  const graph = benchGraph(c);
-  const feeds = sampleFeeds(graph, spec, c.input, c.seed, { lr: c.lr, wd: c.wd, momentum: c.momentum });
-  const carried = carriedOutputs(graph.outputs.keys());
-  const program = await Program.create(graph, { ep: c.ep, threads: c.threads, profilePrefix: c.profilePrefix, nchwc: c.nchwc }, carried);
-  const fetches = [...carried, 'loss', 'stats'];
-  let state: TensorFeeds = feeds;
+  const runtime = { ep: c.ep, threads: c.threads, nchwc: c.nchwc, ...(c.profilePrefix ? { profilePrefix: c.profilePrefix } : {}) };
+  const engine = await StepEngine.create({ spec, input: c.input, batch: c.batch, optimizer: benchOptimizer(c), runtime });
+  const rng = new Rng([c.seed, 'bench']);
+  const data = randomBatch(rng.fork('data'), c.batch, c.input, spec.numClasses);
+  const batch = [{ x: data.input, y: data.target }];
+  const hyper = { lr: c.lr, wd: new Float32Array(engine.trainable.length).fill(c.wd) };
+  let state = engine.upload(engine.initialState(c.seed));
   const times: number[] = [];
   for (let i = 0; i < c.warmup + c.steps; i++) {
     const t = performance.now();
-    state = advance(state, await program.runOnDevice(state, fetches), carried);
+    const r = await engine.step(state, batch, hyper);
     if (i >= c.warmup) times.push(performance.now() - t);
+    if (r.diverged) throw new Error(`bench of ${c.model}: step ${i} diverged (${r.diverged}); try a smaller --lr`);
+    state = r.state;
   }
-  if (c.profilePrefix) program.endProfiling();
+  // Releasing the session makes ORT write its profile.
+  await engine.release();
   const profile = c.profilePrefix ? profileFile(c.profilePrefix) : undefined;
-  await program.release();
   const ms = median(times);
   return {
     images_per_s: (c.batch * 1000) / ms,

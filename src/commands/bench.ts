@@ -10,12 +10,12 @@ import { runOursChild, runTorchChild } from '../bench/sides';
 import { BenchRow, combineRounds, formatTable } from '../bench/table';
 import { benchGraph } from '../bench/ours';
 import { InputShape } from '../nn/model';
-import { parseEp, parseInputShape } from './options';
+import { parseBatches, parseEp, parseInputShape } from './options';
 
 interface Args {
   model?: string;
   input?: string;
-  batch: number;
+  batch: string;
   steps: number;
   warmup: number;
   rounds: number;
@@ -44,7 +44,7 @@ export const benchCommand: CommandModule<object, Args> = {
     y
       .option('model', { type: 'string', describe: 'one model (default: preresnet20, preresnet32 on 3x32x32 and cnn4 on 1x28x28)' })
       .option('input', { type: 'string', describe: 'input shape CxHxW for --model (default 3x32x32)' })
-      .option('batch', { type: 'number', default: 128 })
+      .option('batch', { type: 'string', default: '128', describe: 'images per step; a list such as 32,128,256 gives a row per batch size' })
       .option('steps', { type: 'number', default: 12, describe: 'timed steps per round' })
       .option('warmup', { type: 'number', default: 3, describe: 'untimed steps first' })
       .option('rounds', { type: 'number', default: 2, describe: 'rounds per side, alternating ours and PyTorch; the median of the round medians is reported' })
@@ -58,32 +58,36 @@ export const benchCommand: CommandModule<object, Args> = {
       .option('wd', { type: 'number', default: 5e-4 })
       .option('seed', { type: 'number', default: 0 }),
   handler: async (a) => {
-    if (a.steps < 1 || a.warmup < 0 || a.rounds < 1 || a.threads < 1 || a.batch < 1) throw new Error('--steps, --rounds, --threads and --batch must be ≥ 1, --warmup ≥ 0');
+    if (a.steps < 1 || a.warmup < 0 || a.rounds < 1 || a.threads < 1) throw new Error('--steps, --rounds and --threads must be ≥ 1, --warmup ≥ 0');
+    const batches = parseBatches(a.batch);
     const ep = parseEp(a.ep);
     const suite = a.model ? [{ model: a.model, input: parseInputShape(a.input ?? '3x32x32') }] : DEFAULT_SUITE;
-    console.log(`ours on ${ep}; batch ${a.batch}, ${a.threads} threads (ORT intra-op / torch.set_num_threads), SGD lr ${a.lr} momentum ${a.momentum} wd ${a.wd}; ` +
+    console.log(`ours on ${ep}; batch ${batches.join(', ')}, ${a.threads} threads (ORT intra-op / torch.set_num_threads), SGD lr ${a.lr} momentum ${a.momentum} wd ${a.wd}; ` +
       `${a.warmup} warm-up + ${a.steps} timed steps × ${a.rounds} rounds${a['vs-torch'] ? ', ours and PyTorch alternating' : ''}; each side in its own process (peak = its max RSS)`);
     const rows: BenchRow[] = [];
-    for (const { model, input } of suite) {
-      const c: BenchCase = { model, input, batch: a.batch, steps: a.steps, warmup: a.warmup, threads: a.threads, lr: a.lr, momentum: a.momentum, wd: a.wd, seed: a.seed, nchwc: a.nchwc, ep };
+    const cases = suite.flatMap(({ model, input }) => batches.map((batch): BenchCase => (
+      { model, input, batch, steps: a.steps, warmup: a.warmup, threads: a.threads, lr: a.lr, momentum: a.momentum, wd: a.wd, seed: a.seed, nchwc: a.nchwc, ep }
+    )));
+    for (const c of cases) {
       const ours: SideResult[] = [];
       const torch: SideResult[] = [];
       for (let r = 0; r < a.rounds; r++) {
         ours.push(runOursChild(c));
         if (a['vs-torch']) torch.push(runTorchChild(c));
       }
-      const row: BenchRow = { model, input, batch: a.batch, threads: a.threads, ours: combineRounds(a.batch, ours), ...(torch.length ? { torch: combineRounds(a.batch, torch) } : {}) };
+      const row: BenchRow = { model: c.model, input: c.input, batch: c.batch, threads: a.threads, ours: combineRounds(c.batch, ours), ...(torch.length ? { torch: combineRounds(c.batch, torch) } : {}) };
       rows.push(row);
-      console.error(`${model}: ours (${ep}) ${row.ours.ms_per_step.toFixed(1)} ms/step${row.torch ? `, PyTorch (${row.torch.device}) ${row.torch.ms_per_step.toFixed(1)} ms/step` : ''}`);
+      const label = `${c.model} (batch ${c.batch})`;
+      console.error(`${label}: ours (${ep}) ${row.ours.ms_per_step.toFixed(1)} ms/step${row.torch ? `, PyTorch (${row.torch.device}) ${row.torch.ms_per_step.toFixed(1)} ms/step` : ''}`);
       if (a.profile) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-bench-'));
         try {
-          const p = runOursChild({ ...c, profilePrefix: path.join(dir, model) });
+          const p = runOursChild({ ...c, profilePrefix: path.join(dir, c.model) });
           const lines = summarizeProfile(readProfile(p.profile!), nodeGroups(benchGraph(c), await serializeOptions({ ep, nchwc: c.nchwc })), c.warmup);
-          console.log(`\nprofile of ${model} (ORT kernel time per step, ${c.steps} profiled steps):\n${formatProfile(lines)}\n`);
+          console.log(`\nprofile of ${label} (ORT kernel time per step, ${c.steps} profiled steps):\n${formatProfile(lines)}\n`);
           if (a['vs-torch']) {
             const torchProfile = runTorchChild(c, true).profile_ms!;
-            console.log(`where the gap is, ${model} (ours: ORT kernel time; PyTorch: self CPU time per op, torch.profiler; both profiled runs):\n${formatGap(gapByCategory(lines, torchProfile))}\n`);
+            console.log(`where the gap is, ${label} (ours: ORT kernel time; PyTorch: self CPU time per op, torch.profiler; both profiled runs):\n${formatGap(gapByCategory(lines, torchProfile))}\n`);
           }
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });

@@ -17,6 +17,13 @@ export function parseBetas(text: string): [number, number] {
   return [betas[0], betas[1]];
 }
 
+/** A list of batch sizes, e.g. `128` or `32,128,256`. */
+export function parseBatches(text: string): number[] {
+  const sizes = text.split(',').map((t) => Number(t.trim()));
+  if (!sizes.length || sizes.some((b) => !Number.isInteger(b) || b < 1)) throw new Error(`--batch "${text}": expected whole numbers ≥ 1, separated by commas (e.g. 32,128,256)`);
+  return sizes;
+}
+
 export const parseEp = (text: string): ExecutionProvider => parseExecutionProvider(text, '--ep');
 
 /** Common yargs option definitions, so every command describes them the same way. */

@@ -86,6 +86,10 @@ export class Program {
       // ms/step). Without the arena it is slower (637 ms/step).
       enableMemPattern: false,
       enableCpuMemArena: true,
+      // ORT's pool threads keep spinning between ops (its default). Beside other busy processes,
+      // not spinning (or a 20 µs spin) was faster: preresnet20 440–600 against 690–860 ms/step. On
+      // an idle machine it was slower: cnn4 68–76 (20 µs: 62–71) against 58–59 ms/step, preresnet20
+      // 280–302 (20 µs: 258–280) against 235–284: waking a sleeping thread costs more than it saves.
       ...(ep === 'webgpu' && deviceOutputs.length > 0 ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((o) => [o, 'gpu-buffer' as const])) } : {}),
       ...(options.profilePrefix ? { enableProfiling: true, profileFilePrefix: options.profilePrefix } : {}),
     };
