@@ -12,6 +12,8 @@ SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
 WEBGPU_ENV := VK_ICD_FILENAMES=$${VK_ICD_FILENAMES:-$$( [ -f $(SWIFTSHADER_ICD) ] && echo $(SWIFTSHADER_ICD) )} XDG_RUNTIME_DIR=$${XDG_RUNTIME_DIR:-$$(mktemp -d)}
 SCALE ?= cpu
 OUT ?= reports
+# e.g. BATCH=32,128,256: one row per model and batch size.
+BATCH ?= 128
 STAMP := node_modules/.setup-stamp
 
 .PHONY: help setup system-deps build test reproduce models bench doctor clean
@@ -21,7 +23,8 @@ help:
 	@echo "make test        build and run the test suite"
 	@echo "make setup       npm ci (ORT_INSTALL=skip|cuda) and Debian packages (python3-torch, python3-onnx, dataset-fashion-mnist, chromium, libvulkan1, slurm-wlm, munge)"
 	@echo "make doctor      check an execution provider (EP=cpu|cuda|webgpu)"
-	@echo "make build | models | bench | clean"
+	@echo "make bench       ours against PyTorch, img/s and peak memory (BATCH=32,128,256 for more rows)"
+	@echo "make build | models | clean"
 
 setup: $(STAMP) system-deps
 
@@ -55,7 +58,7 @@ models: build
 	node dist/cli.js models --out models
 
 bench: build
-	node dist/cli.js bench --vs-torch
+	node dist/cli.js bench --vs-torch --batch $(BATCH)
 
 doctor: build
 	$(WEBGPU_ENV) node dist/cli.js doctor --ep $(EP)
