@@ -45,7 +45,12 @@ export interface SlotDef {
   scalar?: boolean;
 }
 
+/** The settings of OptimizerConfig beyond its name that an optimizer may read. */
+export type OptimizerSetting = Exclude<keyof OptimizerConfig, 'name'>;
+
 export interface OptimizerDef {
+  /** The settings it reads: a command refuses a flag for any other (e.g. --betas with sgd). */
+  settings: readonly OptimizerSetting[];
   /** State slots kept per trainable tensor (checkpoint names `optimizer.<slot>.<param>`). */
   slots(c: OptimizerConfig): SlotDef[];
   /** The scalar hyperparameters the program takes as inputs, with their values for this config. */
@@ -89,6 +94,7 @@ function momentumDirection(u: UpdateInputs, d: Value, c: OptimizerConfig): Value
 
 function sgdFamily(decoupled: boolean): OptimizerDef {
   return {
+    settings: ['momentum', 'nesterov'],
     slots: (c) => (c.momentum > 0 ? [{ name: 'momentum_buffer' }] : []),
     hyper: (c): Record<string, number> => (c.momentum > 0 ? { momentum: c.momentum } : {}),
     update(u, lr, c) {
@@ -133,6 +139,7 @@ const adamSettings = (c: OptimizerConfig) => ({ betas: c.betas ?? ADAM_DEFAULTS.
 
 function adamFamily(decoupled: boolean): OptimizerDef {
   return {
+    settings: ['betas', 'eps'],
     slots: () => [{ name: 'step', scalar: true }, { name: 'exp_avg' }, { name: 'exp_avg_sq' }],
     hyper: (c) => {
       const { betas, eps } = adamSettings(c);
