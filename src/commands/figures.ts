@@ -10,8 +10,8 @@ import { colorEnabled } from '../util/progress';
 import { RunsSubmitted } from '../experiments/runs';
 import { describeCost } from '../launch/cost';
 import { LaunchArgs, launchOptions, parseLauncher } from './launch-options';
-import { ADAM_DEFAULTS, optimizerDef, OptimizerName, OptimizerSetting, OPTIMIZERS } from '../programs/optimizers';
-import { commonOptions, parseBetas, parseEp } from './options';
+import { ADAM_DEFAULTS, OptimizerName, OPTIMIZERS } from '../programs/optimizers';
+import { commonOptions, OPTIMIZER_FLAGS, parseBetas, parseEp, refuseForeignOptimizerFlags } from './options';
 
 interface FigureArgs extends LaunchArgs {
   scale: string;
@@ -68,22 +68,14 @@ function options(a: FigureArgs): FigureOptions {
   };
 }
 
-/** The optimizer setting each companion flag of `--optimizer` gives. */
-const COMPANIONS = { momentum: 'momentum', nesterov: 'nesterov', betas: 'betas', 'adam-eps': 'eps' } as const satisfies Record<string, OptimizerSetting>;
-const COMPANION_FLAGS = Object.keys(COMPANIONS) as (keyof typeof COMPANIONS)[];
-
 /** The optimizer `--optimizer` and its companions choose for every run, or undefined for the figures' own. */
 function figureOptimizer(a: FigureArgs): FigureOptimizer | undefined {
-  const companions = COMPANION_FLAGS.filter((k) => a[k] !== undefined);
+  const companions = OPTIMIZER_FLAGS.filter((k) => a[k] !== undefined);
   if (!a.optimizer) {
     if (companions.length) throw new Error(`${companions.map((k) => `--${k}`).join(', ')} set the optimizer of a figure's runs: give --optimizer too`);
     return undefined;
   }
-  const takes = COMPANION_FLAGS.filter((k) => optimizerDef(a.optimizer!).settings.includes(COMPANIONS[k]));
-  const misplaced = companions.filter((k) => !takes.includes(k));
-  if (misplaced.length) {
-    throw new Error(`${misplaced.map((k) => `--${k}`).join(', ')} ${misplaced.length > 1 ? 'do' : 'does'} not apply to --optimizer ${a.optimizer} (it takes ${takes.map((k) => `--${k}`).join(', ')})`);
-  }
+  refuseForeignOptimizerFlags(a.optimizer, companions);
   return {
     optimizer: a.optimizer as OptimizerName,
     momentum: a.momentum ?? 0,

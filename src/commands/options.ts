@@ -1,6 +1,7 @@
 /** Option parsing shared by the commands: each parser says what is wrong and what a good value looks like. */
 import { InputShape } from '../nn/model';
 import { ExecutionProvider, parseExecutionProvider } from '../runtime/providers';
+import { optimizerDef, OptimizerSetting } from '../programs/optimizers';
 
 export function parseInputShape(text: string): InputShape {
   const m = /^(\d+)x(\d+)x(\d+)$/.exec(text.trim());
@@ -15,6 +16,20 @@ export function parseBetas(text: string): [number, number] {
   const betas = text.split(',').map(Number);
   if (betas.length !== 2 || !betas.every(Number.isFinite)) throw new Error(`--betas "${text}": expected two numbers β₁,β₂, e.g. 0.9,0.999`);
   return [betas[0], betas[1]];
+}
+
+/** The optimizer setting each companion flag of `--optimizer` gives. */
+const OPTIMIZER_SETTING_OF_FLAG = { momentum: 'momentum', nesterov: 'nesterov', betas: 'betas', 'adam-eps': 'eps' } as const satisfies Record<string, OptimizerSetting>;
+export type OptimizerFlag = keyof typeof OPTIMIZER_SETTING_OF_FLAG;
+export const OPTIMIZER_FLAGS = Object.keys(OPTIMIZER_SETTING_OF_FLAG) as OptimizerFlag[];
+
+/** Refuses companion flags (given on the command line) that `optimizer` does not read, e.g. --betas with sgd. */
+export function refuseForeignOptimizerFlags(optimizer: string, given: readonly string[]): void {
+  const takes = OPTIMIZER_FLAGS.filter((k) => optimizerDef(optimizer).settings.includes(OPTIMIZER_SETTING_OF_FLAG[k]));
+  const foreign = OPTIMIZER_FLAGS.filter((k) => given.includes(k) && !takes.includes(k));
+  if (foreign.length) {
+    throw new Error(`${foreign.map((k) => `--${k}`).join(', ')} ${foreign.length > 1 ? 'do' : 'does'} not apply to --optimizer ${optimizer} (it takes ${takes.map((k) => `--${k}`).join(', ')})`);
+  }
 }
 
 /** A list of batch sizes, e.g. `128` or `32,128,256`. */

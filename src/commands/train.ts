@@ -12,7 +12,7 @@ import { readRunConfig, ResumeChanges, rollingCheckpointsOf, runFiles } from '..
 import { parseSchedule } from '../train/schedule';
 import { train } from '../train/trainer';
 import { prepareRunDir } from '../launch/task';
-import { commonOptions, parseBetas, parseEp } from './options';
+import { commonOptions, parseBetas, parseEp, refuseForeignOptimizerFlags } from './options';
 
 export interface TrainArgs {
   model?: string;
@@ -98,6 +98,7 @@ export async function configFromArgs(a: TrainArgs): Promise<TrainConfig> {
   if (!a.model) throw new Error('--model is required (or --resume RUN_DIR)');
   if (!DATASET_NAMES.includes(a.dataset as DatasetName)) throw new Error(`--dataset "${a.dataset}": expected one of ${DATASET_NAMES.join(', ')}`);
   if ((a.epochs === undefined) === (a.steps === undefined)) throw new Error('give exactly one of --epochs and --steps');
+  refuseForeignOptimizerFlags(a.optimizer, a.given ?? []);
   const dataset = a.dataset as DatasetName;
   const steps = a.steps ?? (await epochSteps({ dataset, trainSubset: a['train-subset'] ?? null, dataSeed: a['data-seed'], dataDir: a['data-dir'], batchSize: a['batch-size'] }, a.epochs!));
   return resolveConfig({
@@ -211,7 +212,7 @@ export function trainOptions(y: Argv) {
 
 /** The training config that `ilr train ARGV` would run (for `ilr sweep -- ARGV`). */
 export async function configFromArgv(argv: readonly string[], what: string): Promise<TrainConfig> {
-  const y = trainOptions(yargs([...argv])).strict().exitProcess(false).fail((msg, err) => {
+  const y = trainOptions(yargs([...argv])).middleware(recordGiven).strict().exitProcess(false).fail((msg, err) => {
     throw new Error(`${what}: ${err?.message ?? msg}`);
   });
   const a = (await y.parseAsync()) as unknown as TrainArgs & { _: (string | number)[] };

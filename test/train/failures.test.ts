@@ -151,6 +151,7 @@ describe('bad input is refused before any work starts', () => {
   it('a schedule that does not parse', () => refused(['--model', 'cnn4', '--steps', '5', '--schedule', 'wd_40_lr_x'], /--schedule "wd_40_lr_x": not JSON, not a file, and not of the form wd_x_y_lr_z_u/));
   it('a schedule of an unknown kind', () => refused(['--model', 'cnn4', '--steps', '5', '--schedule', '{"kind":"step"}'], /unknown kind "step"/));
   it('an unknown data set', () => refused(['--model', 'cnn4', '--steps', '5', '--dataset', 'imagenet'], /--dataset "imagenet": expected one of/));
+  it('an optimizer flag the optimizer does not read', () => refused(['--model', 'cnn4', '--steps', '5', '--optimizer', 'sgd', '--betas', '0.9,0.99'], /--betas does not apply to --optimizer sgd \(it takes --momentum, --nesterov\)/));
   it('a negative thread count', () => refused(['--model', 'cnn4', '--steps', '5', '--threads', '-1'], /threads must be a non-negative integer \(0 = one per core\), got -1/));
   it('a config file with a bad value', async () => {
     const config = writeConfig(dir, 'bad.json', { ...tinyConfig(), momentum: 1.5 });
