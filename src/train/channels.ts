@@ -6,12 +6,12 @@
  * is scale-invariant on its own, so each one has its own rotational equilibrium.
  *
  * The angles come from the host copies of the state before and after the step, in float64: no
- * per-channel output is added to the step program, so the other steps cost nothing more.
+ * per-channel output is added to the step program, so the other steps cost nothing more. The
+ * trainer appends the records with StepLines, which cuts them back on a resume.
  */
 import * as fs from 'fs';
-import { appendLine } from '../io/files';
 import type { TensorMap } from '../io/safetensors';
-import { angularUpdate, MetricsLog } from './metrics';
+import { angularUpdate } from './metrics';
 
 export interface ChannelRecord {
   step: number;
@@ -50,24 +50,6 @@ export function channelRecord(step: number, before: TensorMap, after: TensorMap,
     layers[name] = channelAngles(a.data as ArrayLike<number>, b.data as ArrayLike<number>, a.shape[0]);
   }
   return { step, layers };
-}
-
-/** Append-only, one line per recorded step; a resumed run first cuts the lines after its checkpoint. */
-export class ChannelLog {
-  private readonly log: MetricsLog;
-
-  constructor(readonly file: string) {
-    this.log = new MetricsLog(file);
-  }
-
-  append(r: ChannelRecord): void {
-    appendLine(this.file, JSON.stringify(r));
-  }
-
-  /** Keeps the records of steps ≤ `step` (the checkpoint a run resumes from). */
-  truncateAfter(step: number): void {
-    this.log.truncateAfter(step);
-  }
 }
 
 /** The per-channel records of a run, in step order; a last line without its newline (being written, or cut by a crash) is left out. */

@@ -4,7 +4,7 @@
  * metrics.jsonl log that holds them.
  */
 import * as fs from 'fs';
-import { appendLine, writeFileAtomic } from '../io/files';
+import { StepLines } from '../io/step-lines';
 import { EventWriter } from '../io/tensorboard';
 import type { Equilibrium } from '../programs/optimizers';
 import { STAT_COLUMNS } from '../programs/update';
@@ -169,12 +169,16 @@ export interface MetricsSink {
   resumeAt(step: number, kept: readonly MetricsRecord[]): void;
 }
 
-/** Append-only JSONL, copied to the sinks. A resumed run first cuts the lines written after its checkpoint. */
+/** Append-only JSONL (StepLines), copied to the sinks. A resumed run first cuts the lines written after its checkpoint. */
 export class MetricsLog {
-  constructor(readonly file: string, private readonly sinks: readonly MetricsSink[] = []) {}
+  private readonly lines: StepLines<MetricsRecord>;
+
+  constructor(readonly file: string, private readonly sinks: readonly MetricsSink[] = []) {
+    this.lines = new StepLines(file);
+  }
 
   append(r: MetricsRecord): void {
-    appendLine(this.file, JSON.stringify(r));
+    this.lines.append(r);
     for (const s of this.sinks) s.append(r);
   }
 
@@ -186,23 +190,9 @@ export class MetricsLog {
     for (const s of this.sinks) s.resumeAt(step, kept);
   }
 
-  /**
-   * Keeps the records of steps ≤ `step` (the checkpoint a run resumes from), without the
-   * evaluations at `step` itself unless `evalsAtStep`. The rewrite is atomic: a kill during it
-   * leaves the old log, which the next resume cuts again.
-   */
+  /** Keeps the records of steps ≤ `step` (the checkpoint a run resumes from), without the evaluations at `step` itself unless `evalsAtStep`. */
   truncateAfter(step: number, { evalsAtStep = true } = {}): void {
-    if (!fs.existsSync(this.file)) return;
-    const kept = fs.readFileSync(this.file, 'utf8').split('\n').filter((line) => {
-      if (!line.trim()) return false;
-      try {
-        const r = JSON.parse(line) as MetricsRecord;
-        return r.step < step || (r.step === step && (evalsAtStep || r.type !== 'eval'));
-      } catch {
-        return false; // a line cut by a crash
-      }
-    });
-    writeFileAtomic(this.file, kept.map((l) => l + '\n').join(''));
+    this.lines.truncateAfter(step, (r) => evalsAtStep || r.type !== 'eval');
   }
 }
 

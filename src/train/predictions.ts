@@ -4,8 +4,7 @@
  * The fast-equilibrium figure compares the distribution of these labels over many runs.
  */
 import * as fs from 'fs';
-import { appendLine } from '../io/files';
-import { MetricsLog } from './metrics';
+import { StepLines } from '../io/step-lines';
 
 export interface PredictionRecord {
   step: number;
@@ -14,19 +13,19 @@ export interface PredictionRecord {
 }
 
 export class PredictionLog {
-  private readonly log: MetricsLog;
+  private readonly lines: StepLines<PredictionRecord>;
 
   constructor(readonly file: string) {
-    this.log = new MetricsLog(file);
+    this.lines = new StepLines(file);
   }
 
   append(step: number, labels: Uint8Array): void {
-    appendLine(this.file, JSON.stringify({ step, labels: Buffer.from(labels).toString('base64') } satisfies PredictionRecord));
+    this.lines.append({ step, labels: Buffer.from(labels).toString('base64') });
   }
 
   /** Keeps the evaluations of steps ≤ `step` (the checkpoint a run resumes from), those at `step` only if `evalsAtStep`. */
   truncateAfter(step: number, { evalsAtStep = true } = {}): void {
-    this.log.truncateAfter(evalsAtStep ? step : step - 1); // every line is an evaluation
+    this.lines.truncateAfter(step, () => evalsAtStep); // every line is an evaluation
   }
 }
 
