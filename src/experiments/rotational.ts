@@ -17,7 +17,7 @@ import { blockMeans, windowMean } from '../analysis/equilibrium';
 import { datasetInfo } from '../data';
 import { modelLayout } from '../nn/model';
 import { modelSpec } from '../nn/spec';
-import { ADAM_DEFAULTS, optimizerDef, OptimizerName } from '../programs/optimizers';
+import { optimizerDef, OptimizerName } from '../programs/optimizers';
 import { PALETTE, Series } from '../plot/spec';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
@@ -32,7 +32,7 @@ export interface RotationalRun {
   optimizer: OptimizerName;
   momentum: number;
   /** adam, adamw: (β₁, β₂). */
-  betas: [number, number];
+  betas?: [number, number];
   lr: number;
   wd: number;
 }
@@ -60,7 +60,7 @@ const lambdaEta = (r: Pick<RotationalRun, 'lr' | 'wd'>) => r.lr * r.wd;
 
 const runConfig = (p: RotationalPreset, r: RotationalRun, ctx: Pick<Context, 'dataDir' | 'seed'>): TrainConfig => resolveConfig({
   model: p.model, widths: p.widths, dataset: p.dataset, dataDir: ctx.dataDir, trainSubset: p.trainSubset, testSubset: p.evalSubset, pool: p.pool,
-  evalTrainSubset: 0, batchSize: p.batch, optimizer: r.optimizer, momentum: r.momentum, betas: r.betas, lr: r.lr, wd: r.wd, steps: p.steps, seed: ctx.seed,
+  evalTrainSubset: 0, batchSize: p.batch, optimizer: r.optimizer, momentum: r.momentum, ...(r.betas && { betas: r.betas }), lr: r.lr, wd: r.wd, steps: p.steps, seed: ctx.seed,
   logEvery: p.logEvery, layerEvery: p.logEvery, evalEvery: p.evalEvery,
 });
 
@@ -198,11 +198,10 @@ export const rotational: Experiment<RotationalPreset> = {
     // docs/science.md, the calibration).
     // Adam's β₂ = 0.99: v's memory (100 steps) is short against 1/λη. With torch's 0.999 it lags the
     // shrinking gradients of a growing layer, and AdamW's norms crept up for many 1/λη.
-    const sgdBetas = [...ADAM_DEFAULTS.betas] as [number, number]; // unused by SGD
     const adamBetas: [number, number] = [0.9, 0.99];
     const runs: RotationalRun[] = [
-      { name: 'sgd', optimizer: 'sgd', momentum: 0, betas: sgdBetas, lr: 0.1, wd: 0.01 },
-      { name: 'sgdm', optimizer: 'sgd', momentum: 0.9, betas: sgdBetas, lr: 0.1, wd: 0.01 },
+      { name: 'sgd', optimizer: 'sgd', momentum: 0, lr: 0.1, wd: 0.01 },
+      { name: 'sgdm', optimizer: 'sgd', momentum: 0.9, lr: 0.1, wd: 0.01 },
       { name: 'adamw', optimizer: 'adamw', momentum: 0, betas: adamBetas, lr: 0.01, wd: 0.1 },
       { name: 'adam-l2', optimizer: 'adam', momentum: 0, betas: adamBetas, lr: 0.01, wd: 0.1 },
     ];
@@ -219,7 +218,7 @@ export const rotational: Experiment<RotationalPreset> = {
     model: `${p.model}${p.widths ? `, conv widths ${p.widths.join('/')}` : ''}`,
     data: `${p.dataset}${p.pool > 1 ? ` pooled ${p.pool}×${p.pool}` : ''}${p.trainSubset ? `, ${p.trainSubset}-image training subset` : ''}`,
     batch: p.batch,
-    runs: p.runs.map((r) => `${RUN_LABELS[r.name]}: η ${r.lr}, λ ${r.wd} (λη ${fmt(lambdaEta(r))})${r.optimizer.startsWith('adam') ? `, β ${r.betas.join('/')}` : ''}`).join('; '),
+    runs: p.runs.map((r) => `${RUN_LABELS[r.name]}: η ${r.lr}, λ ${r.wd} (λη ${fmt(lambdaEta(r))})${r.betas ? `, β ${r.betas.join('/')}` : ''}`).join('; '),
     steps: p.steps,
     'measured at': `per-layer records every ${p.logEvery} steps; the checks read the RMS angle and the mean |w| over λη·step ${p.window[0]}–${p.window[1]}`,
     tolerances: `angle within ±${p.tolerance} of the prediction; Adam + L2's spread ≥ ${p.spreadFactor}× AdamW's; AdamW's log–log slope of |w| against C in [${p.slopeBand.join(', ')}] (docs/science.md, the calibration)`,
