@@ -50,16 +50,35 @@ export function nodeGroups(graph: Graph, options: SerializeOptions = {}): Map<st
   return groups;
 }
 
+/** One tensor of an ORT profile event: its element type and shape, e.g. `{ float: [128, 16, 32, 32] }`. */
+type ProfileTensor = Record<string, number[]>;
+
 export interface ProfileEvent {
   cat?: string;
   name?: string;
   ts?: number;
   dur?: number;
-  args?: { op_name?: string };
+  args?: { op_name?: string; input_type_shape?: ProfileTensor[]; output_type_shape?: ProfileTensor[] };
 }
 
 /** Sums kernel times per group as ms per run, over the runs after the first `skipRuns` (warm-up). */
 export function summarizeProfile(events: readonly ProfileEvent[], groups: Map<string, string>, skipRuns = 0): ProfileLine[] {
+  return sumKernels(events, (node, e) => groupOf(node, e, groups), skipRuns);
+}
+
+/**
+ * The same sums by group and tensor shapes, which tells the layers apart: e.g. a weight-gradient
+ * conv of a 32×32 layer against the forward conv of the same layer, or a node that reads its input
+ * from memory rather than cache (same shapes as another, slower).
+ */
+export function summarizeByShape(events: readonly ProfileEvent[], groups: Map<string, string>, skipRuns = 0): ProfileLine[] {
+  const shapes = (ts: ProfileTensor[] = []) => ts.map((t) => Object.values(t)[0]?.join('x') ?? '?').join(', ');
+  return sumKernels(events, (node, e) => `${groupOf(node, e, groups)}  ${shapes(e.args?.input_type_shape)} -> ${shapes(e.args?.output_type_shape)}`, skipRuns);
+}
+
+const groupOf = (node: string, e: ProfileEvent, groups: Map<string, string>): string => groups.get(node) ?? e.args?.op_name ?? 'other';
+
+function sumKernels(events: readonly ProfileEvent[], keyOf: (node: string, e: ProfileEvent) => string, skipRuns: number): ProfileLine[] {
   const runs = events.filter((e) => e.name === 'model_run').map((e) => e.ts ?? 0).sort((a, b) => a - b);
   if (runs.length <= skipRuns) throw new Error(`the profile holds ${runs.length} runs, none after the ${skipRuns} warm-up runs`);
   const from = runs[skipRuns];
@@ -68,11 +87,11 @@ export function summarizeProfile(events: readonly ProfileEvent[], groups: Map<st
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time') || (e.ts ?? 0) < from) continue;
     const node = e.name.slice(0, -'_kernel_time'.length);
-    const group = groups.get(node) ?? e.args?.op_name ?? 'other';
-    const s = sums.get(group) ?? { us: 0, nodes: new Set<string>() };
+    const key = keyOf(node, e);
+    const s = sums.get(key) ?? { us: 0, nodes: new Set<string>() };
     s.us += e.dur ?? 0;
     s.nodes.add(node);
-    sums.set(group, s);
+    sums.set(key, s);
   }
   const total = [...sums.values()].reduce((a, s) => a + s.us, 0);
   return [...sums.entries()]
@@ -84,10 +103,19 @@ export function readProfile(file: string): ProfileEvent[] {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
 
-export function formatProfile(lines: readonly ProfileLine[]): string {
+/** One aligned row per group, heaviest first; with `limit`, the first `limit` rows and one line for the rest. */
+export function formatProfile(lines: readonly ProfileLine[], limit = lines.length): string {
   const total = lines.reduce((a, l) => a + l.ms, 0);
-  const width = Math.max(28, ...lines.map((l) => l.group.length));
-  const rows = lines.map((l) => `${l.group.padEnd(width)} ${l.ms.toFixed(1).padStart(8)} ms ${(100 * l.share).toFixed(1).padStart(6)} %  ${String(l.nodes).padStart(4)} nodes`);
+  const shown = lines.slice(0, limit);
+  const rest = lines.slice(limit);
+  const width = Math.max(28, ...shown.map((l) => l.group.length));
+  const row = (name: string, ms: number, share: number, nodes: number) =>
+    `${name.padEnd(width)} ${ms.toFixed(1).padStart(8)} ms ${(100 * share).toFixed(1).padStart(6)} %  ${String(nodes).padStart(4)} nodes`;
+  const rows = shown.map((l) => row(l.group, l.ms, l.share, l.nodes));
+  if (rest.length) {
+    const sum = (f: (l: ProfileLine) => number) => rest.reduce((a, l) => a + f(l), 0);
+    rows.push(row(`(${rest.length} more)`, sum((l) => l.ms), sum((l) => l.share), sum((l) => l.nodes)));
+  }
   return [...rows, `${'total (kernels)'.padEnd(width)} ${total.toFixed(1).padStart(8)} ms`].join('\n');
 }
 

@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CommandModule } from 'yargs';
 import { BenchCase, SideResult } from '../bench/ours';
-import { formatGap, formatProfile, gapByCategory, nodeGroups, readProfile, summarizeProfile } from '../bench/profile';
+import { formatGap, formatProfile, gapByCategory, nodeGroups, readProfile, summarizeByShape, summarizeProfile } from '../bench/profile';
 import { serializeOptions } from '../runtime/session';
 import { runOursChild, runTorchChild } from '../bench/sides';
 import { BenchRow, combineRounds, formatTable } from '../bench/table';
@@ -31,6 +31,9 @@ interface Args {
 }
 
 /** The default suite of the issue: preresnet20/32 on CIFAR-sized input, cnn4 on MNIST-sized input. */
+/** Rows of the by-shape profile: enough for every layer width's convs and their largest copies. */
+const PROFILE_SHAPE_ROWS = 25;
+
 export const DEFAULT_SUITE: { model: string; input: InputShape }[] = [
   { model: 'preresnet20', input: [3, 32, 32] },
   { model: 'preresnet32', input: [3, 32, 32] },
@@ -83,8 +86,11 @@ export const benchCommand: CommandModule<object, Args> = {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-bench-'));
         try {
           const p = runOursChild({ ...c, profilePrefix: path.join(dir, c.model) });
-          const lines = summarizeProfile(readProfile(p.profile!), nodeGroups(benchGraph(c), await serializeOptions({ ep, nchwc: c.nchwc })), c.warmup);
+          const events = readProfile(p.profile!);
+          const groups = nodeGroups(benchGraph(c), await serializeOptions({ ep, nchwc: c.nchwc }));
+          const lines = summarizeProfile(events, groups, c.warmup);
           console.log(`\nprofile of ${label} (ORT kernel time per step, ${c.steps} profiled steps):\n${formatProfile(lines)}\n`);
+          console.log(`the same by tensor shapes, heaviest first:\n${formatProfile(summarizeByShape(events, groups, c.warmup), PROFILE_SHAPE_ROWS)}\n`);
           if (a['vs-torch']) {
             const torchProfile = runTorchChild(c, true).profile_ms!;
             console.log(`where the gap is, ${label} (ours: ORT kernel time; PyTorch: self CPU time per op, torch.profiler; both profiled runs):\n${formatGap(gapByCategory(lines, torchProfile))}\n`);

@@ -1,6 +1,6 @@
 /** The bench table's arithmetic and layout (no timing here: the numbers are made up). */
 import { median, SideResult } from '../../src/bench/ours';
-import { formatGap, gapByCategory, nodeGroups, ourCategory, summarizeProfile, torchCategory } from '../../src/bench/profile';
+import { formatGap, formatProfile, gapByCategory, nodeGroups, ourCategory, summarizeByShape, summarizeProfile, torchCategory } from '../../src/bench/profile';
 import { gradients } from '../../src/autodiff/engine';
 import { Graph } from '../../src/graph/ir';
 import { conv } from '../../src/ops/conv';
@@ -65,6 +65,23 @@ describe('bench table', () => {
     const lines = summarizeProfile(events, new Map([['Conv_1', 'Conv (forward)']]), 1);
     expect(lines.map((l) => [l.group, l.ms, l.nodes])).toEqual([['Conv (forward)', 3, 1], ['Mul', 0.5, 1]]);
     expect(lines[0].share).toBeCloseTo(6 / 7);
+  });
+
+  it('profile by shape: the same kernel split by its tensors, and a limit that sums the rest into one row', () => {
+    const conv = (name: string, ts: number, dur: number, n: number) => ({
+      cat: 'Node', name: `${name}_kernel_time`, ts, dur, args: { op_name: 'Conv', input_type_shape: [{ float: [n, 16, 32, 32] }, { float: [16, 16, 3, 3] }], output_type_shape: [{ float: [n, 16, 32, 32] }] },
+    });
+    const events = [{ name: 'model_run', ts: 0 }, conv('Conv_1', 1, 3000, 128), conv('Conv_2', 2, 1000, 128), conv('Conv_3', 3, 500, 8)];
+    const lines = summarizeByShape(events, new Map([['Conv_1', 'Conv (input grad)'], ['Conv_2', 'Conv (forward)'], ['Conv_3', 'Conv (forward)']]));
+    expect(lines.map((l) => [l.group, l.ms])).toEqual([
+      ['Conv (input grad)  128x16x32x32, 16x16x3x3 -> 128x16x32x32', 3],
+      ['Conv (forward)  128x16x32x32, 16x16x3x3 -> 128x16x32x32', 1],
+      ['Conv (forward)  8x16x32x32, 16x16x3x3 -> 8x16x32x32', 0.5],
+    ]);
+    const text = formatProfile(lines, 1).split('\n');
+    expect(text).toHaveLength(3);
+    expect(text[1]).toMatch(/^\(2 more\)\s+1\.5 ms\s+33\.3 %\s+2 nodes$/);
+    expect(text[2]).toMatch(/^total \(kernels\)\s+4\.5 ms$/);
   });
 
   it('profile groups tell forward, input-gradient and weight-gradient convs apart, blocked or plain', () => {
