@@ -43,16 +43,18 @@ it('NCHWc and plain Conv agree (1e-5) for 3×3 and 1×1 kernels, strides 1 and 2
   }
 });
 
-it('the NCHWc weight gradient agrees with im2col + Gemm (1e-5): 3 input channels, strides 1 and 2, trailing rows', async () => {
+it('the NCHWc weight gradient agrees with im2col + Gemm (1e-5): 3 input channels, strides 1 and 2, trailing rows, 1 to 4 blocks of output channels', async () => {
   const block = await nchwcBlockSize();
   const rng = new Rng([8, 'nchwc']);
-  // [channels, size, stride, kernel]: at size 8 and stride 2 the last row is read by no output
-  // (8 + 2 − 3 is odd), so the dilated form computes one extra tap row, which is dropped.
-  const cases = [[3, 8, 1, 3], [16, 8, 1, 3], [16, 8, 2, 3], [16, 9, 2, 3], [16, 8, 2, 1]];
-  for (const [c, size, stride, kernel] of cases) {
-    const g = weightGradGraph(32, c, 32, size, stride, kernel);
+  // [channels, size, stride, kernel, output channels]: at size 8 and stride 2 the last row is read
+  // by no output (8 + 2 − 3 is odd), so the dilated form computes one extra tap row, which is
+  // dropped. One block of output channels takes the kernel layout without moving dY's planes.
+  const b = block || 16;
+  const cases = [[3, 8, 1, 3, 32], [16, 8, 1, 3, 32], [16, 8, 2, 3, 32], [16, 9, 2, 3, 32], [16, 8, 2, 1, 32], [16, 8, 1, 3, b], [16, 6, 2, 3, 3 * b]];
+  for (const [c, size, stride, kernel, m] of cases) {
+    const g = weightGradGraph(32, c, m, size, stride, kernel);
     expect(usesNchwc(g, block)).toBe(block > 0);
-    expect({ c, size, stride, kernel, small: (await blockedVsPlainError(g, rng)) < 1e-5 }).toEqual({ c, size, stride, kernel, small: true });
+    expect({ c, size, stride, kernel, m, small: (await blockedVsPlainError(g, rng)) < 1e-5 }).toEqual({ c, size, stride, kernel, m, small: true });
   }
 });
 
