@@ -72,7 +72,7 @@ export function summarizeProfile(events: readonly ProfileEvent[], groups: Map<st
  * from memory rather than cache (same shapes as another, slower).
  */
 export function summarizeByShape(events: readonly ProfileEvent[], groups: Map<string, string>, skipRuns = 0): ProfileLine[] {
-  const shapes = (ts: ProfileTensor[] = []) => ts.map((t) => Object.values(t)[0]?.join('x') ?? '?').join(', ');
+  const shapes = (ts: ProfileTensor[] = []) => ts.map((t) => Object.values(t)[0]?.join('x') || 'scalar').join(', ');
   return sumKernels(events, (node, e) => `${groupOf(node, e, groups)}  ${shapes(e.args?.input_type_shape)} -> ${shapes(e.args?.output_type_shape)}`, skipRuns);
 }
 
