@@ -8,6 +8,17 @@ export interface BenchRow {
   threads: number;
   ours: SideResult;
   torch?: SideResult;
+  /**
+   * ours/PyTorch throughput of each round, the two sides measured one right after the other: the
+   * machine's speed drifts by more than ±10% over minutes, and each pair sees the same drift.
+   */
+  speedRounds?: number[];
+}
+
+/** Each round's ours/PyTorch throughput ratio, pairing the rounds in the order they ran. */
+export function speedRounds(ours: readonly SideResult[], torch: readonly SideResult[]): number[] {
+  if (ours.length !== torch.length) throw new Error(`speedRounds: ${ours.length} rounds of ours against ${torch.length} of PyTorch`);
+  return ours.map((o, i) => o.images_per_s / torch[i].images_per_s);
 }
 
 /** Several rounds of one side: the median of the rounds' median step times, the largest peak RSS. */
@@ -25,10 +36,20 @@ export function combineRounds(batch: number, rounds: readonly SideResult[]): Sid
   };
 }
 
-/** ours/PyTorch: throughput ratio (≥ 1 means we are at least as fast) and peak-memory ratio (≤ 1 means we use no more). */
+/**
+ * ours/PyTorch: throughput ratio (≥ 1 means we are at least as fast; the median of the rounds'
+ * ratios where they are known) and peak-memory ratio (≤ 1 means we use no more).
+ */
 export function ratios(row: BenchRow): { speed: number; memory: number } | undefined {
   if (!row.torch) return undefined;
-  return { speed: row.ours.images_per_s / row.torch.images_per_s, memory: row.ours.peak_rss_mb / row.torch.peak_rss_mb };
+  const speed = row.speedRounds?.length ? median(row.speedRounds) : row.ours.images_per_s / row.torch.images_per_s;
+  return { speed, memory: row.ours.peak_rss_mb / row.torch.peak_rss_mb };
+}
+
+/** The lowest and highest round's speed ratio, e.g. `0.78–0.86`; '-' for fewer than two rounds. */
+function speedRange(row: BenchRow): string {
+  const r = row.speedRounds ?? [];
+  return r.length < 2 ? '-' : `${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)}`;
 }
 
 function render(header: string[], rows: string[][]): string {
@@ -40,7 +61,7 @@ function render(header: string[], rows: string[][]): string {
 export function formatTable(rows: readonly BenchRow[]): string {
   const vs = rows.some((r) => r.torch);
   const header = ['model', 'input', 'batch', 'threads', 'ours img/s', 'ms/step', 'peak MB'];
-  if (vs) header.push('torch img/s', 'ms/step', 'peak MB', 'speed ours/torch', 'mem ours/torch');
+  if (vs) header.push('torch img/s', 'ms/step', 'peak MB', 'speed ours/torch', 'rounds', 'mem ours/torch');
   const body = rows.map((r) => {
     const cells = [r.model, r.input.join('x'), String(r.batch), String(r.threads), r.ours.images_per_s.toFixed(0), r.ours.ms_per_step.toFixed(1), r.ours.peak_rss_mb.toFixed(0)];
     if (vs) {
@@ -50,6 +71,7 @@ export function formatTable(rows: readonly BenchRow[]): string {
         r.torch ? r.torch.ms_per_step.toFixed(1) : '-',
         r.torch ? r.torch.peak_rss_mb.toFixed(0) : '-',
         q ? q.speed.toFixed(2) : '-',
+        speedRange(r),
         q ? q.memory.toFixed(2) : '-',
       );
     }

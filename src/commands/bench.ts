@@ -7,7 +7,7 @@ import { BenchCase, SideResult } from '../bench/ours';
 import { formatGap, formatProfile, gapByCategory, nodeGroups, readProfile, summarizeByShape, summarizeProfile } from '../bench/profile';
 import { serializeOptions } from '../runtime/session';
 import { runOursChild, runTorchChild } from '../bench/sides';
-import { BenchRow, combineRounds, formatTable } from '../bench/table';
+import { BenchRow, combineRounds, formatTable, speedRounds } from '../bench/table';
 import { benchGraph } from '../bench/ours';
 import { InputShape } from '../nn/model';
 import { parseBatches, parseEp, parseInputShape } from './options';
@@ -78,7 +78,7 @@ export const benchCommand: CommandModule<object, Args> = {
         ours.push(runOursChild(c));
         if (a['vs-torch']) torch.push(runTorchChild(c));
       }
-      const row: BenchRow = { model: c.model, input: c.input, batch: c.batch, threads: a.threads, ours: combineRounds(c.batch, ours), ...(torch.length ? { torch: combineRounds(c.batch, torch) } : {}) };
+      const row: BenchRow = { model: c.model, input: c.input, batch: c.batch, threads: a.threads, ours: combineRounds(c.batch, ours), ...(torch.length ? { torch: combineRounds(c.batch, torch), speedRounds: speedRounds(ours, torch) } : {}) };
       rows.push(row);
       const label = `${c.model} (batch ${c.batch})`;
       console.error(`${label}: ours (${ep}) ${row.ours.ms_per_step.toFixed(1)} ms/step${row.torch ? `, PyTorch (${row.torch.device}) ${row.torch.ms_per_step.toFixed(1)} ms/step` : ''}`);

@@ -5,7 +5,7 @@ import { gradients } from '../../src/autodiff/engine';
 import { Graph } from '../../src/graph/ir';
 import { conv } from '../../src/ops/conv';
 import { reduceSum } from '../../src/ops/reduce';
-import { combineRounds, formatTable, ratios } from '../../src/bench/table';
+import { combineRounds, formatTable, ratios, speedRounds } from '../../src/bench/table';
 import { runTorchChild } from '../../src/bench/sides';
 import { itTorch } from '../helpers';
 
@@ -36,6 +36,19 @@ describe('bench table', () => {
     expect(ratios({ model: 'm', input: [3, 32, 32], batch: 128, threads: 2, ours: side(500, 400) })).toBeUndefined();
   });
 
+  it('the speed ratio is the median of the rounds, each round pairing ours with the PyTorch run after it', () => {
+    // The machine slows down in round 2 for both sides: the pairs keep their ratio, the medians of
+    // each side would not (250 / 400 = 0.625 here against the pairs' 0.5).
+    const ours = [side(200, 400), side(800, 400), side(400, 400)];
+    const torch = [side(100, 800), side(400, 800), side(250, 800)];
+    const rounds = speedRounds(ours, torch);
+    expect(rounds.map((r) => +r.toFixed(3))).toEqual([0.5, 0.5, 0.625]);
+    const row = { model: 'm', input: [3, 32, 32], batch: 128, threads: 2, ours: combineRounds(128, ours), torch: combineRounds(128, torch), speedRounds: rounds };
+    expect(ratios(row)!.speed).toBeCloseTo(0.5);
+    expect(formatTable([row]).split('\n')[2].split(/\s+/).slice(-3)).toEqual(['0.50', '0.50–0.63', '0.50']);
+    expect(() => speedRounds(ours, torch.slice(1))).toThrow(/3 rounds of ours against 2/);
+  });
+
   it('prints one aligned row per model, with the PyTorch columns only when measured', () => {
     const rows = [
       { model: 'preresnet20', input: [3, 32, 32], batch: 128, threads: 2, ours: side(500, 460), torch: side(250, 640) },
@@ -43,9 +56,9 @@ describe('bench table', () => {
     ];
     const lines = formatTable(rows).split('\n');
     expect(lines).toHaveLength(4);
-    expect(lines[0]).toMatch(/^model\s+input\s+batch\s+threads\s+ours img\/s\s+ms\/step\s+peak MB\s+torch img\/s\s+ms\/step\s+peak MB\s+speed ours\/torch\s+mem ours\/torch$/);
-    expect(lines[2].split(/\s+/)).toEqual(['preresnet20', '3x32x32', '128', '2', '256', '500.0', '460', '512', '250.0', '640', '0.50', '0.72']);
-    expect(lines[3].split(/\s+/)).toEqual(['cnn4', '1x28x28', '128', '2', '1280', '100.0', '300', '640', '200.0', '600', '2.00', '0.50']);
+    expect(lines[0]).toMatch(/^model\s+input\s+batch\s+threads\s+ours img\/s\s+ms\/step\s+peak MB\s+torch img\/s\s+ms\/step\s+peak MB\s+speed ours\/torch\s+rounds\s+mem ours\/torch$/);
+    expect(lines[2].split(/\s+/)).toEqual(['preresnet20', '3x32x32', '128', '2', '256', '500.0', '460', '512', '250.0', '640', '0.50', '-', '0.72']);
+    expect(lines[3].split(/\s+/)).toEqual(['cnn4', '1x28x28', '128', '2', '1280', '100.0', '300', '640', '200.0', '600', '2.00', '-', '0.50']);
     expect(new Set(lines.map((l) => l.length)).size).toBe(1); // right-aligned columns end together
     const oursOnly = formatTable([{ ...rows[0], torch: undefined }]).split('\n');
     expect(oursOnly[0]).not.toMatch(/torch/);
