@@ -30,10 +30,10 @@ interface Args {
   seed: number;
 }
 
-/** The default suite of the issue: preresnet20/32 on CIFAR-sized input, cnn4 on MNIST-sized input. */
 /** Rows of the by-shape profile: enough for every layer width's convs and their largest copies. */
 const PROFILE_SHAPE_ROWS = 25;
 
+/** The default suite of the issue: preresnet20/32 on CIFAR-sized input, cnn4 on MNIST-sized input. */
 export const DEFAULT_SUITE: { model: string; input: InputShape }[] = [
   { model: 'preresnet20', input: [3, 32, 32] },
   { model: 'preresnet32', input: [3, 32, 32] },
