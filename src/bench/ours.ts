@@ -10,7 +10,6 @@ import { InputShape } from '../nn/model';
 import { modelSpec } from '../nn/spec';
 import { randomBatch } from '../bridge/parity';
 import { OptimizerConfig } from '../programs/optimizers';
-import { trainStepGraph } from '../programs/programs';
 import { ExecutionProvider } from '../runtime/providers';
 import { StepEngine } from '../train/engine';
 import { Rng } from '../util/rng';
@@ -59,11 +58,11 @@ export const median = (xs: readonly number[]): number => {
 /** The optimizer the bench trains with: torch.optim.SGD with momentum, as the PyTorch side. */
 const benchOptimizer = (c: BenchCase): OptimizerConfig => ({ name: 'sgd', momentum: c.momentum });
 
+/** What the bench's engine is created with, but the runtime. */
+const engineShape = (c: BenchCase) => ({ spec: modelSpec(c.model, { inChannels: c.input[0] }), input: c.input, batch: c.batch, optimizer: benchOptimizer(c) });
+
 /** The train-step graph the bench's engine compiles (for the profile's node groups). */
-export function benchGraph(c: BenchCase): Graph {
-  const spec = modelSpec(c.model, { inChannels: c.input[0] });
-  return trainStepGraph({ spec, batch: c.batch, input: c.input }, benchOptimizer(c));
-}
+export const benchGraph = (c: BenchCase): Graph => StepEngine.stepGraph(engineShape(c));
 
 /**
  * Times the momentum train step through the step engine, as training runs it: every step starts
@@ -71,11 +70,11 @@ export function benchGraph(c: BenchCase): Graph {
  * and back each step, as the binding allows), and returns loss, accuracy and statistics.
  */
 export async function benchOurs(c: BenchCase): Promise<SideResult> {
-  const spec = modelSpec(c.model, { inChannels: c.input[0] });
   const runtime = { ep: c.ep, threads: c.threads, nchwc: c.nchwc, ...(c.profilePrefix ? { profilePrefix: c.profilePrefix } : {}) };
-  const engine = await StepEngine.create({ spec, input: c.input, batch: c.batch, optimizer: benchOptimizer(c), runtime });
+  const shape = engineShape(c);
+  const engine = await StepEngine.create({ ...shape, runtime });
   const rng = new Rng([c.seed, 'bench']);
-  const data = randomBatch(rng.fork('data'), c.batch, c.input, spec.numClasses);
+  const data = randomBatch(rng.fork('data'), c.batch, c.input, shape.spec.numClasses);
   const batch = [{ x: data.input, y: data.target }];
   const hyper = { lr: c.lr, wd: new Float32Array(engine.trainable.length).fill(c.wd) };
   let state = engine.upload(engine.initialState(c.seed));

@@ -13,7 +13,7 @@
  * statistics chained through them), the mean gradient (summed in float64) feeds the apply program.
  */
 import type { Batch } from '../data';
-import type { TypedArray } from '../graph/ir';
+import type { Graph, TypedArray } from '../graph/ir';
 import { TensorMap } from '../io/safetensors';
 import { initialState } from '../nn/init';
 import { InputShape, ModelLayout, modelLayout, ParamInfo } from '../nn/model';
@@ -88,10 +88,15 @@ export class StepEngine {
     this.hyperFeeds = Object.fromEntries(Object.entries(def.hyper(options.optimizer)).map(([k, v]) => [k, Float32Array.of(v)]));
   }
 
+  /** The program a mini-batch engine compiles for `o` (also what a profile of it is read against). */
+  static stepGraph(o: Pick<EngineOptions, 'spec' | 'batch' | 'input' | 'optimizer'>): Graph {
+    return trainStepGraph({ spec: o.spec, batch: o.batch, input: o.input }, o.optimizer);
+  }
+
   static async create(o: EngineOptions): Promise<StepEngine> {
     const shape = { spec: o.spec, batch: o.batch, input: o.input };
     if (!o.fullBatch) {
-      const graph = trainStepGraph(shape, o.optimizer);
+      const graph = StepEngine.stepGraph(o);
       // The next state stays on the device where the provider allows it (WebGPU).
       const step = await Program.create(graph, o.runtime, carriedOutputs(graph.outputs.keys()));
       return new StepEngine(o, [step], async (feeds, batches) => {
