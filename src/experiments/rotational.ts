@@ -53,7 +53,7 @@ export interface RotationalPreset extends PooledRunFields {
   slopeBand: [number, number];
 }
 
-/** The optimizers at the preset's common λη, in the figure's order. */
+/** How the figure and its checks name each optimizer's run. */
 const RUN_LABELS: Record<RotationalRun['name'], string> = { sgd: 'SGD', sgdm: 'SGD + momentum 0.9', adamw: 'AdamW', 'adam-l2': 'Adam + L2' };
 
 const lambdaEta = (r: Pick<RotationalRun, 'lr' | 'wd'>) => r.lr * r.wd;

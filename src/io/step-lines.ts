@@ -13,6 +13,13 @@ export class StepLines<R extends { step: number }> {
     appendLine(this.file, JSON.stringify(r));
   }
 
+  /** The records in step order; a last line without its newline (being written, or cut by a crash) is left out. */
+  read(): R[] {
+    const lines = fs.readFileSync(this.file, 'utf8').split('\n');
+    lines.pop(); // empty after the last newline, or a line still being written
+    return lines.filter((l) => l.trim()).map((l) => JSON.parse(l) as R);
+  }
+
   /**
    * Keeps the records of steps < `step`, and those at `step` that `keepAtStep` accepts (all by
    * default); a line cut by a crash goes. The rewrite is atomic: a kill during it leaves the old

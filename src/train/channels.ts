@@ -7,10 +7,11 @@
  *
  * The angles come from the host copies of the state before and after the step, in float64: no
  * per-channel output is added to the step program, so the other steps cost nothing more. The
- * trainer appends the records with StepLines, which cuts them back on a resume.
+ * trainer appends the records with StepLines, which cuts them back on a resume and reads them.
  */
 import * as fs from 'fs';
 import type { TensorMap } from '../io/safetensors';
+import { StepLines } from '../io/step-lines';
 import { angularUpdate } from './metrics';
 
 export interface ChannelRecord {
@@ -52,10 +53,8 @@ export function channelRecord(step: number, before: TensorMap, after: TensorMap,
   return { step, layers };
 }
 
-/** The per-channel records of a run, in step order; a last line without its newline (being written, or cut by a crash) is left out. */
+/** The per-channel records of a run, in step order (complete lines only: the run may still be writing). */
 export function readChannels(file: string): ChannelRecord[] {
   if (!fs.existsSync(file)) throw new Error(`${file}: no per-channel angular updates; train with --channel-every N to record them`);
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
-  lines.pop(); // empty after the last newline, or a line still being written
-  return lines.filter((l) => l.trim()).map((l) => JSON.parse(l) as ChannelRecord);
+  return new StepLines<ChannelRecord>(file).read();
 }
