@@ -1,4 +1,5 @@
-import { checkRandomSchedules, randomPhases, RandomSchedulesPreset, scheduleOfPhases, summarize } from '../../src/experiments/random-schedules';
+import { Context } from '../../src/experiments/frame';
+import { checkRandomSchedules, randomPhases, randomSchedules, RandomSchedulesPreset, scheduleOfPhases, summarize } from '../../src/experiments/random-schedules';
 import { scheduleAt } from '../../src/train/schedule';
 import { failedChecks, passedNamed } from './verdicts';
 
@@ -53,4 +54,11 @@ it('random schedules: phases from the seed, then the common LR/WD, then LR decay
   expect(scheduleAt(s, { lr: 0.1, wd: 0.02 }, 1000, 1)).toEqual({ lr: 0.1, wd: 0.02 });
   expect(scheduleAt(s, { lr: 0.1, wd: 0.02 }, 2500, 1).wd).toBe(0);
   expect(scheduleAt(s, { lr: 0.1, wd: 0.02 }, 2500, 1).lr).toBeCloseTo(0.01);
+});
+
+it('trains on --dataset (from --data-dir) when given, else on the figure\'s own data set at each scale', () => {
+  const ctx: Context = { scale: 'cpu', dir: '/tmp/unused', seed: 0, ep: 'cpu', threads: 1, jobs: 1, quiet: true };
+  expect(randomSchedules.preset('cpu', ctx)).toMatchObject({ dataset: 'fashion-mnist', dataDir: undefined });
+  expect(randomSchedules.preset('paper', ctx)).toMatchObject({ dataset: 'cifar10', model: 'preresnet32' });
+  expect(randomSchedules.preset('paper', { ...ctx, dataset: 'mnist', dataDir: '/data' })).toMatchObject({ dataset: 'mnist', dataDir: '/data' });
 });
