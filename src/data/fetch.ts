@@ -66,6 +66,7 @@ export async function fetchToPart(url: string, partPath: string, opts: FetchOpti
         // A range we did not ask for: safest is to start again without Range.
         await res.body?.cancel();
         fs.rmSync(partPath, { force: true });
+        idle.stop();
         return fetchToPart(url, partPath, opts);
       }
     } else if (res.status !== 200) {

@@ -42,8 +42,8 @@ export async function extractTar(source: AsyncIterable<Buffer>, destDir: string,
         const rel = pick(normalizeMemberPath(entry.path));
         if (rel === null) return void entry.resume();
         const target = safeJoin(destDir, rel, label, entry.path);
-        current = new MemberFile(target, entry.size);
-        const file = current;
+        const file = new MemberFile(target, entry.size);
+        current = file;
         entry.on('data', (chunk: Buffer) => guard(() => file.write(chunk)));
         entry.on('end', () => guard(() => file.finish() && written.push(target)));
       } catch (e) {
