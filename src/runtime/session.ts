@@ -110,12 +110,6 @@ export class Program {
     return this.inputTypes;
   }
 
-  inputShape(name: string): Shape {
-    const t = this.inputTypes.get(name);
-    if (!t) throw new Error(`program ${this.name} has no input ${name}`);
-    return t.shape;
-  }
-
   /** Runs the program; every fetched output comes to the host. Every declared input must be fed; fetches default to every output. */
   async run(feeds: TensorFeeds, fetches: readonly string[] = this.outputNames): Promise<Fetches> {
     const out: Fetches = {};

@@ -37,8 +37,6 @@ export interface RunOptions {
   quiet?: boolean;
   /** Also write the metrics as a TensorBoard event file in the run directory (default true). */
   tensorboard?: boolean;
-  /** Called after each checkpoint is written (tests, experiment drivers). */
-  onCheckpoint?: (step: number, file: string) => void;
 }
 
 export interface RunResult {
@@ -160,7 +158,6 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
 
   const checkpoint = async (file: string) => {
     saveCheckpoint(file, { spec, state: await engine.download(state), position }, layout);
-    opts.onCheckpoint?.(position.step, file);
   };
   const bar = new ProgressBar({ total: c.steps, initial: position.step, label: path.basename(runDir), unit: ' steps', quiet: opts.quiet });
   const recompute = data.bnData && { bn: new BnStatistics(spec, input, Math.min(c.evalBatch, data.bnData.count), runtime), on: data.bnData };
