@@ -186,7 +186,7 @@ export class MetricsLog {
   resumeAt(step: number, cut: { evalsAtStep?: boolean } = {}): void {
     this.truncateAfter(step, cut);
     if (this.sinks.length === 0) return;
-    const kept = fs.existsSync(this.file) ? readMetrics(this.file) : [];
+    const kept = fs.existsSync(this.file) ? this.lines.read() : [];
     for (const s of this.sinks) s.resumeAt(step, kept);
   }
 
@@ -199,36 +199,13 @@ export class MetricsLog {
 /** The step of the last complete record in `file` (0 when there is none yet). */
 export const lastLoggedStep = (file: string): number => lastRecord(file)?.step ?? 0;
 
-/** The last complete record in `file`, read from its end: a line cut by a crash, or still being written, is skipped. */
-export function lastRecord(file: string): MetricsRecord | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    const tail = Buffer.alloc(Math.min(size, 64 * 1024));
-    fs.readSync(fd, tail, 0, tail.length, size - tail.length);
-    const lines = tail.toString('utf8').split('\n');
-    lines.pop(); // empty after the last newline, or a line still being written
-    for (let i = lines.length - 1; i >= 0; i--) {
-      try {
-        return JSON.parse(lines[i]) as MetricsRecord;
-      } catch {
-        // the first line of the tail may start mid-record
-      }
-    }
-    return undefined;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+/** The last complete record in `file` (a line cut by a crash, or still being written, is skipped). */
+export const lastRecord = (file: string): MetricsRecord | undefined => new StepLines<MetricsRecord>(file).last();
 
+/** The records of a run's metrics.jsonl, complete lines only (the run may still be writing it). */
 export function readMetrics(file: string): MetricsRecord[] {
   if (!fs.existsSync(file)) throw new Error(`${file}: no metrics; has the run started?`);
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as MetricsRecord);
+  return new StepLines<MetricsRecord>(file).read();
 }
 
 /** Where each step record's field goes in TensorBoard: its group, then the field name. */

@@ -29,9 +29,9 @@ export class PredictionLog {
   }
 }
 
-/** The predicted labels of a run by evaluation step. */
+/** The predicted labels of a run by evaluation step (complete lines only: the run may still be writing). */
 export function readPredictions(file: string): { steps: number[]; labels: Uint8Array[] } {
   if (!fs.existsSync(file)) throw new Error(`${file}: no predictions; was the run trained with recordPredictions?`);
-  const records = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as PredictionRecord);
+  const records = new StepLines<PredictionRecord>(file).read();
   return { steps: records.map((r) => r.step), labels: records.map((r) => new Uint8Array(Buffer.from(r.labels, 'base64'))) };
 }
