@@ -169,6 +169,12 @@ export interface MetricsSink {
   resumeAt(step: number, kept: readonly MetricsRecord[]): void;
 }
 
+/** Which records at the step a run resumes from stay in its log: those the run had written before its checkpoint there. */
+export interface AtStep {
+  step: boolean;
+  evaluation: boolean;
+}
+
 /** Append-only JSONL (StepLines), copied to the sinks. A resumed run first cuts the lines written after its checkpoint. */
 export class MetricsLog {
   private readonly lines: StepLines<MetricsRecord>;
@@ -183,16 +189,16 @@ export class MetricsLog {
   }
 
   /** Cuts the log and every sink back to `step`, where a run resumes (see truncateAfter). */
-  resumeAt(step: number, cut: { evalsAtStep?: boolean } = {}): void {
-    this.truncateAfter(step, cut);
+  resumeAt(step: number, atStep: AtStep): void {
+    this.truncateAfter(step, atStep);
     if (this.sinks.length === 0) return;
     const kept = fs.existsSync(this.file) ? this.lines.read() : [];
     for (const s of this.sinks) s.resumeAt(step, kept);
   }
 
-  /** Keeps the records of steps ≤ `step` (the checkpoint a run resumes from), without the evaluations at `step` itself unless `evalsAtStep`. */
-  truncateAfter(step: number, { evalsAtStep = true } = {}): void {
-    this.lines.truncateAfter(step, (r) => evalsAtStep || r.type !== 'eval');
+  /** Keeps the records of steps < `step` (the checkpoint a run resumes from), and those at `step` of the kinds `atStep` keeps. */
+  truncateAfter(step: number, atStep: AtStep = { step: true, evaluation: true }): void {
+    this.lines.truncateAfter(step, (r) => (r.type === 'step' ? atStep.step : r.type === 'eval' ? atStep.evaluation : true));
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import { StepLines } from '../io/step-lines';
+import type { AtStep } from './metrics';
 
 export interface PredictionRecord {
   step: number;
@@ -23,9 +24,9 @@ export class PredictionLog {
     this.lines.append({ step, labels: Buffer.from(labels).toString('base64') });
   }
 
-  /** Keeps the evaluations of steps ≤ `step` (the checkpoint a run resumes from), those at `step` only if `evalsAtStep`. */
-  truncateAfter(step: number, { evalsAtStep = true } = {}): void {
-    this.lines.truncateAfter(step, () => evalsAtStep); // every line is an evaluation
+  /** Keeps the evaluations of steps < `step` (the checkpoint a run resumes from), and that at `step` if `atStep.evaluation`. */
+  truncateAfter(step: number, atStep: Pick<AtStep, 'evaluation'>): void {
+    this.lines.truncateAfter(step, () => atStep.evaluation); // every line is an evaluation
   }
 }
 
