@@ -9,7 +9,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { BatchStream, Dataset, describeDataset, fullBatches, loadSubset, poolImages, subsetOf } from '../data';
+import { BatchStream, Dataset, DATASETS, describeDataset, fullBatches, loadSubset, pooledShape, poolImages, RealDatasetName, resolveSyntheticSpec, subsetOf } from '../data';
 import { shapeSize } from '../graph/ir';
 import { TensorMap } from '../io/safetensors';
 import { StepLines } from '../io/step-lines';
@@ -21,7 +21,7 @@ import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingName, saveCheckpoi
 import { optimizerOf, TrainConfig, wdScales } from './config';
 import { BnStatistics } from './bn-stats';
 import { ChannelRecord, channelRecord } from './channels';
-import { EngineState, RuntimeOptions, StepEngine } from './engine';
+import { EngineOptions, EngineState, RuntimeOptions, StepEngine } from './engine';
 import { Evaluator } from './evaluate';
 import { EvalRecord, MetricsLog, stepRecord, TensorBoardSink } from './metrics';
 import { PredictionLog } from './predictions';
@@ -76,6 +76,23 @@ export function runSpec(c: TrainConfig, data: Pick<Dataset, 'shape' | 'numClasse
   return modelSpec(c.model, { inChannels: data.shape[0], numClasses: data.numClasses, bnEps: c.bnEps, fcScale: c.fcScale, widths: c.widths });
 }
 
+/** What the step engine is given to train `c` on its training data (of this shape, class count and size), but the runtime. */
+export function engineOptionsFor(c: TrainConfig, train: Pick<Dataset, 'shape' | 'numClasses' | 'count'>): Omit<EngineOptions, 'runtime'> {
+  const fullBatch = c.batchSize === 0;
+  const batch = fullBatch ? Math.min(c.chunkSize, train.count) : c.batchSize;
+  if (fullBatch && train.count % batch !== 0) {
+    throw new Error(`full-batch mode processes ${train.count} images in chunks of ${batch}: choose a chunk size that divides the training set`);
+  }
+  return { spec: runSpec(c, train), input: train.shape as InputShape, batch, optimizer: optimizerOf(c), fullBatch };
+}
+
+/** The shape, class count and size of `c`'s training data as the engine sees it (pooled), from the config alone. */
+export function trainDataShape(c: TrainConfig): Pick<Dataset, 'shape' | 'numClasses' | 'count'> {
+  const synthetic = c.dataset === 'synthetic' ? resolveSyntheticSpec(c.synthetic) : undefined;
+  const stored = synthetic ? { shape: synthetic.shape, numClasses: synthetic.numClasses, count: synthetic.trainCount } : { ...DATASETS[c.dataset as RealDatasetName], count: DATASETS[c.dataset as RealDatasetName].counts.train };
+  return { shape: pooledShape(stored.shape, c.pool, c.dataset), numClasses: stored.numClasses, count: Math.min(c.trainSubset ?? stored.count, stored.count) };
+}
+
 function describeRun(spec: ModelSpec, data: RunData) {
   const describe = (d?: Dataset) => (d ? describeDataset(d) : null);
   return { model: spec, data: { train: describe(data.train), test: describe(data.test), evalTrain: describe(data.evalTrain), bnRecompute: describe(data.bnData) } };
@@ -115,24 +132,18 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   const files = runFiles(runDir);
   const runtime: RuntimeOptions = { ep: c.ep, threads: c.threads };
   const data = await loadRunData(c);
-  const input = data.train.shape as InputShape;
-  const spec = runSpec(c, data.train);
+  const shape = engineOptionsFor(c, data.train);
+  const { spec, input, batch, optimizer, fullBatch } = shape;
   const layout = modelLayout(spec, input);
-  const fullBatch = c.batchSize === 0;
-  const batch = fullBatch ? Math.min(c.chunkSize, data.train.count) : c.batchSize;
-  if (fullBatch && data.train.count % batch !== 0) {
-    throw new Error(`full-batch mode processes ${data.train.count} images in chunks of ${batch}: choose a chunk size that divides the training set`);
-  }
   if (run.fresh) writeRunConfig(runDir, c, describeRun(spec, data));
   const resumed = newestCheckpoint(run, { spec, layout });
   if (run.finished) return { status: 'finished', step: resumed!.position.step, runDir, state: resumed!.state, lastEval: run.finished.final };
 
-  const optimizer = optimizerOf(c);
   const rotation = optimizerDef(optimizer.name);
   const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, (lr, wd) => predictedAngle(optimizer, lr, wd))]);
   const predictionLog = c.recordPredictions ? new PredictionLog(files.predictions) : undefined;
   const channelLog = c.channelEvery > 0 ? new StepLines<ChannelRecord>(files.channels) : undefined;
-  const engine = await StepEngine.create({ spec, input, batch, optimizer, runtime, fullBatch });
+  const engine = await StepEngine.create({ ...shape, runtime });
   const start: Checkpoint = resumed ?? { spec, state: engine.initialState(c.seed), position: { step: 0, epoch: 0, index: 0, window: { loss: 0, count: 0 } } };
   const missing = engine.slots.filter((s) => !start.state.has(s.key)).map((s) => s.key);
   if (missing.length) throw new Error(`${runDir}: the checkpoint lacks the optimizer state ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}; it was not written by this run's optimizer`);
