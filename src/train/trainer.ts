@@ -4,12 +4,14 @@
  * the step; metrics, evaluations and checkpoints are written to the run directory as it goes.
  *
  * The run directory (run-dir.ts) is locked while the loop runs. Resuming loads the newest
- * checkpoint (or starts from step 0 when there is none yet), cuts metrics.jsonl back to it and
- * continues; on CPU the result is bit-identical to a run that was never interrupted.
+ * checkpoint (or starts from step 0 when there is none yet), cuts its logs back to what a run of
+ * its length had written by then (an extended run's old final evaluation goes) and continues; on
+ * CPU the weights are bit-identical, and the logs byte-identical, to a run that was never
+ * interrupted.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { BatchStream, Dataset, DATASETS, describeDataset, fullBatches, loadSubset, pooledShape, poolImages, RealDatasetName, resolveSyntheticSpec, subsetOf } from '../data';
+import { BatchStream, Dataset, DATASETS, describeDataset, fullBatches, loadSubset, pooledShape, poolImages, resolveSyntheticSpec, subsetOf } from '../data';
 import { shapeSize } from '../graph/ir';
 import { TensorMap } from '../io/safetensors';
 import { StepLines } from '../io/step-lines';
@@ -88,8 +90,14 @@ export function engineOptionsFor(c: TrainConfig, train: Pick<Dataset, 'shape' | 
 
 /** The shape, class count and size of `c`'s training data as the engine sees it (pooled), from the config alone. */
 export function trainDataShape(c: TrainConfig): Pick<Dataset, 'shape' | 'numClasses' | 'count'> {
-  const synthetic = c.dataset === 'synthetic' ? resolveSyntheticSpec(c.synthetic) : undefined;
-  const stored = synthetic ? { shape: synthetic.shape, numClasses: synthetic.numClasses, count: synthetic.trainCount } : { ...DATASETS[c.dataset as RealDatasetName], count: DATASETS[c.dataset as RealDatasetName].counts.train };
+  let stored: Pick<Dataset, 'shape' | 'numClasses' | 'count'>;
+  if (c.dataset === 'synthetic') {
+    const synthetic = resolveSyntheticSpec(c.synthetic);
+    stored = { shape: synthetic.shape, numClasses: synthetic.numClasses, count: synthetic.trainCount };
+  } else {
+    const info = DATASETS[c.dataset];
+    stored = { shape: info.shape, numClasses: info.numClasses, count: info.counts.train };
+  }
   return { shape: pooledShape(stored.shape, c.pool, c.dataset), numClasses: stored.numClasses, count: Math.min(c.trainSubset ?? stored.count, stored.count) };
 }
 
@@ -132,8 +140,8 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   const files = runFiles(runDir);
   const runtime: RuntimeOptions = { ep: c.ep, threads: c.threads };
   const data = await loadRunData(c);
-  const shape = engineOptionsFor(c, data.train);
-  const { spec, input, batch, optimizer, fullBatch } = shape;
+  const engineOptions = engineOptionsFor(c, data.train);
+  const { spec, input, batch, optimizer, fullBatch } = engineOptions;
   const layout = modelLayout(spec, input);
   if (run.fresh) writeRunConfig(runDir, c, describeRun(spec, data));
   const resumed = newestCheckpoint(run, { spec, layout });
@@ -143,7 +151,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, (lr, wd) => predictedAngle(optimizer, lr, wd))]);
   const predictionLog = c.recordPredictions ? new PredictionLog(files.predictions) : undefined;
   const channelLog = c.channelEvery > 0 ? new StepLines<ChannelRecord>(files.channels) : undefined;
-  const engine = await StepEngine.create({ ...shape, runtime });
+  const engine = await StepEngine.create({ ...engineOptions, runtime });
   const start: Checkpoint = resumed ?? { spec, state: engine.initialState(c.seed), position: { step: 0, epoch: 0, index: 0, window: { loss: 0, count: 0 } } };
   const missing = engine.slots.filter((s) => !start.state.has(s.key)).map((s) => s.key);
   if (missing.length) throw new Error(`${runDir}: the checkpoint lacks the optimizer state ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}; it was not written by this run's optimizer`);
@@ -260,7 +268,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
  * evaluation comes after the final checkpoint): one rule for the loop, and for what a resume from
  * a checkpoint at `s` keeps.
  */
-export function writesAt(c: TrainConfig, s: number): { step: boolean; evaluation: boolean; channels: boolean } {
+function writesAt(c: TrainConfig, s: number): { step: boolean; evaluation: boolean; channels: boolean } {
   return {
     step: s % c.logEvery === 0 || s === c.steps,
     evaluation: c.evalEvery > 0 && s % c.evalEvery === 0 && s !== c.steps,
