@@ -11,7 +11,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Dataset } from '../data';
-import { readSafetensors, TensorMap, writeSafetensors } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
+import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { InputShape, ModelLayout, modelLayout, modelMetadata } from '../nn/model';
 import { ModelSpec, specName } from '../nn/spec';
 import type { RuntimeOptions } from '../train/engine';

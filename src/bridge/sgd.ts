@@ -6,7 +6,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { TensorMap, writeSafetensors } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
+import { writeSafetensors } from '../io/safetensors';
 import { initialState } from '../nn/init';
 import { InputShape, modelMetadata } from '../nn/model';
 import { modelSpec } from '../nn/spec';

@@ -10,7 +10,7 @@
 import * as path from 'path';
 import { BatchStream, Dataset, describeDataset, fullBatches, loadSubset, poolImages, subsetOf } from '../data';
 import { shapeSize } from '../graph/ir';
-import { TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
 import { StepLines } from '../io/step-lines';
 import { InputShape, modelLayout } from '../nn/model';
 import { ModelSpec, modelSpec } from '../nn/spec';

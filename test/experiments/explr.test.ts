@@ -8,7 +8,7 @@ import { fullBatches, syntheticDataset } from '../../src/data';
 import {
   baselineWindow, checkBnEps, checkCurves, ExplrCurves, geometricMean, relativeDistance, ulpPerturb,
 } from '../../src/experiments/explr';
-import { TensorMap } from '../../src/io/safetensors';
+import { TensorMap } from '../../src/graph/tensors';
 import { InputShape } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
 import { StepEngine } from '../../src/train/engine';

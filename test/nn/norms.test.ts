@@ -5,7 +5,7 @@
  */
 import { feedsOf, randomBatch } from '../../src/bridge/parity';
 import { Graph } from '../../src/graph/ir';
-import { TensorMap } from '../../src/io/safetensors';
+import { TensorMap } from '../../src/graph/tensors';
 import { initialState } from '../../src/nn/init';
 import { LayerBuilder } from '../../src/nn/layers';
 import { InputShape, modelLayout } from '../../src/nn/model';

@@ -4,7 +4,7 @@
  * weights too, but not in its BN affine parameters or its last layer.
  */
 import { feedsOf, randomBatch } from '../../src/bridge/parity';
-import { TensorMap } from '../../src/io/safetensors';
+import { TensorMap } from '../../src/graph/tensors';
 import { initialState } from '../../src/nn/init';
 import { InputShape, modelLayout } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
