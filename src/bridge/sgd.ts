@@ -14,7 +14,8 @@ import { modelSpec } from '../nn/spec';
 import { OptimizerConfig, optimizerDef } from '../programs/optimizers';
 import { StepEngine } from '../train/engine';
 import { Rng } from '../util/rng';
-import { ParityReport, randomBatch } from './parity';
+import { randomBatch } from '../runtime/sample';
+import { ParityReport } from './parity';
 import { runBridge } from './python';
 
 export interface SgdCheckOptions {
