@@ -1,6 +1,6 @@
 /**
  * PyTorch as referee (float64): gradients of every model family at two input shapes and of every
- * norm layer (BatchNorm, GroupNorm, LayerNorm, ± affine), K steps of SGD with and without momentum,
+ * norm layer (BatchNorm, GroupNorm, LayerNorm, ± affine), K steps of every optimizer replayed with its torch class,
  * and PyTorch's own angular update at an LR decay. The PyTorch twin is built from the architecture
  * our side records, so these also check that the two sides build the same network. In CI (REQUIRE_TORCH=1) these run; they never skip there.
  */
@@ -8,8 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ParityReport, runParity } from '../../src/bridge/parity';
 import { runBridge } from '../../src/bridge/python';
+import { ReplayOptions, runOptimizerReplay } from '../../src/bridge/replay';
 import { DATASETS } from '../../src/data';
-import { runSgdCheck, SgdCheckOptions } from '../../src/bridge/sgd';
 import { modelLayout } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
 import { itTorch } from '../helpers';
@@ -52,40 +52,40 @@ describe('gradient parity with PyTorch (relative L2 error < 1e-4)', () => {
 
 // Over several steps a ReLU tie flip is amplified further (seed 0 of preresnet8 with momentum 0.9:
 // a flip at step 4 grows to 3% by step 5, while steps 1–3 agree to 1e-6), so the same retry applies.
-const sgd = (o: Omit<SgdCheckOptions, 'seed'>) => withTieRetry((seed) => runSgdCheck({ ...o, seed }));
+const replay = (o: Omit<ReplayOptions, 'seed'>) => withTieRetry((seed) => runOptimizerReplay({ ...o, seed }));
 
 describe('SGD steps match torch.optim.SGD (parameters, momentum buffers, running statistics)', () => {
   for (const momentum of [0.9, 0]) {
     itTorch(`preresnet8, 5 steps, momentum ${momentum}, wd 5e-4`, async () => {
-      const r = await sgd({ model: 'preresnet8', steps: 5, lr: 0.1, wd: 5e-4, momentum });
+      const r = await replay({ model: 'preresnet8', steps: 5, lr: 0.1, wd: 5e-4, optimizer: { name: 'sgd', momentum } });
       expect(Object.entries(r.errors).filter(([, e]) => e >= 1e-4)).toEqual([]);
       expect(r.ok).toBe(true);
     });
   }
   itTorch('cnn4-gn (GroupNorm, affine), 3 steps, momentum 0.9', async () => {
-    const r = await sgd({ model: 'cnn4-gn', steps: 3, lr: 0.1, wd: 5e-4, momentum: 0.9, input: [1, 16, 16] });
+    const r = await replay({ model: 'cnn4-gn', steps: 3, lr: 0.1, wd: 5e-4, optimizer: { name: 'sgd', momentum: 0.9 }, input: [1, 16, 16] });
     expect(r.ok).toBe(true);
   });
   itTorch('cnn4-si (frozen last layer), 5 steps, momentum 0.9', async () => {
-    const r = await sgd({ model: 'cnn4-si', steps: 5, lr: 0.1, wd: 5e-3, momentum: 0.9, input: [1, 16, 16] });
+    const r = await replay({ model: 'cnn4-si', steps: 5, lr: 0.1, wd: 5e-3, optimizer: { name: 'sgd', momentum: 0.9 }, input: [1, 16, 16] });
     expect(r.ok).toBe(true);
   });
 });
 
 describe('every optimizer matches its torch class over 5 steps (float64 replay: parameters, state, running statistics)', () => {
-  const cases: [string, Omit<SgdCheckOptions, 'seed' | 'model' | 'steps' | 'input'>][] = [
-    ['sgd, Nesterov momentum 0.9', { lr: 0.1, wd: 5e-3, momentum: 0.9, optimizer: { name: 'sgd', nesterov: true } }],
-    ['sgdw (decoupled WD), momentum 0.9', { lr: 0.1, wd: 5e-2, momentum: 0.9, optimizer: { name: 'sgdw' } }],
-    ['sgdw (decoupled WD), no momentum', { lr: 0.1, wd: 5e-2, momentum: 0, optimizer: { name: 'sgdw' } }],
-    ['adamw, betas (0.8, 0.99), eps 1e-6', { lr: 1e-2, wd: 0.5, momentum: 0, optimizer: { name: 'adamw', betas: [0.8, 0.99], eps: 1e-6 } }],
-    ['adam with L2 weight decay', { lr: 1e-2, wd: 5e-2, momentum: 0, optimizer: { name: 'adam' } }],
+  const cases: [string, Omit<ReplayOptions, 'seed' | 'model' | 'steps' | 'input'>][] = [
+    ['sgd, Nesterov momentum 0.9', { lr: 0.1, wd: 5e-3, optimizer: { name: 'sgd', momentum: 0.9, nesterov: true } }],
+    ['sgdw (decoupled WD), momentum 0.9', { lr: 0.1, wd: 5e-2, optimizer: { name: 'sgdw', momentum: 0.9 } }],
+    ['sgdw (decoupled WD), no momentum', { lr: 0.1, wd: 5e-2, optimizer: { name: 'sgdw', momentum: 0 } }],
+    ['adamw, betas (0.8, 0.99), eps 1e-6', { lr: 1e-2, wd: 0.5, optimizer: { name: 'adamw', momentum: 0, betas: [0.8, 0.99], eps: 1e-6 } }],
+    ['adam with L2 weight decay', { lr: 1e-2, wd: 5e-2, optimizer: { name: 'adam', momentum: 0 } }],
   ];
   for (const [label, o] of cases) {
     itTorch(`cnn4, ${label}`, async () => {
-      const r = await sgd({ model: 'cnn4', steps: 5, input: [1, 16, 16], ...o });
+      const r = await replay({ model: 'cnn4', steps: 5, input: [1, 16, 16], ...o });
       expect(Object.entries(r.errors).filter(([, e]) => e >= 1e-4)).toEqual([]);
       // sgdw without momentum keeps no state; every other case compares its slots too
-      expect(Object.keys(r.errors).some((k) => k.startsWith('optimizer.'))).toBe(o.momentum > 0 || o.optimizer!.name.startsWith('adam'));
+      expect(Object.keys(r.errors).some((k) => k.startsWith('optimizer.'))).toBe(o.optimizer.momentum > 0 || o.optimizer.name.startsWith('adam'));
       expect(r.ok).toBe(true);
     });
   }
