@@ -30,6 +30,8 @@ export interface ReplayOptions {
   input?: InputShape;
   seed?: number;
   tol?: number;
+  /** Keep the comparison file (replay.safetensors) here instead of a temp dir, to rerun by hand. */
+  keep?: string;
 }
 
 export async function runOptimizerReplay(o: ReplayOptions): Promise<ParityReport> {
@@ -55,13 +57,13 @@ export async function runOptimizerReplay(o: ReplayOptions): Promise<ParityReport
 
   for (const info of [...engine.trainable, ...engine.layout.buffers]) file.set(`final.${info.name}`, final.get(info.name)!);
   for (const { key } of engine.slots) file.set(`final.${key}`, final.get(key)!);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-replay-'));
+  const dir = o.keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-replay-'));
   const target = path.join(dir, 'replay.safetensors');
   writeSafetensors(target, file, { ...modelMetadata(engine.layout), optim: JSON.stringify(replayMetadata(o)) });
   try {
     return runBridge<ParityReport>(['replay', '--file', target, '--tol', String(o.tol ?? 1e-4)]).result;
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!o.keep) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -5,13 +5,17 @@
  * our side records, so these also check that the two sides build the same network. In CI (REQUIRE_TORCH=1) these run; they never skip there.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { ParityReport, runParity } from '../../src/bridge/parity';
 import { runBridge } from '../../src/bridge/python';
 import { ReplayOptions, runOptimizerReplay } from '../../src/bridge/replay';
 import { DATASETS } from '../../src/data';
+import { TensorMap } from '../../src/graph/tensors';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors';
 import { modelLayout } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
+import { OPTIMIZERS } from '../../src/programs/optimizers';
 import { itTorch } from '../helpers';
 
 /**
@@ -89,6 +93,43 @@ describe('every optimizer matches its torch class over 5 steps (float64 replay: 
       expect(r.ok).toBe(true);
     });
   }
+});
+
+describe('the replay is a referee: it reads the optimizer from the file and fails what differs', () => {
+  // One run's comparison file, changed one way per case, so each case shows the referee reacting
+  // to exactly that change.
+  itTorch('cnn4 with sgd: a 1% change of one state slot fails, and an optim the registry did not write is refused by name', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-replay-test-'));
+    try {
+      const clean = await replay({ model: 'cnn4', steps: 2, lr: 0.1, wd: 5e-4, input: [1, 16, 16], optimizer: { name: 'sgd', momentum: 0.9 }, keep: dir });
+      expect(clean.ok).toBe(true);
+      const file = path.join(dir, 'replay.safetensors');
+      const { tensors, metadata } = readSafetensors(file);
+      const optim = JSON.parse(metadata.optim);
+      expect(optim.slots.map((s: { name: string }) => s.name)).toEqual(OPTIMIZERS.sgd.slots({ name: 'sgd', momentum: 0.9 }).map((s) => s.name));
+      const rerun = (t: TensorMap, o: object) => {
+        const changed = path.join(dir, 'changed.safetensors');
+        writeSafetensors(changed, t, { ...metadata, optim: JSON.stringify(o) });
+        return () => runBridge<ParityReport>(['replay', '--file', changed]);
+      };
+
+      const perturbed: TensorMap = new Map(tensors);
+      const slot = tensors.get('final.optimizer.momentum_buffer.conv1.weight')!;
+      perturbed.set('final.optimizer.momentum_buffer.conv1.weight', { ...slot, data: (slot.data as Float32Array).map((v) => v * 1.01) });
+      const r = rerun(perturbed, optim)();
+      expect(r.status).toBe(1);
+      expect(r.result.errors['optimizer.momentum_buffer.conv1.weight']).toBeCloseTo(0.01, 3);
+
+      // The replay steps with the momentum the file says the programs ran with.
+      expect(rerun(tensors, { ...optim, hyper: { momentum: 0.5 } })().status).toBe(1);
+
+      expect(rerun(tensors, { ...optim, optimizer: 'lion' })).toThrow(/optim.optimizer 'lion' has no torch class here .*TORCH_OPTIMIZERS/);
+      expect(rerun(tensors, { ...optim, slots: [{ name: 'exp_avg' }] })).toThrow(/optim.slots \['exp_avg'\] are not state that torch's SGD keeps/);
+      expect(rerun(tensors, { ...optim, betas: [0.9, 0.999] })).toThrow(/optim must have the keys/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('torch_bridge.py angular (the decay figure\'s PyTorch referee)', () => {
