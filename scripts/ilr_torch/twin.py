@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from safetensors_io import SafetensorsError, read_safetensors
+from safetensors_io import SafetensorsError, read_safetensors  # scripts/ is on sys.path: the entry points put it there
 
 
 class BadInput(Exception):
