@@ -8,7 +8,7 @@ import * as path from 'path';
 import { Graph } from '../graph/ir';
 import { InputShape } from '../nn/model';
 import { modelSpec } from '../nn/spec';
-import { randomBatch } from '../bridge/parity';
+import { randomBatch } from '../runtime/sample';
 import { OptimizerConfig } from '../programs/optimizers';
 import { ExecutionProvider } from '../runtime/providers';
 import { EngineOptions, StepEngine } from '../train/engine';

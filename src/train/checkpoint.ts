@@ -9,7 +9,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { readSafetensors, TensorMap, writeSafetensors } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
+import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { ModelLayout, modelMetadata } from '../nn/model';
 import { ModelSpec, specName } from '../nn/spec';
 

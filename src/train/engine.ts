@@ -14,7 +14,7 @@
  */
 import type { Batch } from '../data';
 import type { Graph, TypedArray } from '../graph/ir';
-import { TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
 import { initialState } from '../nn/init';
 import { InputShape, ModelLayout, modelLayout, ParamInfo } from '../nn/model';
 import { ModelSpec } from '../nn/spec';

@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BatchStream, Dataset, DATASETS, describeDataset, fullBatches, loadSubset, pooledShape, poolImages, resolveSyntheticSpec, subsetOf } from '../data';
 import { shapeSize } from '../graph/ir';
-import { TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
 import { StepLines } from '../io/step-lines';
 import { InputShape, modelLayout } from '../nn/model';
 import { ModelSpec, modelSpec } from '../nn/spec';

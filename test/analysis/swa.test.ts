@@ -9,7 +9,8 @@ import { averageSnapshots, resolveSnapshots, swa, SwaResult } from '../../src/an
 import { recomputeBn } from '../../src/train/bn-stats';
 import { runBridge } from '../../src/bridge/python';
 import { Dataset, fullBatches, loadDataset } from '../../src/data';
-import { readSafetensors, TensorMap, writeSafetensors } from '../../src/io/safetensors';
+import { TensorMap } from '../../src/graph/tensors';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors';
 import { InputShape, modelLayout, modelMetadata } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
 import { evaluateGraph } from '../../src/programs/programs';

@@ -10,7 +10,7 @@ import {
 } from '../../src/experiments/explr';
 import { Context } from '../../src/experiments/frame';
 import { renderChart } from '../../src/plot/chart';
-import { TensorMap } from '../../src/io/safetensors';
+import { TensorMap } from '../../src/graph/tensors';
 import { InputShape } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
 import { StepEngine } from '../../src/train/engine';

@@ -3,8 +3,8 @@
  * ⟨W, ∇L⟩ ≈ 0 and L(2W) = L(W), up to BN's ε. The ordinary model is scale-invariant in its conv
  * weights too, but not in its BN affine parameters or its last layer.
  */
-import { feedsOf, randomBatch } from '../../src/bridge/parity';
-import { TensorMap } from '../../src/io/safetensors';
+import { feedsOf, randomBatch } from '../../src/runtime/sample';
+import { TensorMap } from '../../src/graph/tensors';
 import { initialState } from '../../src/nn/init';
 import { InputShape, modelLayout } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
