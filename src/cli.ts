@@ -9,6 +9,7 @@ import { benchCommand } from './commands/bench';
 import { dashboardCommand } from './commands/dashboard';
 import { dataCommand } from './commands/data';
 import { doctorCommand } from './commands/doctor';
+import { hessianCommand } from './commands/hessian';
 import { swaCommand } from './commands/swa';
 import { metricsCommand } from './commands/metrics';
 import { sweepCommand } from './commands/sweep';
@@ -32,6 +33,7 @@ export function cli(argv: string[]) {
     .command(dataCommand)
     .command(doctorCommand)
     .command(swaCommand)
+    .command(hessianCommand)
     .command(dashboardCommand)
     .command(metricsCommand)
     .demandCommand(1, 'name a command; `ilr --help` lists them')
