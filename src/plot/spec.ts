@@ -25,6 +25,8 @@ export interface Series {
   color?: string;
   /** Also a dot at each point (a scatter; a line needs two points, a dot shows one). */
   points?: boolean;
+  /** Dots only, no line: points that belong to no curve (runs kept out of a fit). */
+  scatter?: boolean;
 }
 
 /** A shaded region between `lo` and `hi`; it takes the colour of the series of the same name, if any. */
@@ -187,6 +189,12 @@ function colourScale(spec: ChartSpec): { domain: string[]; range: string[]; dash
   return { domain, range, dash };
 }
 
+/** The colour scale of the bands: their names, in the colours `colourScale` gave them. */
+function bandColours(spec: ChartSpec, domain: string[], range: string[]): { domain: string[]; range: string[] } {
+  const names = [...new Set((spec.bands ?? []).map((b) => b.name))];
+  return { domain: names, range: names.map((n) => range[domain.indexOf(n)]) };
+}
+
 const STEPS = [1, 2, 5];
 
 /** The nearest 1-2-5 value (…, 0.5, 1, 2, 5, 10, …) at or below `v` (`up`: at or above). */
@@ -297,11 +305,13 @@ function panelSpec(spec: ChartSpec): { title: { text: string; subtitle?: string 
       mark: { type: 'area', opacity: 0.2, clip: true },
       // `fill`, not `color`, so that the legend shows line symbols; a band named after no series
       // still gets an entry, through the shared domain.
-      encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, fill: { ...color, legend: null } },
+      // Its scale holds the bands' names alone: it is shared by every panel of a figure, and a
+      // panel's other series would make its domain conflict with another panel's.
+      encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, fill: { ...color, scale: bandColours(spec, domain, range), legend: null } },
     });
   }
   layer.push({
-    data: { values: lines.flatMap((l) => l.rows) },
+    data: { values: lines.flatMap((l, i) => (spec.series[i].scatter ? [] : l.rows)) },
     mark: { type: 'line', strokeWidth: 1.8, clip: true },
     encoding: {
       x,
@@ -310,8 +320,11 @@ function panelSpec(spec: ChartSpec): { title: { text: string; subtitle?: string 
       strokeDash: { field: 'name', type: 'nominal', scale: { domain, range: dash } },
     },
   });
-  const dots = spec.series.flatMap((s, i) => (s.points ? lines[i].rows : []));
+  const dots = spec.series.flatMap((s, i) => (s.points && !s.scatter ? lines[i].rows : []));
   if (dots.length > 0) layer.push({ data: { values: dots }, mark: { type: 'point', filled: true, size: 45, opacity: 1, clip: true }, encoding: { x, y, color } });
+  // Hollow dots: the scatter series, which no line joins.
+  const loose = spec.series.flatMap((s, i) => (s.scatter ? lines[i].rows : []));
+  if (loose.length > 0) layer.push({ data: { values: loose }, mark: { type: 'point', filled: false, size: 60, strokeWidth: 1.8, opacity: 1, clip: true }, encoding: { x, y, color } });
   // A rule at x ≤ 0 has no place on a log axis.
   const vlines = (spec.vlines ?? []).filter((v) => Number.isFinite(v.x) && (!logX || v.x > 0));
   if (vlines.length > 0) {
