@@ -15,7 +15,7 @@
  * quantities are those of the Hessian block H_SS.
  */
 import type { StepBatch } from './engine';
-import type { TensorMap } from '../io/safetensors';
+import type { TensorMap } from '../graph/tensors';
 import { InputShape, modelLayout, ParamInfo } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
 import { hessianVectorGraph } from '../programs/programs';
