@@ -60,48 +60,50 @@ function subtractProjection(r: Float64Array, b: Float64Array): void {
 
 /**
  * The largest eigenvalue of the symmetric tridiagonal matrix with diagonal `alpha` and
- * off-diagonal `beta`, and its unit eigenvector, by cyclic Jacobi rotations (the matrix has at
- * most a few dozen rows; Jacobi is simple and accurate to rounding).
+ * off-diagonal `beta`, and its unit eigenvector. The value by bisection on Sturm counts (how many
+ * eigenvalues lie below x, from the signs of the LDLᵀ pivots of T − x), the vector by inverse
+ * iteration just above it, where T − σ is negative definite and the tridiagonal solve is stable.
+ * Both are O(n) per step, so a Lanczos run can afford them at every iteration.
  */
 export function topOfTridiagonal(alpha: readonly number[], beta: readonly number[]): { value: number; coefficients: number[] } {
   const n = alpha.length;
-  const a = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? alpha[i] : Math.abs(i - j) === 1 ? beta[Math.min(i, j)] : 0)));
-  const v = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j): number => (i === j ? 1 : 0)));
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p][q] ** 2;
-    if (off < 1e-30 * alpha.reduce((s, x) => s + x * x, 1e-300)) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        if (a[p][q] === 0) continue;
-        const theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = a[k][p];
-          const akq = a[k][q];
-          a[k][p] = c * akp - s * akq;
-          a[k][q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = a[p][k];
-          const aqk = a[q][k];
-          a[p][k] = c * apk - s * aqk;
-          a[q][k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = v[k][p];
-          const vkq = v[k][q];
-          v[k][p] = c * vkp - s * vkq;
-          v[k][q] = s * vkp + c * vkq;
-        }
-      }
+  const off = (i: number) => (i >= 0 && i < n - 1 ? Math.abs(beta[i]) : 0);
+  let lo = Math.min(...alpha.map((a, i) => a - off(i - 1) - off(i)));
+  let hi = Math.max(...alpha.map((a, i) => a + off(i - 1) + off(i)));
+  const scale = Math.max(Math.abs(lo), Math.abs(hi), Number.MIN_VALUE);
+  const below = (x: number): number => {
+    let count = 0;
+    let d = 1;
+    for (let i = 0; i < n; i++) {
+      d = alpha[i] - x - (i > 0 ? (beta[i - 1] * beta[i - 1]) / d : 0);
+      if (d === 0) d = -Number.EPSILON * scale;
+      if (d < 0) count++;
     }
+    return count;
+  };
+  while (hi - lo > 4 * Number.EPSILON * scale) {
+    const mid = (lo + hi) / 2;
+    if (mid <= lo || mid >= hi) break;
+    if (below(mid) === n) hi = mid;
+    else lo = mid;
   }
-  let top = 0;
-  for (let i = 1; i < n; i++) if (a[i][i] > a[top][top]) top = i;
-  return { value: a[top][top], coefficients: v.map((row) => row[top]) };
+  const value = (lo + hi) / 2;
+  // (T − σ) s = b by the Thomas algorithm, twice, from b = 1.
+  const sigma = hi + 4 * Number.EPSILON * scale;
+  let s = new Array<number>(n).fill(1);
+  for (let round = 0; round < 3; round++) {
+    const c = new Array<number>(n);
+    const d = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const pivot = alpha[i] - sigma - (i > 0 ? (beta[i - 1] ?? 0) * c[i - 1] : 0);
+      c[i] = i < n - 1 ? beta[i] / pivot : 0;
+      d[i] = (s[i] - (i > 0 ? (beta[i - 1] ?? 0) * d[i - 1] : 0)) / pivot;
+    }
+    for (let i = n - 2; i >= 0; i--) d[i] -= c[i] * d[i + 1];
+    const norm = Math.sqrt(d.reduce((a, x) => a + x * x, 0));
+    s = d.map((x) => x / norm);
+  }
+  return { value, coefficients: s };
 }
 
 export interface Eigen {

@@ -77,3 +77,17 @@ describe('topOfTridiagonal', () => {
     expect(coefficients.map((c) => c * s)).toEqual([0.5, Math.SQRT1_2, 0.5].map((x) => expect.closeTo(x, 12)));
   });
 });
+
+describe('topOfTridiagonal on a larger matrix', () => {
+  it('agrees with the known spectrum of the second-difference matrix', () => {
+    // tridiag(−1, 2, −1) of order n: eigenvalues 2 − 2cos(kπ/(n+1)); the top one k = n.
+    const n = 150;
+    const { value, coefficients } = topOfTridiagonal(new Array(n).fill(2), new Array(n - 1).fill(-1));
+    expect(value).toBeCloseTo(2 - 2 * Math.cos((n * Math.PI) / (n + 1)), 12);
+    // Its eigenvector is sin(k·j·π/(n+1)), normalised.
+    const v = Array.from({ length: n }, (_, j) => Math.sin((n * (j + 1) * Math.PI) / (n + 1)));
+    const norm = Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+    const sign = Math.sign(coefficients[0]) * Math.sign(v[0]);
+    coefficients.forEach((c, j) => expect(c * sign).toBeCloseTo(v[j] / norm, 9));
+  });
+});
