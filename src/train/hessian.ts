@@ -20,7 +20,9 @@ import { InputShape, modelLayout, ParamInfo } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
 import { hessianVectorGraph } from '../programs/programs';
 import { Feeds, Program, RuntimeOptions } from '../runtime/session';
-import { Rng } from '../util/rng';
+import { StepLines } from '../io/step-lines';
+import { Rng, Seed, SeedPart } from '../util/rng';
+import * as fs from 'fs';
 
 /** Which trainable tensors the Hessian is measured over. */
 export type ParamSelection = 'all' | 'si' | RegExp;
@@ -43,6 +45,8 @@ export function selectParams(trainable: readonly ParamInfo[], sel: ParamSelectio
   }
   return kept;
 }
+
+const seedParts = (seed: Seed = 0): SeedPart[] => (Array.isArray(seed) ? [...seed] : [seed as SeedPart]);
 
 const dot = (a: Float64Array, b: Float64Array): number => {
   let s = 0;
@@ -146,7 +150,7 @@ export interface SharpnessOptions {
   /** Lanczos stops at a relative residual |Hv − λv|/|λ| below this (default 1e-3). */
   tol?: number;
   maxIterations?: number;
-  seed?: number;
+  seed?: Seed;
   /** Rademacher vectors for the trace (0: no trace). */
   traceSamples?: number;
 }
@@ -234,10 +238,10 @@ export class Curvature {
    * crawls when the top two are close; Lanczos converges to the top of the spectrum in far fewer
    * products. It stops when the Ritz residual |Hv − λv| ≤ tol·|λ|.
    */
-  async topEigen(state: TensorMap, batches: readonly StepBatch[], o: { tol?: number; maxIterations?: number; seed?: number } = {}): Promise<Eigen> {
+  async topEigen(state: TensorMap, batches: readonly StepBatch[], o: { tol?: number; maxIterations?: number; seed?: Seed } = {}): Promise<Eigen> {
     const tol = o.tol ?? 1e-3;
     const max = Math.min(o.maxIterations ?? 60, this.size);
-    const rng = new Rng([o.seed ?? 0, 'hessian', 'lanczos']);
+    const rng = new Rng([...seedParts(o.seed), 'hessian', 'lanczos']);
     let q: Float64Array = Float64Array.from({ length: this.size }, () => rng.normal());
     q = scaled(q, 1 / norm(q));
     const basis: Float64Array[] = [];
@@ -267,9 +271,9 @@ export class Curvature {
   }
 
   /** The trace of H_SS by Hutchinson's estimator over `samples` seeded Rademacher vectors. */
-  async trace(state: TensorMap, batches: readonly StepBatch[], o: { samples?: number; seed?: number } = {}): Promise<Trace> {
+  async trace(state: TensorMap, batches: readonly StepBatch[], o: { samples?: number; seed?: Seed } = {}): Promise<Trace> {
     const n = o.samples ?? 20;
-    const rng = new Rng([o.seed ?? 0, 'hessian', 'hutchinson']);
+    const rng = new Rng([...seedParts(o.seed), 'hessian', 'hutchinson']);
     const values: number[] = [];
     for (let k = 0; k < n; k++) {
       const v = Float64Array.from({ length: this.size }, () => (rng.uniform() < 0.5 ? -1 : 1));
@@ -291,4 +295,33 @@ export class Curvature {
   async release(): Promise<void> {
     await this.program.release();
   }
+}
+
+/**
+ * sharpness.jsonl (config.sharpnessEvery): one line per measurement, at the weights step `step`
+ * starts from, so it sits beside that step's loss in metrics.jsonl; `lr` is that step's LR.
+ */
+export interface SharpnessRecord {
+  step: number;
+  lr: number;
+  lambda_max: number;
+  /** η·λ_max: gradient descent is unstable along the top direction above 2. */
+  lr_lambda_max: number;
+  weight_norm: number;
+  /** |w|²·λ_max. */
+  spherical: number;
+  iterations: number;
+  residual: number;
+  /** Which tensors: "si" (the scale-invariant ones) or "all". */
+  params: 'si' | 'all';
+}
+
+export function sharpnessRecord(step: number, lr: number, params: 'si' | 'all', s: Sharpness): SharpnessRecord {
+  return { step, lr, lambda_max: s.lambdaMax, lr_lambda_max: lr * s.lambdaMax, weight_norm: s.weightNorm, spherical: s.spherical, iterations: s.iterations, residual: s.residual, params };
+}
+
+/** The sharpness records of a run, in step order (complete lines only: the run may still be writing). */
+export function readSharpness(file: string): SharpnessRecord[] {
+  if (!fs.existsSync(file)) throw new Error(`${file}: no sharpness measurements; train with --sharpness-every N to record them`);
+  return new StepLines<SharpnessRecord>(file).read();
 }
