@@ -14,6 +14,7 @@ Subcommands (each prints exactly one JSON object on stdout), from the modules of
   replay     referee: K steps of an optimizer with its torch class: params, BN running stats, state
   logits     referee: eval-mode logits (running statistics) of a checkpoint
   swa-eval   referee: average snapshots (AveragedModel), update_bn, evaluate: the referee of `ilr swa`
+  hessian    referee: exact Hessian-vector products (double backward) and the whole Hessian's λ_max
   load       referee: strict load_state_dict of a checkpoint: proves it loads in PyTorch
   bench      bench: float32 training-step timing of the same architecture on random data
   angular    runs: a PyTorch training run's angular update per window (the decay figure's referee)
@@ -30,7 +31,7 @@ import traceback
 
 sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ilr_torch import bench, referee, runs  # noqa: E402
+from ilr_torch import bench, hessian, referee, runs  # noqa: E402
 from ilr_torch.twin import BadInput  # noqa: E402
 
 
@@ -86,6 +87,17 @@ def build_parser():
     s.add_argument("--profile", action="store_true",
                    help="also report self CPU time per aten op and step (profile_ms), from --steps more steps under torch.profiler")
     s.set_defaults(func=bench.cmd_bench)
+
+    s = sub.add_parser("hessian", help="Hessian-vector products by double backward (float64), and λ_max of the whole block",
+                       description="Train-mode loss in float64: compares ours.hv.<k>.<param> with H_SS·v for every "
+                                   "direction v.<k>.<param> (S: the parameters the directions name); with --eigen builds "
+                                   "H_SS whole (one product per row) and compares ours.lambda_max with its top eigenvalue.",
+                       epilog=referee.FORMAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--file", required=True, help="safetensors file written by the TS side")
+    s.add_argument("--tol", type=float, default=1e-3, help="max relative error (default 1e-3)")
+    s.add_argument("--eigen", action="store_true", help="also the whole block's eigenvalues (small nets only)")
+    s.add_argument("--max-size", type=int, default=4000, help="largest block --eigen builds (default 4000 rows)")
+    s.set_defaults(func=hessian.cmd_hessian)
 
     s = sub.add_parser("swa-eval", help="SWA in PyTorch: AveragedModel over snapshots, update_bn, eval logits",
                        description="Averages the snapshots with torch.optim.swa_utils.AveragedModel (float64), "

@@ -9,6 +9,7 @@ import { benchCommand } from './commands/bench';
 import { dashboardCommand } from './commands/dashboard';
 import { dataCommand } from './commands/data';
 import { doctorCommand } from './commands/doctor';
+import { hessianCommand } from './commands/hessian';
 import { swaCommand } from './commands/swa';
 import { metricsCommand } from './commands/metrics';
 import { sweepCommand } from './commands/sweep';
@@ -19,7 +20,7 @@ import { trainCommand } from './commands/train';
 /** Every command, in the order `ilr --help` lists them (each module keeps its own argument types). */
 export const COMMANDS: CommandModule<any, any>[] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
   reproduceCommand, ...figureCommands, trainCommand, sweepCommand, exportCommand, parityCommand, modelsCommand,
-  architectureCommand, benchCommand, dataCommand, doctorCommand, swaCommand, dashboardCommand, metricsCommand,
+  architectureCommand, benchCommand, dataCommand, doctorCommand, swaCommand, hessianCommand, dashboardCommand, metricsCommand,
 ];
 
 export function cli(argv: string[]) {

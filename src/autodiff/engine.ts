@@ -31,11 +31,13 @@ export function gradients(loss: Value, wrt: readonly Value[], seed?: Value): Map
   if (loss.size !== 1) throw new Error(`gradients: the loss must be a scalar, got [${loss.shape.join(',')}]`);
   const graph = loss.graph;
 
-  // Values that depend on some parameter: only these need gradients.
+  // Values that depend on some parameter: only these need gradients. A boolean or integer value
+  // (a comparison, an argmax) is piecewise constant, so its gradient is zero and it ends the chain
+  // (the ReLU mask, when the backward pass itself is differentiated for a Hessian-vector product).
   const dependsOnWrt = new Set<Value>(wrt);
   const forward = graph.nodes.filter((n) => n.id < (loss.producer?.id ?? -1) + 1);
   for (const n of forward) {
-    if (n.inputs.some((v) => dependsOnWrt.has(v))) n.outputs.forEach((v) => dependsOnWrt.add(v));
+    if (n.inputs.some((v) => dependsOnWrt.has(v))) n.outputs.filter((v) => v.dtype === 'float32' || v.dtype === 'float64').forEach((v) => dependsOnWrt.add(v));
   }
 
   const grads = new Map<Value, Value>([[loss, seed ?? graph.scalar(1, loss)]]);

@@ -2,7 +2,8 @@
  * `ilr metrics RUN --csv`: a run's metrics.jsonl as one table for spreadsheets and pandas, a row
  * per logged step with the evaluation of that step (if any) beside it; without `--csv`, the
  * latest values. With `--channels`, channels.jsonl instead (the per-output-channel angular
- * updates of `--channel-every`): a row per step, layer and channel.
+ * updates of `--channel-every`): a row per step, layer and channel. With `--sharpness`,
+ * sharpness.jsonl (`--sharpness-every`): λ_max, η·λ_max and |w|²·λ_max, a row per measurement.
  */
 import { csvCell } from '../sweep/collect';
 import * as path from 'path';
@@ -11,6 +12,7 @@ import * as fs from 'fs';
 import { RunRecords, MetricsTail } from '../dashboard/tail';
 import { writeFileAtomic } from '../io/files';
 import { ChannelRecord, readChannels } from '../train/channels';
+import { readSharpness, SharpnessRecord } from '../train/hessian';
 import { EvalRecord, StepRecord } from '../train/metrics';
 import { runFiles } from '../train/run-dir';
 
@@ -18,10 +20,12 @@ interface Args {
   run: string;
   csv: boolean;
   channels: boolean;
+  sharpness: boolean;
   out?: string;
 }
 
 const STEP_COLUMNS = ['step', 'epoch', 'lr', 'wd', 'lambda_eta', 'loss', 'loss_avg', 'acc', 'w_norm', 'g_norm', 'si_w_norm', 'eff_lr', 'angular_update', 'cos_wg'] as const satisfies readonly (keyof StepRecord)[];
+const SHARPNESS_COLUMNS = ['step', 'lr', 'lambda_max', 'lr_lambda_max', 'weight_norm', 'spherical', 'iterations', 'residual'] as const satisfies readonly (keyof SharpnessRecord)[];
 const EVAL_COLUMNS = ['test_loss', 'test_acc', 'train_loss', 'train_acc'] as const satisfies readonly (keyof EvalRecord)[];
 
 export interface Table {
@@ -99,10 +103,13 @@ export const metricsCommand: CommandModule<object, Args> = {
       .positional('run', { type: 'string', demandOption: true, describe: 'a run directory (or its metrics.jsonl)' })
       .option('csv', { type: 'boolean', default: false, describe: 'print the whole log as CSV (default: the latest values)' })
       .option('channels', { type: 'boolean', default: false, describe: 'read channels.jsonl (the per-output-channel angular updates of train --channel-every) instead of metrics.jsonl' })
+      .option('sharpness', { type: 'boolean', default: false, describe: "read sharpness.jsonl (λ_max of the loss's Hessian, train --sharpness-every) instead of metrics.jsonl" })
       .option('out', { type: 'string', describe: 'write the CSV to this file instead of stdout' }),
   handler: (a) => {
     if (a.out && !a.csv) throw new Error('--out writes the CSV: add --csv');
+    if (a.channels && a.sharpness) throw new Error('--channels and --sharpness read different logs: give one');
     if (a.channels) return showChannels(a);
+    if (a.sharpness) return showSharpness(a);
     const file = a.run.endsWith('.jsonl') ? a.run : path.join(a.run, 'metrics.jsonl');
     if (!fs.existsSync(file)) throw new Error(`${file}: no such file; give a run directory (one holding metrics.jsonl)`);
     // A run still training may be writing its last line: only complete lines are read.
@@ -117,6 +124,16 @@ function showChannels(a: Args): void {
   const records = readChannels(file);
   if (!a.csv) return console.log(latestChannels(records));
   printCsv(channelCsv(records), a.out);
+}
+
+function showSharpness(a: Args): void {
+  const records = readSharpness(a.run.endsWith('.jsonl') ? a.run : runFiles(a.run).sharpness);
+  const last = records[records.length - 1];
+  if (!a.csv) {
+    if (!last) return console.log('no sharpness measurements yet');
+    return console.log([`sharpness at step ${last.step} (over the ${last.params === 'si' ? 'scale-invariant weights' : 'trainable tensors'})`, ...SHARPNESS_COLUMNS.slice(1).map((c) => `  ${c.padEnd(15)} ${last[c]}`)].join('\n'));
+  }
+  printCsv(toCsv({ columns: [...SHARPNESS_COLUMNS], rows: records.map((r) => SHARPNESS_COLUMNS.map((c) => r[c])) }), a.out);
 }
 
 function printCsv(csv: string, out: string | undefined): void {

@@ -2,7 +2,10 @@
  * The dashboard's panels for the runs picked, as the figures' chart specs (plot/spec.ts): train
  * and test loss and accuracy, |w|, the effective LR η/|w|², the angular update against the
  * equilibrium √(2ηλ/(1+β)) the theory predicts, the LR/WD schedule with λη, and, per run, |w|
- * and the angular update of each parameter tensor by name.
+ * and the angular update of each parameter tensor by name. For runs trained with
+ * --sharpness-every (sharpness.jsonl), the sharpness: η·λ_max against 2, above which gradient
+ * descent is unstable along the Hessian's top direction; λ_max against that limit 2/η (η of each
+ * measurement, so the limit follows the LR schedule); and the spherical sharpness |w|²·λ_max.
  *
  * Several runs share the scalar panels: a colour per run, its second kind of line (test, the
  * prediction) dashed, named after the run by the part of its path that tells it from the others.
@@ -13,6 +16,7 @@
 import { DEFAULT_WINDOW, equilibriumVerdict } from '../analysis/equilibrium';
 import { OptimizerConfig, predictedAngle } from '../programs/optimizers';
 import { ChartSpec, PALETTE, Series, VLine } from '../plot/spec';
+import type { SharpnessRecord } from '../train/hessian';
 import { LayerNorms } from '../train/metrics';
 import { RunRecords } from './tail';
 
@@ -21,6 +25,8 @@ export interface RunView {
   momentum: number;
   optimizer: OptimizerConfig;
   records: RunRecords;
+  /** sharpness.jsonl's measurements; none for a run trained without --sharpness-every. */
+  sharpness: SharpnessRecord[];
 }
 
 export interface Panel {
@@ -125,6 +131,40 @@ function scalarPanels(runs: Drawn[]): Panel[] {
   ];
 }
 
+function sharpnessSeries(run: Drawn, many: boolean, what: string, y: (r: SharpnessRecord) => number, dashed = false): Series {
+  return { name: named(run, many, what), x: run.sharpness.map((r) => r.step), y: run.sharpness.map(y), dashed, color: run.color };
+}
+
+/** The sharpness panels of the runs that measured it; none when no run did. */
+function sharpnessPanels(runs: Drawn[]): Panel[] {
+  const measured = runs.filter((r) => r.sharpness.length > 0);
+  if (measured.length === 0) return [];
+  const many = runs.length > 1;
+  const rules = runs.length === 1 ? scheduleRules(runs[0]) : [];
+  const per = (f: (run: Drawn) => Series[]) => measured.flatMap(f);
+  // Which weights the Hessian is over, in the legend: a run measures the same ones throughout.
+  const over = (r: Drawn) => (r.sharpness[0].params === 'si' ? 'scale-invariant weights' : 'all weights');
+  const steps = measured.flatMap((r) => r.sharpness.map((s) => s.step));
+  const span = [Math.min(...steps), Math.max(...steps)];
+  return [
+    {
+      key: 'sharpness',
+      chart: chart('sharpness η·λ_max', 'η·λ_max', [
+        ...per((r) => [sharpnessSeries(r, many, `η·λ_max (${over(r)})`, (s) => s.lr_lambda_max)]),
+        { name: 'GD is unstable along the top direction above 2', x: span, y: [2, 2], dashed: true, color: '#000000' },
+      ], { logY: true, vlines: rules }),
+    },
+    {
+      key: 'lambda-max',
+      chart: chart('λ_max', 'λ_max', per((r) => [
+        sharpnessSeries(r, many, `λ_max (${over(r)})`, (s) => s.lambda_max),
+        sharpnessSeries(r, many, 'stability limit 2/η', (s) => 2 / s.lr, true),
+      ]), { logY: true, vlines: rules }),
+    },
+    { key: 'spherical', chart: chart('spherical sharpness |w|²·λ_max', '|w|²·λ_max', per((r) => [sharpnessSeries(r, many, `|w|²·λ_max (${over(r)})`, (s) => s.spherical)]), { logY: true, vlines: rules }) },
+  ];
+}
+
 /** The parameter names of a run's per-layer records, in the order the model declares them. */
 function layerNames(run: Drawn, filter?: RegExp): string[] {
   const last = [...run.records.steps].reverse().find((s) => s.layers);
@@ -154,7 +194,7 @@ export function dashboardPanels(runs: RunView[], opts: PanelOptions = {}): Panel
   const many = withData.length > 1;
   const labels = distinctLabels(withData.map((r) => r.name));
   const drawn: Drawn[] = withData.map((r, i) => ({ ...r, label: labels[i], ...(many ? { color: PALETTE[i % PALETTE.length] } : {}) }));
-  return [...scalarPanels(drawn), ...drawn.flatMap((r, i) => layerPanels(r, i, many, opts))];
+  return [...scalarPanels(drawn), ...sharpnessPanels(drawn), ...drawn.flatMap((r, i) => layerPanels(r, i, many, opts))];
 }
 
 /** Whether the run's last DEFAULT_WINDOW of steps so far is at equilibrium, in words. */

@@ -5,8 +5,8 @@
  *   /                       the page, /dashboard.js its script, /vendor/* vega, vega-lite, vega-embed
  *   /api/runs               the runs under the directories given
  *   /api/panels?run=ID…     the vega-lite specs of the panels for the runs picked
- *   /api/events?run=ID…     server-sent events: `update` when a picked run's metrics change
- *   /files/ROOT/PATH        a file under one of the directories given (metrics.jsonl, figures)
+ *   /api/events?run=ID…     server-sent events: `update` when a picked run's metrics or sharpness change
+ *   /files/ROOT/PATH        a file under one of the directories given (metrics.jsonl, sharpness.jsonl, figures)
  *
  * It binds 127.0.0.1 unless told otherwise, answers only requests addressed to that host (a web
  * page elsewhere cannot reach it through DNS rebinding), and serves no file outside the
@@ -17,16 +17,17 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import { toVegaLite } from '../plot/spec';
+import { fmt } from '../util/format';
 import { dashboardPanels, RunView } from './figure';
 import { PAGE, SCRIPT } from './page';
 import { listRuns, RunEntry } from './runs';
-import { MetricsTail } from './tail';
+import { RunTail } from './tail';
 
 export interface DashboardOptions {
   roots: string[];
   port: number;
   host?: string;
-  /** How often a picked run's metrics.jsonl is checked for growth (default 1 s). */
+  /** How often a picked run's metrics.jsonl and sharpness.jsonl are checked for growth (default 1 s). */
   pollMs?: number;
 }
 
@@ -87,7 +88,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   }
   const host = opts.host ?? '127.0.0.1';
   const pollMs = opts.pollMs ?? 1000;
-  const tails = new Map<string, { tail: MetricsTail; version: number }>();
+  const tails = new Map<string, { tail: RunTail; version: number }>();
   const streams = new Set<http.ServerResponse>();
 
   // The walk is cached for a poll interval, and redone when an id is not found (a new run).
@@ -103,10 +104,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   /** Reads a run's new records; its version goes up whenever they change. */
   const follow = (r: RunEntry) => {
     let t = tails.get(r.dir);
-    if (!t) tails.set(r.dir, (t = { tail: new MetricsTail(path.join(r.dir, 'metrics.jsonl')), version: 0 }));
-    const { records, changed } = t.tail.read();
+    if (!t) tails.set(r.dir, (t = { tail: new RunTail(r.dir), version: 0 }));
+    const { records, sharpness, changed } = t.tail.read();
     if (changed) t.version++;
-    return { records, version: t.version };
+    return { records, sharpness, version: t.version };
   };
 
   const panels = (q: URLSearchParams) => {
@@ -116,12 +117,16 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     } catch (e) {
       throw new HttpError(400, `layers "${q.get('layers')}": ${(e as Error).message}`);
     }
-    const views: RunView[] = picked(q).map((r) => ({ name: r.name, momentum: r.momentum, optimizer: r.optimizer, records: follow(r).records }));
+    const views: RunView[] = picked(q).map((r) => {
+      const { records, sharpness } = follow(r);
+      return { name: r.name, momentum: r.momentum, optimizer: r.optimizer, records, sharpness };
+    });
     const summary = views
       .map((v) => {
         const last = v.records.steps[v.records.steps.length - 1];
         const ev = v.records.evals[v.records.evals.length - 1];
-        return `${v.name}: step ${last?.step ?? 0}${ev ? `, test acc ${(100 * ev.test_acc).toFixed(2)}% at step ${ev.step}` : ''}${v.records.diverged ? ' — diverged' : ''}`;
+        const sh = v.sharpness[v.sharpness.length - 1];
+        return `${v.name}: step ${last?.step ?? 0}${ev ? `, test acc ${(100 * ev.test_acc).toFixed(2)}% at step ${ev.step}` : ''}${sh ? `, η·λ_max ${fmt(sh.lr_lambda_max)} at step ${sh.step}` : ''}${v.records.diverged ? ' — diverged' : ''}`;
       })
       .join('; ');
     return { summary, panels: dashboardPanels(views, { layers }).map((p) => ({ key: p.key, spec: toVegaLite(p.chart) })) };

@@ -8,8 +8,8 @@
  */
 import { Emitter, Node, OpDef, ShapeError, Value } from '../graph/ir';
 import { add, mul, reciprocal, scale, sqrt, sub } from './elementwise';
-import { reduceSum } from './reduce';
-import { reshape } from './shape';
+import { reduceMean, reduceSum } from './reduce';
+import { expand, reshape } from './shape';
 import { typed } from './util';
 
 const AXES = [0, 2, 3];
@@ -68,14 +68,17 @@ export const BatchNormTrain: OpDef = {
     e.node('Mul', [centered, factor], [scaled]);
     e.node('Add', [scaled, b4], [y]);
   },
-  // With s1 = Σdy and s2 = Σdy·x̂ = Σdy·(x − μ) / σ over (N,H,W), m values per channel:
-  //   dγ = s2, dβ = s1, dx = γ/σ · (dy − s1/m − x̂·s2/m) = γ/σ · (dy − (x − μ)·(s2/(σ·m)) − s1/m).
-  grad: (n, [dy], needs) => {
+  grad: (n, [dy, dCentered, dMean, dVar, dInvStd], needs) => {
+    // Only a Hessian-vector product (differentiating the backward pass, which reads x − μ and
+    // 1/σ) sends gradients to the statistics; training takes the fused rule.
+    if (dCentered || dMean || dVar || dInvStd) return statisticsGrad(n, [dy, dCentered, dMean, dVar, dInvStd], needs);
     if (!dy) return n.inputs.map(() => undefined);
     const [x, gamma] = n.inputs;
     const [, centered, , , invStd] = n.outputs;
     const c = x.shape[1];
     const m = x.shape[0] * x.shape[2] * x.shape[3];
+    // With s1 = Σdy and s2 = Σdy·x̂ = Σdy·(x − μ) / σ over (N,H,W), m values per channel:
+    //   dγ = s2, dβ = s1, dx = γ/σ · (dy − s1/m − x̂·s2/m) = γ/σ · (dy − (x − μ)·(s2/(σ·m)) − s1/m).
     const s1 = reduceSum(dy, AXES, true);
     const s2 = mul(reduceSum(mul(dy, centered), AXES, true), invStd);
     let dx: Value | undefined;
@@ -87,6 +90,36 @@ export const BatchNormTrain: OpDef = {
     return [dx, needs[1] ? reshape(s2, [c]) : undefined, needs[2] ? reshape(s1, [c]) : undefined];
   },
 };
+
+/** a + b where either may be absent. */
+const plus = (a: Value | undefined, b: Value): Value => (a ? add(a, b) : b);
+
+/**
+ * The input gradients when any output may carry one, by the chain rule through each definition
+ * in turn: y = (x − μ)·(1/σ)·γ + β, 1/σ = (var + ε)^(−1/2), var = mean((x − μ)²), x − μ = x − mean(x).
+ */
+function statisticsGrad(n: Node, [dy, dCentered, dMean, dVar, dInvStd]: (Value | undefined)[], needs: boolean[]): (Value | undefined)[] {
+  const [x, gamma] = n.inputs;
+  const [, centered, , , invStd] = n.outputs;
+  const c = x.shape[1];
+  const m = x.shape[0] * x.shape[2] * x.shape[3];
+  let gCentered = dCentered;
+  let gInvStd = dInvStd;
+  if (dy) {
+    const dyGamma = gamma ? mul(dy, reshape(gamma, [1, c, 1, 1])) : dy;
+    gCentered = plus(gCentered, mul(dyGamma, invStd));
+    gInvStd = plus(gInvStd, reduceSum(mul(dyGamma, centered), AXES, true));
+  }
+  let gVar = dVar;
+  if (gInvStd) gVar = plus(gVar, mul(scale(gInvStd, -0.5), mul(invStd, mul(invStd, invStd))));
+  if (gVar) gCentered = plus(gCentered, mul(centered, scale(gVar, 2 / m)));
+  let dx = gCentered && sub(gCentered, reduceMean(gCentered, AXES, true));
+  if (dMean) dx = plus(dx, expand(scale(dMean, 1 / m), x.shape));
+  const affine = (k: number, g: () => Value) => (gamma && dy && needs[k] ? reshape(g(), [c]) : undefined);
+  const dGamma = affine(1, () => reduceSum(mul(dy!, mul(centered, invStd)), AXES, true));
+  const dBeta = affine(2, () => reduceSum(dy!, AXES, true));
+  return gamma ? [needs[0] ? dx : undefined, dGamma, dBeta] : [needs[0] ? dx : undefined];
+}
 
 export interface BatchNormTrainResult {
   y: Value;

@@ -306,10 +306,16 @@ export const ConvTranspose: OpDef = {
     return [typed([x.shape[0], w.shape[1], h, wo], x.dtype)];
   },
   emit: emitOne('ConvTranspose'),
+  // ConvTranspose is the adjoint of Conv with the same kernel and geometry: ⟨G, ConvT_W(X)⟩ =
+  // ⟨Conv_W(G), X⟩. So dX = Conv_W(G), and dW is Conv's weight gradient with G as the input and X
+  // as the output gradient (the Hessian-vector product differentiates Conv's input gradient).
   grad: (n, [dy], needs) => {
-    if (needs[1]) throw new ShapeError('ConvTranspose', 'the weight gradient of ConvTranspose is not implemented (no model needs it)', n.inputs);
-    // ConvTranspose is the adjoint of Conv with the same kernel and geometry.
-    return [n.graph.apply(Conv, [dy!, n.inputs[1]], { strides: ints(n.attrs, 'strides', [1, 1]), pads: ints(n.attrs, 'pads', [0, 0, 0, 0]) })[0], undefined];
+    const [x, w] = n.inputs;
+    const geom = geometry(n.attrs);
+    return [
+      needs[0] ? n.graph.apply(Conv, [dy!, w], { strides: [...geom.strides], pads: [...geom.pads] })[0] : undefined,
+      needs[1] ? convWeightGrad(dy!, x, w.shape, geom) : undefined,
+    ];
   },
 };
 

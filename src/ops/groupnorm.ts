@@ -10,9 +10,9 @@
  * through its nine primitives (forward and backward of [128,64,16,16] in 8 groups at 2 threads:
  * 18 nodes and 46–65 ms against 38 nodes and 54–77 ms, two alternating runs on a loaded machine).
  */
-import { OpDef, ShapeError, Value } from '../graph/ir';
-import { mul, sub } from './elementwise';
-import { reduceMean } from './reduce';
+import { Node, OpDef, ShapeError, Value } from '../graph/ir';
+import { add, mul, scale, sub } from './elementwise';
+import { reduceMean, reduceSum } from './reduce';
 import { reshape } from './shape';
 import { typed } from './util';
 
@@ -53,7 +53,9 @@ export const GroupNorm: OpDef = {
   },
   // Per group, with means over its M values: dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ,
   // computed as dx̂/σ − x̂·(mean(dx̂·x̂)/σ) − mean(dx̂)/σ: two full-tensor Muls and two Subs.
-  grad: (n, [dy]) => {
+  grad: (n, [dy, dInvStd]) => {
+    // Only a Hessian-vector product (differentiating the backward pass, which reads 1/σ) sends a gradient to 1/σ.
+    if (dInvStd) return [statisticsGrad(n, dy, dInvStd)];
     if (!dy) return [undefined];
     const [x] = n.inputs;
     const [y, invStd] = n.outputs;
@@ -65,6 +67,29 @@ export const GroupNorm: OpDef = {
     return [reshape(sub(sub(mul(d, invStd), mul(xhat, s2)), s1), x.shape)];
   },
 };
+
+/**
+ * dx when 1/σ carries a gradient too, by the chain rule through x̂ = (x − μ)·(1/σ),
+ * 1/σ = (var + ε)^(−1/2), var = mean((x − μ)²) and x − μ = x − mean(x), per group.
+ */
+function statisticsGrad(n: Node, dy: Value | undefined, dInvStd: Value): Value {
+  const [x] = n.inputs;
+  const [, invStd] = n.outputs;
+  const view = grouped(x.shape, n.attrs.groups as number);
+  const xs = reshape(x, view);
+  const centered = sub(xs, reduceMean(xs, [2], true));
+  let gInvStd = dInvStd;
+  let gCentered: Value | undefined;
+  if (dy) {
+    const d = reshape(dy, view);
+    gCentered = mul(d, invStd);
+    gInvStd = add(gInvStd, reduceSum(mul(d, centered), [2], true));
+  }
+  const gVar = mul(scale(gInvStd, -0.5), mul(invStd, mul(invStd, invStd)));
+  const fromVar = mul(centered, scale(gVar, 2 / view[2]));
+  const g = gCentered ? add(gCentered, fromVar) : fromVar;
+  return reshape(sub(g, reduceMean(g, [2], true)), x.shape);
+}
 
 /** x̂ of x [N,C,H,W] over `groups` groups of channels per sample. */
 export const groupNorm = (x: Value, groups: number, epsilon: number): Value => x.graph.apply(GroupNorm, [x], { groups, epsilon }, 'gn')[0];

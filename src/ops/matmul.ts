@@ -43,7 +43,7 @@ export const Gemm: OpDef = {
     // Y = A'·B' with A' = op(A), B' = op(B): dA' = dY·B'ᵀ, dB' = A'ᵀ·dY, then undo op().
     const dA = !needs[0] ? undefined : tA ? gemm(b, dy!, { transA: tB, transB: true }) : gemm(dy!, b, { transB: !tB });
     const dB = !needs[1] ? undefined : tB ? gemm(dy!, a, { transA: true, transB: tA }) : gemm(a, dy!, { transA: !tA });
-    return [dA, dB, needs[2] ? dy : undefined];
+    return n.inputs.length === 3 ? [dA, dB, needs[2] ? dy : undefined] : [dA, dB];
   },
 };
 

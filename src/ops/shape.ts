@@ -66,19 +66,25 @@ export const Slice: OpDef = {
     const ins = [node.inputs[0].name, e.constInt64(a.starts as number[]), e.constInt64(a.ends as number[]), e.constInt64(axes), e.constInt64(ints(a, 'steps', axes.map(() => 1)))];
     e.node('Slice', ins, [node.outputs[0].name]);
   },
+  // Steps of 1 and −1 (a reversal, as in Conv's input gradient with the flipped kernel): the
+  // gradient is dy, reversed back along the reversed axes, padded with zeros to x's shape.
   grad: (n, [dy]) => {
     const x = n.inputs[0];
     const axes = normalizeAxes('Slice', n.attrs.axes as number[], x.shape.length, n.inputs);
     const steps = ints(n.attrs, 'steps', axes.map(() => 1));
-    if (steps.some((s) => s !== 1)) throw new ShapeError('Slice', 'gradient implemented for step 1 only', n.inputs);
+    if (steps.some((s) => s !== 1 && s !== -1)) throw new ShapeError('Slice', 'gradient implemented for steps 1 and -1 only', n.inputs);
     const before = x.shape.map(() => 0);
     const after = x.shape.map(() => 0);
+    const reversed: number[] = [];
     axes.forEach((ax, i) => {
-      const { start, count } = sliceRange(x.shape[ax], (n.attrs.starts as number[])[i], (n.attrs.ends as number[])[i], 1);
-      before[ax] = start;
-      after[ax] = x.shape[ax] - start - count;
+      const { start, count } = sliceRange(x.shape[ax], (n.attrs.starts as number[])[i], (n.attrs.ends as number[])[i], steps[i]);
+      const first = steps[i] === 1 ? start : start - count + 1;
+      before[ax] = first;
+      after[ax] = x.shape[ax] - first - count;
+      if (steps[i] === -1) reversed.push(ax);
     });
-    return [pad(dy!, before, after)];
+    const back = reversed.length ? slice(dy!, reversed, reversed.map(() => -1), reversed.map((ax) => -dy!.shape[ax] - 1), reversed.map(() => -1)) : dy!;
+    return [pad(back, before, after)];
   },
 };
 

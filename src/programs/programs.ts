@@ -7,6 +7,7 @@
  * - apply: the update alone, from a given gradient (full-batch GD).
  * - evaluate: logits, loss and correct count with running statistics.
  * - batchStats: each BatchNorm's batch mean and unbiased variance (update_bn for SWA).
+ * - hessianVector: the gradient and an exact Hessian-vector product of the train-mode loss.
  */
 import { gradients } from '../autodiff/engine';
 import { Graph } from '../graph/ir';
@@ -14,6 +15,8 @@ import { TensorMap } from '../graph/tensors';
 import { LayerBuilder } from '../nn/layers';
 import { forward, InputShape, modelLayout } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
+import { add, mul } from '../ops/elementwise';
+import { reduceSum } from '../ops/reduce';
 import { emitRunningStats, forwardProgram, trainable } from './forward';
 import { OptimizerConfig, optimizerDef } from './optimizers';
 import { emitUpdate } from './update';
@@ -84,5 +87,27 @@ export function batchStatsGraph({ spec, batch, input }: ProgramShape): Graph {
     p.graph.output(`batch.${s.prefix}.mean`, s.mean);
     p.graph.output(`batch.${s.prefix}.var`, s.unbiasedVar);
   }
+  return p.graph;
+}
+
+/**
+ * The train-mode loss (BatchNorm with the batch's statistics, as training sees it), its gradient
+ * `grad.<name>` and the Hessian-vector product `hv.<name>` = H_SS·v over the tensors S named in
+ * `measured`, for the input direction `v.<name>`. The product is exact, not a difference of
+ * gradients: ⟨∇_S L, v⟩ is differentiated once more (PyTorch's double backward). Through ReLU
+ * the second derivative is zero, as in PyTorch; a difference of gradients would instead pick up
+ * every activation that crosses zero between its two points (docs/science.md, Hessian).
+ */
+export function hessianVectorGraph({ spec, batch, input }: ProgramShape, measured: readonly string[]): Graph {
+  const p = forwardProgram('hessian_vector', spec, batch, input, 'train');
+  const params = measured.map((name) => p.builder.value(name));
+  const grads = gradients(p.loss, params);
+  const inner = params.map((w) => reduceSum(mul(grads.get(w)!, p.graph.input(`v.${w.name}`, w.shape)))).reduce((a, b) => add(a, b));
+  const hv = gradients(inner, params);
+  for (const w of params) {
+    p.graph.output(`grad.${w.name}`, grads.get(w)!);
+    p.graph.output(`hv.${w.name}`, hv.get(w)!);
+  }
+  p.graph.output('loss', p.loss);
   return p.graph;
 }

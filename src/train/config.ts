@@ -212,6 +212,11 @@ const FIELDS = {
     check: integer(0),
     flag: { name: 'channel-every', type: 'number', describe: 'every N steps, the angular update of each output channel of every scale-invariant weight, in float64, to channels.jsonl (0: never)' },
   }),
+  /** The sharpness (λ_max of the loss's Hessian over the scale-invariant weights) every this many steps, to sharpness.jsonl (0: never). */
+  sharpnessEvery: defaulted(num, 0, {
+    check: integer(0),
+    flag: { name: 'sharpness-every', type: 'number', describe: "every N steps, λ_max of the loss's Hessian (Lanczos, exact Hessian-vector products) at the weights the step starts from, η·λ_max and |w|²·λ_max, to sharpness.jsonl (0: never)" },
+  }),
   /** Evaluate on the test set (and the train subset) every this many steps (0: only at the end). */
   evalEvery: defaulted(num, 0, { check: integer(0), flag: { name: 'eval-every', type: 'number', describe: 'test evaluation every N steps (0: at the end only)' } }),
   evalBatch: defaulted(num, 500, { check: integer(1), flag: { name: 'eval-batch', type: 'number', describe: 'evaluation batch size' } }),

@@ -1,6 +1,6 @@
 /**
  * A run directory and who owns it. It holds config.json, metrics.jsonl, checkpoints/, perhaps
- * predictions.jsonl, channels.jsonl and, when the run is done, summary.json; while a process trains in it, also `lock` (that process's PID).
+ * predictions.jsonl, channels.jsonl, sharpness.jsonl and, when the run is done, summary.json; while a process trains in it, also `lock` (that process's PID).
  *
  * Opening one for a fresh start or a resume takes the lock first, so two processes never write
  * the same run; a lock left by a process that died is taken over. A run that never reached its
@@ -24,6 +24,8 @@ export interface RunFiles {
   predictions: string;
   /** Per-output-channel angular updates every config.channelEvery steps (channels.ts). */
   channels: string;
+  /** λ_max of the loss's Hessian every config.sharpnessEvery steps (hessian.ts). */
+  sharpness: string;
   checkpoints: string;
   summary: string;
 }
@@ -33,6 +35,7 @@ export const runFiles = (runDir: string): RunFiles => ({
   metrics: path.join(runDir, 'metrics.jsonl'),
   predictions: path.join(runDir, 'predictions.jsonl'),
   channels: path.join(runDir, 'channels.jsonl'),
+  sharpness: path.join(runDir, 'sharpness.jsonl'),
   checkpoints: path.join(runDir, 'checkpoints'),
   summary: path.join(runDir, 'summary.json'),
 });
@@ -274,7 +277,7 @@ function openForStart(runDir: string): void {
   const newest = rollingCheckpointsOf(runDir)[0];
   if (newest) throw new Error(`${runDir} already holds a run (its newest checkpoint is ${newest}); continue it with --resume ${runDir}, or choose another --out`);
   // What an earlier start left before its first checkpoint is replaced, not appended to.
-  for (const f of [files.metrics, files.predictions, files.channels, files.summary]) fs.rmSync(f, { force: true });
+  for (const f of [files.metrics, files.predictions, files.channels, files.sharpness, files.summary]) fs.rmSync(f, { force: true });
 }
 
 /**

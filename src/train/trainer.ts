@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { BatchStream, Dataset, DATASETS, describeDataset, fullBatches, loadSubset, pooledShape, poolImages, resolveSyntheticSpec, subsetOf } from '../data';
+import { Batch, BatchStream, Dataset, DATASETS, describeDataset, fullBatches, loadSubset, pooledShape, poolImages, resolveSyntheticSpec, subsetOf } from '../data';
 import { shapeSize } from '../graph/ir';
 import { TensorMap } from '../graph/tensors';
 import { StepLines } from '../io/step-lines';
@@ -23,6 +23,7 @@ import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingName, saveCheckpoi
 import { optimizerOf, TrainConfig, wdScales } from './config';
 import { BnStatistics } from './bn-stats';
 import { ChannelRecord, channelRecord } from './channels';
+import { Curvature, SharpnessRecord, sharpnessRecord } from './hessian';
 import { EngineOptions, EngineState, RuntimeOptions, StepEngine } from './engine';
 import { Evaluator } from './evaluate';
 import { EvalRecord, MetricsLog, stepRecord, TensorBoardSink } from './metrics';
@@ -149,6 +150,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, (lr, wd) => predictedAngle(optimizer, lr, wd))]);
   const predictionLog = c.recordPredictions ? new PredictionLog(files.predictions) : undefined;
   const channelLog = c.channelEvery > 0 ? new StepLines<ChannelRecord>(files.channels) : undefined;
+  const sharpnessLog = c.sharpnessEvery > 0 ? new StepLines<SharpnessRecord>(files.sharpness) : undefined;
   const engine = await StepEngine.create({ ...engineOptions, runtime });
   const start: Checkpoint = resumed ?? { spec, state: engine.initialState(c.seed), position: { step: 0, epoch: 0, index: 0, window: { loss: 0, count: 0 } } };
   const missing = engine.slots.filter((s) => !start.state.has(s.key)).map((s) => s.key);
@@ -160,11 +162,13 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   log.resumeAt(start.position.step, atStart);
   predictionLog?.truncateAfter(start.position.step, atStart);
   channelLog?.truncateAfter(start.position.step);
+  sharpnessLog?.truncateAfter(start.position.step);
   const channelTensors = engine.trainable.filter((p) => p.scaleInvariant).map((p) => p.name);
 
   const stream = new BatchStream(data.train, { batchSize: batch, seed: c.seed, augment: c.augment }, start.position);
   const chunks = fullBatch ? [...fullBatches(data.train, { chunkSize: batch, last: 'keep' })] : [];
   const nextBatches = () => (fullBatch ? chunks : [stream.next()]);
+  const sharpness = sharpnessLog && (await sharpnessProbe(c, engine.trainable, spec, input, batch, fullBatch ? chunks : undefined, data.train, runtime));
   const stepsPerEpoch = fullBatch ? 1 : stream.perEpoch;
   const evaluator = await Evaluator.create(spec, input, Math.min(c.evalBatch, data.test.count, data.evalTrain?.count ?? Infinity), runtime);
   const wdScale = wdScales(c, engine.trainable.map((p) => p.name));
@@ -208,7 +212,8 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
       // The state before the step, on the host (the same arrays on the CPU; a download on a device,
       // whose buffers the step frees).
       const writes = writesAt(c, stepNo);
-      const before = channelLog && writes.channels ? await engine.download(state) : undefined;
+      const before = (channelLog && writes.channels) || (sharpness && writes.sharpness) ? await engine.download(state) : undefined;
+      if (sharpness && writes.sharpness) sharpnessLog!.append(sharpnessRecord(stepNo, sched.lr, sharpness.params, await sharpness.measure(before!, stepNo)));
       const r = await engine.step(state, nextBatches(), { lr: sched.lr, wd: wdScale.map((s) => s * sched.wd) });
       if (r.diverged) {
         status = 'diverged';
@@ -217,7 +222,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
         break;
       }
       state = r.state;
-      if (before) channelLog!.append(channelRecord(stepNo, before, await engine.download(state), channelTensors));
+      if (before && writes.channels) channelLog!.append(channelRecord(stepNo, before, await engine.download(state), channelTensors));
       const next = fullBatch ? { epoch: stepNo, index: 0 } : stream.position;
       const window = { loss: position.window.loss + r.loss, count: position.window.count + 1 };
       position = { step: stepNo, epoch: next.epoch, index: next.index, window };
@@ -256,6 +261,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
     await engine.release();
     await evaluator.release();
     await recompute?.bn.release();
+    await sharpness?.curvature.release();
   }
   return { status, step: position.step, runDir, state: finalState, lastEval, message, signal: stop.signal };
 }
@@ -265,12 +271,30 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
  * evaluation comes after the final checkpoint): one rule for the loop, and for what a resume from
  * a checkpoint at `s` keeps.
  */
-function writesAt(c: TrainConfig, s: number): { step: boolean; evaluation: boolean; channels: boolean } {
+function writesAt(c: TrainConfig, s: number): { step: boolean; evaluation: boolean; channels: boolean; sharpness: boolean } {
   return {
     step: s % c.logEvery === 0 || s === c.steps,
     evaluation: c.evalEvery > 0 && s % c.evalEvery === 0 && s !== c.steps,
     channels: c.channelEvery > 0 && s % c.channelEvery === 0,
+    sharpness: c.sharpnessEvery > 0 && s % c.sharpnessEvery === 0,
   };
+}
+
+/**
+ * What --sharpness-every measures on: the scale-invariant weights (every trainable tensor when the
+ * model has none), on the training chunks of a full-batch run, or on one fixed, class-balanced
+ * batch of the run's batch size (the same for every measurement, so they compare along the run).
+ * The Lanczos start is seeded by (seed, step), so a resumed run measures the same numbers.
+ */
+async function sharpnessProbe(c: TrainConfig, trainable: readonly { scaleInvariant: boolean }[], spec: ModelSpec, input: InputShape, batch: number, chunks: Batch[] | undefined, train: Dataset, runtime: RuntimeOptions) {
+  const params = trainable.some((p) => p.scaleInvariant) ? 'si' : 'all';
+  const batches = chunks ?? [...fullBatches(subsetOf(train, batch, c.dataSeed + 3), { chunkSize: batch })];
+  const curvature = await Curvature.create({ spec, input, batch, params, runtime });
+  return {
+    curvature,
+    params,
+    measure: (state: TensorMap, step: number) => curvature.sharpness(state, batches, { seed: [c.seed, step] }),
+  } as const;
 }
 
 /**
@@ -282,6 +306,7 @@ function warnOfMissingLogs(c: TrainConfig, files: RunFiles, step: number): void 
     [files.metrics, true, (w) => w.step || w.evaluation],
     [files.predictions, c.recordPredictions, (w) => w.evaluation],
     [files.channels, c.channelEvery > 0, (w) => w.channels],
+    [files.sharpness, c.sharpnessEvery > 0, (w) => w.sharpness],
   ];
   for (const [file, written, writesTo] of logs) {
     if (!written || fs.existsSync(file)) continue;

@@ -28,6 +28,8 @@ interface GradCase {
 const x = (g: Graph, name: string, shape: number[], dtype: DType) => g.input(name, shape, dtype);
 const d64 = (build: GradCase['build']): GradCase => ({ dtype: 'float64', build });
 const d32 = (build: GradCase['build']): GradCase => ({ dtype: 'float32', build });
+/** Several outputs as one vector, so the projected loss depends on each of them. */
+const flatConcat = (vs: readonly Value[]) => concat(vs.map((v) => reshape(v, [v.shape.reduce((a, b) => a * b, 1)])), 0);
 const all = (y: Value) => ({ y, wrt: y.graph.inputs.filter((v) => v.dtype === 'float32' || v.dtype === 'float64') });
 
 const CASES: Record<OpName, GradCase[] | 'none'> = {
@@ -78,16 +80,19 @@ const CASES: Record<OpName, GradCase[] | 'none'> = {
     d32((g, t) => all(convWeightGrad(x(g, 'x', [16, 3, 6, 5], t), x(g, 'dy', [16, 16, 6, 5], t), [16, 3, 3, 3], { strides: [1, 1], pads: [1, 1, 1, 1] }))),
     d32((g, t) => all(convWeightGrad(x(g, 'x', [16, 3, 7, 6], t), x(g, 'dy', [16, 16, 4, 3], t), [16, 3, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }))),
   ],
-  ConvTranspose: [d32((g, t) => {
-    const a = x(g, 'x', [2, 4, 4, 4], t);
-    return { y: convTranspose(a, x(g, 'w', [4, 3, 3, 3], t), { strides: [2, 2], pads: [1, 1, 1, 1], outputPadding: [1, 1] }), wrt: [a] };
-  })],
+  // the weight gradient too: a Hessian-vector product differentiates Conv's input gradient
+  ConvTranspose: [d32((g, t) => all(convTranspose(x(g, 'x', [2, 4, 4, 4], t), x(g, 'w', [4, 3, 3, 3], t), { strides: [2, 2], pads: [1, 1, 1, 1], outputPadding: [1, 1] })))],
   MatMul: [d64((g, t) => all(matmul(x(g, 'a', [3, 4], t), x(g, 'b', [4, 2], t))))],
   Gemm: [false, true].flatMap((transA) => [false, true].map((transB) =>
-    d64((g, t) => all(gemm(x(g, 'a', transA ? [4, 3] : [3, 4], t), x(g, 'b', transB ? [5, 4] : [4, 5], t), { transA, transB }, x(g, 'c', [5], t)))))),
+    d64((g, t) => all(gemm(x(g, 'a', transA ? [4, 3] : [3, 4], t), x(g, 'b', transB ? [5, 4] : [4, 5], t), { transA, transB }, x(g, 'c', [5], t))))))
+    .concat([d64((g, t) => all(gemm(x(g, 'a', [3, 4], t), x(g, 'b', [5, 4], t), { transB: true })))]),
   Reshape: [d64((g, t) => all(reshape(x(g, 'a', [2, 6], t), [3, 4])))],
   Transpose: [d64((g, t) => all(transpose(x(g, 'a', [2, 3, 4], t), [1, 2, 0])))],
-  Slice: [d64((g, t) => all(slice(x(g, 'a', [5, 6], t), [0, 1], [1, -4], [4, 100])))],
+  Slice: [
+    d64((g, t) => all(slice(x(g, 'a', [5, 6], t), [0, 1], [1, -4], [4, 100]))),
+    // step −1: rows 3, 2, 1 and every column reversed (Conv's flipped kernel)
+    d64((g, t) => all(slice(x(g, 'a', [5, 6], t), [0, 1], [3, -1], [0, -7], [-1, -1]))),
+  ],
   Pad: [d64((g, t) => all(pad(x(g, 'a', [2, 3], t), [1, 0], [2, 1])))],
   Concat: [d64((g, t) => all(concat([x(g, 'a', [2, 3], t), x(g, 'b', [2, 2], t)], 1)))],
   Expand: [d64((g, t) => all(expand(x(g, 'a', [3, 1], t), [2, 3, 4])))],
@@ -103,11 +108,16 @@ const CASES: Record<OpName, GradCase[] | 'none'> = {
   BatchNormTrain: [
     d64((g, t) => all(batchNormTrain(x(g, 'x', [3, 2, 3, 2], t), 1e-5, { weight: x(g, 'w', [2], t), bias: x(g, 'b', [2], t) }).y)),
     d64((g, t) => all(batchNormTrain(x(g, 'x', [4, 3, 2, 2], t), 1e-5).y)),
+    // every output carrying a gradient (y, x − μ, μ, σ², 1/σ), as in a Hessian-vector product
+    d64((g, t) => all(flatConcat(g.apply(OPS.BatchNormTrain, [x(g, 'x', [3, 2, 3, 2], t), x(g, 'w', [2], t), x(g, 'b', [2], t)], { epsilon: 1e-5 })))),
+    d64((g, t) => all(flatConcat(g.apply(OPS.BatchNormTrain, [x(g, 'x', [4, 3, 2, 2], t)], { epsilon: 1e-5 })))),
   ],
   GroupNorm: [
     d64((g, t) => all(groupNorm(x(g, 'x', [2, 6, 3, 2], t), 3, 1e-5))),
     // one group: LayerNorm over (C,H,W); an affine Mul after it, as the norm layers apply one
     d64((g, t) => all(E.mul(groupNorm(x(g, 'x', [3, 2, 2, 3], t), 1, 1e-5), x(g, 'w', [2, 2, 3], t)))),
+    // x̂ and 1/σ both carrying a gradient, as in a Hessian-vector product
+    d64((g, t) => all(flatConcat(g.apply(OPS.GroupNorm, [x(g, 'x', [2, 6, 3, 2], t)], { groups: 3, epsilon: 1e-5 })))),
   ],
 };
 

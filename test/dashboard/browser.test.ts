@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real browser: `ilr dashboard` on a run that is still training, the page
  * opened in Debian's headless chromium (driven by playwright-core), a chart drawn with the run's
- * points, and more points after the run has advanced, without reloading the page. Every request
+ * points (its sharpness too: it measures it), and more points after the run has advanced, without
+ * reloading the page. Every request
  * the page makes goes to the dashboard itself.
  */
 import * as fs from 'fs';
@@ -48,7 +49,7 @@ itBrowser('ilr dashboard draws a run as it trains, in headless chromium', async 
   const runs = path.join(root, 'runs');
   const metrics = path.join(runs, 'live', 'metrics.jsonl');
   // Long enough that it is still training when the test ends (it is stopped then).
-  const config = writeConfig(root, 'live.json', tinyConfig({ steps: 1_000_000, logEvery: 5, layerEvery: 10, evalEvery: 50, checkpointEvery: 1_000_000 }));
+  const config = writeConfig(root, 'live.json', tinyConfig({ steps: 1_000_000, logEvery: 5, layerEvery: 10, evalEvery: 50, checkpointEvery: 1_000_000, sharpnessEvery: 10 }));
   const trainer = startCli(['train', '--config', config, '--out', path.join(runs, 'live'), '--quiet', '--threads', '1']);
   let dashboard: ReturnType<typeof startCli> | undefined;
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-chromium-'));
@@ -70,8 +71,9 @@ itBrowser('ilr dashboard draws a run as it trains, in headless chromium', async 
     expect(first).toBeGreaterThanOrEqual(2);
     expect(first).toBeLessThanOrEqual(lastLoggedStep(metrics) / 5); // one point per logged step, no more
     expect(await page.$eval('#runs', (e) => e.textContent)).toContain('runs/live');
-    for (const key of ['loss', 'accuracy', 'eff-lr', 'angular', 'schedule', 'layers-w-0', 'layers-angular-0']) {
-      expect(await page.$(`[data-key="${key}"] svg`)).not.toBeNull();
+    for (const key of ['loss', 'accuracy', 'eff-lr', 'angular', 'schedule', 'sharpness', 'lambda-max', 'spherical', 'layers-w-0', 'layers-angular-0']) {
+      // Waited for: the page draws the panels one after another.
+      await page.waitForSelector(`[data-key="${key}"] svg`, { timeout: 30_000 });
     }
 
     // The run goes on; the open page draws its new points when the server says the file grew.

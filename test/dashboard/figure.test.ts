@@ -1,5 +1,6 @@
-/** The dashboard's panels for several runs: short legends, a colour per run, its test line dashed. */
+/** The dashboard's panels for several runs: short legends, a colour per run, its test line dashed; the sharpness panels of runs that measured it. */
 import { dashboardPanels, distinctLabels, RunView } from '../../src/dashboard/figure';
+import { SharpnessRecord } from '../../src/train/hessian';
 import { StepRecord } from '../../src/train/metrics';
 
 const run = (name: string, lr: number): RunView => ({
@@ -10,6 +11,7 @@ const run = (name: string, lr: number): RunView => ({
     steps: [10, 20].map((step) => ({ type: 'step', step, lr, wd: 5e-4, loss_avg: 1, acc: 0.5 }) as StepRecord),
     evals: [{ type: 'eval', step: 20, epoch: 2, test_loss: 1.2, test_acc: 0.4 }],
   },
+  sharpness: [],
 });
 
 test('labels drop the folders every run shares', () => {
@@ -51,4 +53,47 @@ test("the angular update's legend says whether the run's last quarter is at equi
   expect(measured(short)).toMatch(/^measured \(last 25% not at equilibrium: λη·step 0\.30 < 1\.25 at the window's start; \|w\| drifts -1\.00/);
   const settled = { ...run('fig/a', 0.1), records: { steps: steps(4000, () => 12), evals: [] } };
   expect(measured(settled)).toBe('measured (last 25% at equilibrium)');
+});
+
+/** Measured at steps 0, 10, 20 with the LR dropped to a tenth at step 20. */
+const withSharpness = (name: string): RunView => ({
+  ...run(name, 0.1),
+  sharpness: [[0, 0.1, 15], [10, 0.1, 19], [20, 0.01, 150]].map(([step, lr, lambda]) =>
+    ({ step, lr, lambda_max: lambda, lr_lambda_max: lr * lambda, weight_norm: 2, spherical: 4 * lambda, iterations: 20, residual: 1e-6, params: 'si' }) as SharpnessRecord),
+});
+
+test('a run with sharpness.jsonl gets η·λ_max against 2, λ_max against 2/η of each measurement, and |w|²·λ_max; one without gets none', () => {
+  const keys = (runs: RunView[]) => dashboardPanels(runs).map((p) => p.key);
+  expect(keys([run('fig/a', 0.1)]).filter((k) => ['sharpness', 'lambda-max', 'spherical'].includes(k))).toEqual([]);
+  const panels = dashboardPanels([withSharpness('fig/a')]);
+  const chart = (key: string) => panels.find((p) => p.key === key)!.chart;
+  expect(panels.map((p) => p.key)).toEqual(['loss', 'accuracy', 'w-norm', 'eff-lr', 'angular', 'schedule', 'sharpness', 'lambda-max', 'spherical']);
+  for (const key of ['sharpness', 'lambda-max', 'spherical']) expect(chart(key).logY).toBe(true);
+
+  const points = (key: string) => chart(key).series.map((s) => [s.name, !!s.dashed, Array.from(s.x), Array.from(s.y)]);
+  expect(points('sharpness')).toEqual([
+    ['η·λ_max (scale-invariant weights)', false, [0, 10, 20], [0.1 * 15, 0.1 * 19, 0.01 * 150]],
+    ['GD is unstable along the top direction above 2', true, [0, 20], [2, 2]],
+  ]);
+  expect(points('lambda-max')).toEqual([
+    ['λ_max (scale-invariant weights)', false, [0, 10, 20], [15, 19, 150]],
+    ['stability limit 2/η', true, [0, 10, 20], [20, 20, 200]],
+  ]);
+  expect(points('spherical')).toEqual([['|w|²·λ_max (scale-invariant weights)', false, [0, 10, 20], [60, 76, 600]]]);
+});
+
+test('several runs: the sharpness of those that measured it, in their colours, with one line at 2', () => {
+  const panels = dashboardPanels([withSharpness('fig/a'), run('fig/b', 0.2), withSharpness('fig/c')]);
+  const series = (key: string) => panels.find((p) => p.key === key)!.chart.series.map((s) => [s.name, s.color, !!s.dashed]);
+  expect(series('sharpness')).toEqual([
+    ['a · η·λ_max (scale-invariant weights)', '#0072B2', false],
+    ['c · η·λ_max (scale-invariant weights)', '#009E73', false],
+    ['GD is unstable along the top direction above 2', '#000000', true],
+  ]);
+  expect(series('lambda-max')).toEqual([
+    ['a · λ_max (scale-invariant weights)', '#0072B2', false],
+    ['a · stability limit 2/η', '#0072B2', true],
+    ['c · λ_max (scale-invariant weights)', '#009E73', false],
+    ['c · stability limit 2/η', '#009E73', true],
+  ]);
 });

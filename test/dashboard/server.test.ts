@@ -2,12 +2,15 @@
  * The dashboard's server without a browser: it serves files under its directories and refuses
  * every way out of them (`..`, encoded `..`, a symbolic link), answers only requests addressed to
  * its own host, and gives the panels of a run with the predicted equilibrium beside the measured
- * angular update.
+ * angular update, and the sharpness panels of a run with sharpness.jsonl, following that file as
+ * it grows and as a resume cuts it back.
  */
 import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
 import { Dashboard, startDashboard } from '../../src/dashboard/server';
+import { StepLines } from '../../src/io/step-lines';
+import { SharpnessRecord } from '../../src/train/hessian';
 import { tmpDir } from '../cli';
 
 function get(url: string, rawPath: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; body: string }> {
@@ -83,3 +86,96 @@ describe('dashboard server', () => {
     expect((await get(dash.url, '/api/panels?run=0/nothing')).status).toBe(404);
   });
 });
+
+type Spec = { layer: { data: { values: { name?: string; x: number; y: number }[] } }[] };
+
+describe('dashboard server, a run with sharpness.jsonl', () => {
+  let dir: string;
+  let dash: Dashboard;
+
+  beforeAll(async () => {
+    const root = tmpDir('ilr-serve-');
+    dir = path.join(root, 'gd');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'metrics.jsonl'), [step(10, 0.1), step(20, 0.1)].map((r) => JSON.stringify(r) + '\n').join(''));
+    dash = await startDashboard({ roots: [root], port: 0, pollMs: 20 });
+  });
+  afterAll(() => dash.close());
+
+  test('its panels follow the file as it grows and as a resume cuts it back, with an update event each time', async () => {
+    const log = new StepLines<SharpnessRecord>(path.join(dir, 'sharpness.jsonl'));
+    const measured = (s: number, lr: number, lambda: number): SharpnessRecord =>
+      ({ step: s, lr, lambda_max: lambda, lr_lambda_max: lr * lambda, weight_norm: 2, spherical: 4 * lambda, iterations: 20, residual: 1e-6, params: 'si' });
+    const panels = async () => {
+      const r = await get(dash.url, '/api/panels?run=0/gd');
+      expect(r.status).toBe(200);
+      return JSON.parse(r.body) as { summary: string; panels: { key: string; spec: Spec }[] };
+    };
+    const points = (ps: { key: string; spec: Spec }[], key: string, name: string) =>
+      ps.find((p) => p.key === key)!.spec.layer.flatMap((l) => l.data.values).filter((v) => v.name === name).map((v) => [v.x, v.y]);
+
+    // Not measured yet: no sharpness panels, no error.
+    expect((await panels()).panels.map((p) => p.key)).not.toContain('sharpness');
+
+    const events = await openEvents(dash.url, '/api/events?run=0/gd');
+    try {
+      log.append(measured(0, 0.1, 15));
+      log.append(measured(10, 0.1, 19));
+      await events.next('update');
+      let now = await panels();
+      expect(now.panels.map((p) => p.key)).toEqual(['loss', 'accuracy', 'w-norm', 'eff-lr', 'angular', 'schedule', 'sharpness', 'lambda-max', 'spherical', 'layers-w-0', 'layers-angular-0']);
+      expect(points(now.panels, 'sharpness', 'GD is unstable along the top direction above 2')).toEqual([[0, 2], [10, 2]]);
+      expect(points(now.panels, 'lambda-max', 'stability limit 2/η')).toEqual([[0, 20], [10, 20]]);
+      expect(now.summary).toContain('η·λ_max 1.9 at step 10');
+
+      // The LR drops at step 20: the limit 2/η follows it.
+      log.append(measured(20, 0.01, 150));
+      await events.next('update');
+      now = await panels();
+      expect(points(now.panels, 'lambda-max', 'stability limit 2/η')).toEqual([[0, 20], [10, 20], [20, 200]]);
+
+      // A resume from step 10 cuts the log back.
+      log.truncateAfter(10);
+      await events.next('update');
+      now = await panels();
+      expect(points(now.panels, 'lambda-max', 'λ_max (scale-invariant weights)')).toEqual([[0, 15], [10, 19]]);
+      expect(points(now.panels, 'spherical', '|w|²·λ_max (scale-invariant weights)')).toEqual([[0, 60], [10, 76]]);
+    } finally {
+      events.close();
+    }
+  });
+});
+
+/**
+ * A server-sent event stream: `next(name)` waits for the next event of that name sent after the
+ * call (so an event still on its way from an earlier change does not answer for a later one),
+ * and fails after 10 s without one.
+ */
+function openEvents(url: string, rawPath: string): Promise<{ next(name: string): Promise<void>; close(): void }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: rawPath }, (res) => {
+      let buffered = '';
+      let waiting: { name: string; done: () => void } | undefined;
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        const events = (buffered + d).split('\n\n');
+        buffered = events.pop()!;
+        for (const e of events) {
+          if (waiting && /^event: (.+)$/m.exec(e)?.[1] === waiting.name) {
+            waiting.done();
+            waiting = undefined;
+          }
+        }
+      });
+      const next = (name: string) =>
+        new Promise<void>((done, fail) => {
+          const timer = setTimeout(() => fail(new Error(`no "${name}" event within 10 s`)), 10_000);
+          waiting = { name, done: () => (clearTimeout(timer), done()) };
+        });
+      resolve({ next, close: () => req.destroy() });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -1,7 +1,9 @@
-/** Following a metrics.jsonl that grows, is cut back by a resumed run, is replaced, or ends mid-line. */
+/** Following a metrics.jsonl (and a sharpness.jsonl) that grows, is cut back by a resumed run, is replaced, or ends mid-line. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { MetricsTail } from '../../src/dashboard/tail';
+import { MetricsTail, RunTail } from '../../src/dashboard/tail';
+import { StepLines } from '../../src/io/step-lines';
+import { SharpnessRecord } from '../../src/train/hessian';
 import { tmpDir } from '../cli';
 
 const line = (step: number, loss: number) => JSON.stringify({ type: 'step', step, loss }) + '\n';
@@ -49,4 +51,29 @@ test('a file replaced by a rename, or removed, is followed too; a garbled line i
   expect(steps(tail)).toEqual([[5, 2.0], [10, 1.9]]);
   fs.rmSync(file);
   expect(tail.read()).toEqual({ records: { steps: [], evals: [] }, changed: true });
+});
+
+test("a run's sharpness.jsonl is followed beside its metrics: none without it, then its growth and a resume's cut", () => {
+  const dir = tmpDir('ilr-tail-');
+  fs.writeFileSync(path.join(dir, 'metrics.jsonl'), line(5, 2.0));
+  const tail = new RunTail(dir);
+  const first = tail.read();
+  expect(first.sharpness).toEqual([]);
+  expect(first.records.steps.map((r) => r.step)).toEqual([5]);
+  expect(tail.read().changed).toBe(false);
+  // Written as the trainer writes it: appended, then cut back to the checkpoint on a resume.
+  const log = new StepLines<SharpnessRecord>(path.join(dir, 'sharpness.jsonl'));
+  const measured = (step: number, lambda: number): SharpnessRecord =>
+    ({ step, lr: 0.1, lambda_max: lambda, lr_lambda_max: 0.1 * lambda, weight_norm: 3, spherical: 9 * lambda, iterations: 20, residual: 1e-6, params: 'si' });
+  for (const s of [0, 10, 20]) log.append(measured(s, 15 + s));
+  const grown = tail.read();
+  expect(grown.changed).toBe(true);
+  expect(grown.sharpness.map((r) => [r.step, r.lambda_max])).toEqual([[0, 15], [10, 25], [20, 35]]);
+  expect(tail.read().changed).toBe(false);
+  log.truncateAfter(10);
+  log.append(measured(20, 30)); // the resumed run measures again from its checkpoint
+  const resumed = tail.read();
+  expect(resumed.changed).toBe(true);
+  expect(resumed.sharpness.map((r) => [r.step, r.lambda_max])).toEqual([[0, 15], [10, 25], [20, 30]]);
+  expect(resumed.records.steps.map((r) => r.step)).toEqual([5]);
 });

@@ -13,7 +13,7 @@ import type { TrainConfig } from '../../src/train/config';
 
 /** A run of 60 steps with a checkpoint every 3: on two cores, about a second of start-up and a second of steps. */
 export const faultConfig = (over: Partial<TrainConfig> = {}): TrainConfig =>
-  tinyConfig({ steps: 60, checkpointEvery: 3, keepCheckpoints: 2, logEvery: 5, evalEvery: 20, ...over });
+  tinyConfig({ steps: 60, checkpointEvery: 3, keepCheckpoints: 2, logEvery: 5, evalEvery: 20, sharpnessEvery: 15, ...over });
 
 export const trainArgs = (configFile: string, out: string): string[] => ['train', '--config', configFile, '--out', out, '--quiet'];
 export const resumeArgs = (out: string): string[] => ['train', '--resume', out, '--quiet'];
@@ -63,6 +63,7 @@ export function outcome(runDir: string): Record<string, string> {
   const out: Record<string, string> = {
     'metrics.jsonl': fs.readFileSync(f.metrics, 'utf8'),
     'summary.json': fs.readFileSync(f.summary, 'utf8'),
+    'sharpness.jsonl': fs.readFileSync(f.sharpness, 'utf8'),
   };
   for (const name of fs.readdirSync(f.checkpoints).sort()) {
     out[`checkpoints/${name}`] = fs.readFileSync(path.join(f.checkpoints, name)).toString('base64');

@@ -19,7 +19,7 @@ const EVERY_FIELD: TrainConfig = {
   dataSeed: 3, augment: true, synthetic: { shape: [1, 12, 12], numClasses: 10, trainCount: 256, testCount: 120, seed: 5 }, pool: 2,
   batchSize: 16, chunkSize: 40, lr: 0.2, wd: 1e-3, optimizer: 'sgdw', momentum: 0.9, nesterov: true, betas: [0.8, 0.99], adamEps: 1e-6,
   wdGroups: [{ match: 'bn|fc', scale: 0 }], steps: 9, schedule: { kind: 'cosine', length: 9 }, seed: 4, bnEps: 1e-3, fcScale: 10,
-  widths: [4, 8, 16], logEvery: 3, layerEvery: 2, channelEvery: 5, evalEvery: 6, evalBatch: 30, recordPredictions: true,
+  widths: [4, 8, 16], logEvery: 3, layerEvery: 2, channelEvery: 5, sharpnessEvery: 7, evalEvery: 6, evalBatch: 30, recordPredictions: true,
   checkpointEvery: 4, snapshotEpochs: [1, 2], keepCheckpoints: 3, ep: 'cuda', threads: 2,
 };
 
@@ -52,6 +52,7 @@ const FLAG_VALUES: Record<string, [string[], unknown]> = {
   logEvery: [['--log-every', '3'], 3],
   layerEvery: [['--layer-every', '2'], 2],
   channelEvery: [['--channel-every', '5'], 5],
+  sharpnessEvery: [['--sharpness-every', '7'], 7],
   evalEvery: [['--eval-every', '6'], 6],
   evalBatch: [['--eval-batch', '30'], 30],
   checkpointEvery: [['--checkpoint-every', '4'], 4],
@@ -110,7 +111,7 @@ it('every flag of the table is an option of ilr train, with its field\'s default
 it('config.json lists the fields in the order it always has, however the config was made', async () => {
   // The order earlier versions wrote: the fields with defaults, then the others.
   const written = ['trainSubset', 'testSubset', 'evalTrainSubset', 'bnRecompute', 'pool', 'dataSeed', 'batchSize', 'chunkSize', 'lr', 'wd', 'optimizer',
-    'momentum', 'nesterov', 'betas', 'adamEps', 'wdGroups', 'schedule', 'seed', 'logEvery', 'layerEvery', 'channelEvery', 'evalEvery', 'evalBatch',
+    'momentum', 'nesterov', 'betas', 'adamEps', 'wdGroups', 'schedule', 'seed', 'logEvery', 'layerEvery', 'channelEvery', 'sharpnessEvery', 'evalEvery', 'evalBatch',
     'recordPredictions', 'checkpointEvery', 'snapshotEpochs', 'keepCheckpoints', 'ep', 'threads', 'model', 'dataset', 'augment', 'steps', 'bnEps'];
   const fromFlags = await configFromArgv(['--model', 'cnn4', '--steps', '5', '--dataset', 'synthetic', '--bn-eps', '1e-3', '--augment'], 'flags');
   expect(Object.keys(fromFlags)).toEqual(written);
