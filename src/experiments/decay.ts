@@ -13,10 +13,12 @@ import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
 import type { Schedule } from '../train/schedule';
-import { bnEvaluation, Context, Experiment, fmt, PAPER_STEPS_PER_EPOCH, PlannedRun, presetFields, Scale, TrainingPreset, verdict } from './frame';
-import { runMetrics, runPlanned } from './runs';
+import { fmt } from '../util/format';
+import { bnEvaluation, Context, Experiment, paperTraining, PlannedRun, presetFields, Scale, stepsPerEpoch, TrainingPreset, verdict } from './frame';
+import { runMetrics } from './runs';
 
 export interface DecayPreset extends TrainingPreset {
+  bnEps: number;
   lr: number;
   wd: number;
   momentum: number;
@@ -160,9 +162,10 @@ export const decay: Experiment<DecayPreset> = {
       // PreResNet-32, CIFAR-10, batch 128, η = 0.1, λ = 5e-4 (λη = 5e-5, 1/λη = 2·10⁴ steps ≈ 51 epochs); the
       // decay at epoch 100 (≈ 2/λη, in equilibrium), then 500 epochs ≈ 0.5/λη_new, long enough for the
       // effective LR's recovery (time constant 1/(4λη_new) = 128 epochs) and the WD run's arrival (?).
-      const perEpoch = PAPER_STEPS_PER_EPOCH;
+      const data = paperTraining(ctx);
+      const perEpoch = stepsPerEpoch(data);
       return {
-        ...common, dataset: ctx.dataset ?? 'cifar10', model: 'preresnet32-si', trainSubset: null, testSubset: null, batchSize: 128, bnEps: 1e-8,
+        ...common, ...data,
         lr: 0.1, wd: 5e-4, decayStep: 100 * perEpoch, steps: 600 * perEpoch, window: 20 * perEpoch, smooth: 20 * perEpoch, logEvery: 10, evalEvery: 5 * perEpoch, long: true,
       };
     }
@@ -199,7 +202,6 @@ export const decay: Experiment<DecayPreset> = {
     evaluation: bnEvaluation(p.bnRecompute),
   }),
   plan: (p) => plan(p),
-  run: (p, ctx) => runPlanned(plan(p), ctx),
   async plot(p, ctx) {
     const [lr, wd] = traces(ctx);
     const m = decayMeasures(lr, wd, p);

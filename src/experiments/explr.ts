@@ -25,22 +25,23 @@
  * The runs step in lockstep through the step engine (a per-step LR, a non-zero initial momentum
  * buffer and exactly shared batches), so the figure plans no trainer runs.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { explrAlpha, explrBufferFactor, explrLr, explrNormRatio } from '../analysis/explr';
-import { batchAt, DatasetName, fullBatches, loadSubset } from '../data';
+import { batchAt, batchesPerEpoch, DatasetName, fullBatches, loadSubset } from '../data';
 import { TensorMap } from '../io/safetensors';
 import { initialState } from '../nn/init';
 import { InputShape } from '../nn/model';
 import { modelSpec } from '../nn/spec';
-import { writeChart } from '../plot/chart';
+import { FigureSpec, writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { BnStatistics } from '../train/bn-stats';
 import { EngineState, RuntimeOptions, StepEngine } from '../train/engine';
 import { Evaluator } from '../train/evaluate';
 import { ProgressBar } from '../util/progress';
 import { Rng } from '../util/rng';
-import { Context, Experiment, fmt, Scale, verdict } from './frame';
+import { fmt } from '../util/format';
+import { cachedResult } from './cached';
+import { Context, Experiment, Scale, verdict } from './frame';
 
 export interface ExplrPreset {
   model: string;
@@ -98,8 +99,8 @@ export interface ExplrTrace {
   seconds: number;
 }
 
-const traceFile = (dir: string) => path.join(dir, 'trace.json');
-const readTrace = (dir: string): ExplrTrace => JSON.parse(fs.readFileSync(traceFile(dir), 'utf8'));
+/** The lockstep runs' curves, for the preset that made them. */
+const traceOf = (p: ExplrPreset, dir: string) => cachedResult<ExplrTrace>(path.join(dir, 'trace.json'), p);
 
 /** Relative L2 distance |x − ref| / |ref|, in float64. */
 export function relativeDistance(ref: ArrayLike<number>, x: ArrayLike<number>): number {
@@ -238,7 +239,7 @@ async function simulate(p: ExplrPreset, ctx: Context): Promise<ExplrTrace> {
       momentum: beta, alpha, steps: [], explr: [], baseline: [], baselineRuns: perturbed.map(() => []), control: [], normA: [], normB: [], ...(beta > 0 ? { zeroBuffer: [] } : {}),
     };
     const batchOpts = { batchSize: p.batchSize, seed, augment: false };
-    const perEpoch = Math.floor(train.count / p.batchSize);
+    const perEpoch = batchesPerEpoch(train.count, p.batchSize);
     for (let t = 0; t < p.steps; t++) {
       const b = batchAt(train, batchOpts, Math.floor(t / perEpoch), t % perEpoch);
       const z: Record<string, Float32Array> = {};
@@ -292,6 +293,44 @@ const PRESETS: Record<Scale, ExplrPreset> = {
   },
 };
 
+/** The figure: per momentum, the logit divergences, the weight norms and their ratio. */
+export function explrChart(p: ExplrPreset, t: ExplrTrace): FigureSpec {
+  const floor = (xs: number[]) => xs.map((x) => Math.max(x, 1e-12));
+  const panels = t.variants.flatMap((c) => {
+    const b = `(b) WD, init ± 1 ulp (geo. mean of ${c.baselineRuns?.length ?? 1}; band: range)`;
+    const runs = c.baselineRuns ?? [c.baseline];
+    return [
+      {
+        title: `logit divergence from A, ${label(c.momentum)}`, xLabel: 'step', yLabel: '|z − z_A| / |z_A| (log)', logY: true,
+        series: [
+          { name: '(a) ExpLR, no WD', x: c.steps, y: floor(c.explr) },
+          { name: b, x: c.steps, y: floor(c.baseline) },
+          { name: '(c) no WD, const LR', x: c.steps, y: floor(c.control) },
+          ...(c.zeroBuffer ? [{ name: 'ExpLR with v₀ = 0', x: c.steps, y: floor(c.zeroBuffer) }] : []),
+        ],
+        // Named like the (b) series: drawn in its colour, no legend entry of its own.
+        bands: [{ name: b, x: c.steps, lo: floor(c.steps.map((_, i) => Math.min(...runs.map((r) => r[i])))), hi: floor(c.steps.map((_, i) => Math.max(...runs.map((r) => r[i])))) }],
+        vlines: baselineWindow(c.baseline, p.baselineEnd) < c.steps.length ? [{ x: c.steps[baselineWindow(c.baseline, p.baselineEnd)], label: `(b) ≥ ${p.baselineEnd}` }] : [],
+      },
+      {
+        title: `weight norms, ${label(c.momentum)}`, xLabel: 'step', yLabel: '|w| (trained weights)',
+        series: [
+          { name: 'A: WD λ, LR η', x: c.steps, y: c.normA },
+          { name: 'B: ExpLR, no WD', x: c.steps, y: c.normB },
+        ],
+      },
+      {
+        title: `norm ratio, ${label(c.momentum)}`, xLabel: 'step', yLabel: '|w_B| / |w_A|',
+        series: [
+          { name: 'measured', x: c.steps, y: c.steps.map((_, i) => c.normB[i] / c.normA[i]) },
+          { name: `α^(−t), α = ${c.alpha.toPrecision(6)}`, x: c.steps, y: c.steps.map((st) => explrNormRatio(c.alpha, st)), dashed: true, color: '#000000' },
+        ],
+      },
+    ];
+  });
+  return { title: `ExpLR equivalence on ${p.model}, η = ${p.lr}, λ = ${p.wd}`, panels, columns: 3 };
+}
+
 export const explr: Experiment<ExplrPreset> = {
   id: 'explr',
   title: 'ExpLR: weight decay + constant LR = exponentially growing LR without weight decay',
@@ -310,52 +349,14 @@ export const explr: Experiment<ExplrPreset> = {
     'rounding baseline': `${p.baselines} runs, every trained weight moved one float32 ulp up or down at random; (b) = geometric mean of their divergences`,
   }),
   plan: () => [],
-  async run(p, ctx) {
-    const f = traceFile(ctx.dir);
-    if (fs.existsSync(f) && JSON.stringify(readTrace(ctx.dir).preset) === JSON.stringify(p)) return;
-    fs.writeFileSync(f, JSON.stringify(await simulate(p, ctx)));
-  },
+  run: (p, ctx) => traceOf(p, ctx.dir).ensure(() => simulate(p, ctx)),
   async plot(p, ctx) {
-    const t = readTrace(ctx.dir);
-    const floor = (xs: number[]) => xs.map((x) => Math.max(x, 1e-12));
-    const panels = t.variants.flatMap((c) => {
-      const b = `(b) WD, init ± 1 ulp (geo. mean of ${c.baselineRuns?.length ?? 1}; band: range)`;
-      const runs = c.baselineRuns ?? [c.baseline];
-      return [
-        {
-          title: `logit divergence from A, ${label(c.momentum)}`, xLabel: 'step', yLabel: '|z − z_A| / |z_A| (log)', logY: true,
-          series: [
-            { name: '(a) ExpLR, no WD', x: c.steps, y: floor(c.explr) },
-            { name: b, x: c.steps, y: floor(c.baseline) },
-            { name: '(c) no WD, const LR', x: c.steps, y: floor(c.control) },
-            ...(c.zeroBuffer ? [{ name: 'ExpLR with v₀ = 0', x: c.steps, y: floor(c.zeroBuffer) }] : []),
-          ],
-          // Named like the (b) series: drawn in its colour, no legend entry of its own.
-          bands: [{ name: b, x: c.steps, lo: floor(c.steps.map((_, i) => Math.min(...runs.map((r) => r[i])))), hi: floor(c.steps.map((_, i) => Math.max(...runs.map((r) => r[i])))) }],
-          vlines: baselineWindow(c.baseline, p.baselineEnd) < c.steps.length ? [{ x: c.steps[baselineWindow(c.baseline, p.baselineEnd)], label: `(b) ≥ ${p.baselineEnd}` }] : [],
-        },
-        {
-          title: `weight norms, ${label(c.momentum)}`, xLabel: 'step', yLabel: '|w| (trained weights)',
-          series: [
-            { name: 'A: WD λ, LR η', x: c.steps, y: c.normA },
-            { name: 'B: ExpLR, no WD', x: c.steps, y: c.normB },
-          ],
-        },
-        {
-          title: `norm ratio, ${label(c.momentum)}`, xLabel: 'step', yLabel: '|w_B| / |w_A|',
-          series: [
-            { name: 'measured', x: c.steps, y: c.steps.map((_, i) => c.normB[i] / c.normA[i]) },
-            { name: `α^(−t), α = ${c.alpha.toPrecision(6)}`, x: c.steps, y: c.steps.map((st) => explrNormRatio(c.alpha, st)), dashed: true, color: '#000000' },
-          ],
-        },
-      ];
-    });
-    const files = await writeChart({ title: `ExpLR equivalence on ${p.model}, η = ${p.lr}, λ = ${p.wd}`, panels, columns: 3 }, path.join(ctx.dir, 'explr'));
+    const files = await writeChart(explrChart(p, traceOf(p, ctx.dir).read()), path.join(ctx.dir, 'explr'));
     return [files.png];
   },
-  check: (_p, ctx) => checkExplr(readTrace(ctx.dir)),
+  check: (p, ctx) => checkExplr(traceOf(p, ctx.dir).read()),
   notes(p, ctx) {
-    const t = readTrace(ctx.dir);
+    const t = traceOf(p, ctx.dir).read();
     return t.variants.flatMap((c) => {
       const at = (xs: number[], s: number) => fmt(xs[Math.min(s, xs.length) - 1]);
       const marks = [1, 10, 30, 100].filter((s) => s <= c.steps.length);

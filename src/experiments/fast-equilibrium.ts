@@ -15,15 +15,12 @@
 import * as path from 'path';
 import { spread, windowMean } from '../analysis/equilibrium';
 import { crossDistance, halvesDistance, Labels } from '../analysis/predictions';
-import { DatasetName } from '../data';
 import { writeChart } from '../plot/chart';
-import { resolveConfig, TrainConfig } from '../train/config';
-import { readPredictions } from '../train/predictions';
 import { Schedule } from '../train/schedule';
-import { runFiles } from '../train/run-dir';
+import { fmt } from '../util/format';
 import { Rng } from '../util/rng';
-import { Context, Experiment, fmt, PlannedRun, verdict } from './frame';
-import { runDir, runMetrics, runPlanned } from './runs';
+import { Context, Experiment, stepsPerEpoch, TrainingPreset, verdict } from './frame';
+import { plannedRunsOf, readRunTrace, RunPlan, RunTrace } from './runs';
 
 export interface FastEqSchedule {
   name: string;
@@ -31,9 +28,10 @@ export interface FastEqSchedule {
   phases: { at: number; lr: number; wd: number }[];
 }
 
-export interface FastEqPreset extends PooledRunFields {
+export interface FastEqPreset extends TrainingPreset {
+  pool: number;
   /** Test images whose predicted labels are recorded. */
-  evalSubset: number;
+  testSubset: number;
   schedules: FastEqSchedule[];
   /** LR and WD of every schedule from step E on. */
   after: { lr: number; wd: number };
@@ -72,79 +70,6 @@ export function threeSchedules(lr: number, wd: number, decayAt: number): FastEqS
 
 const rho = (p: Pick<FastEqPreset, 'after'>) => p.after.lr * p.after.wd;
 const seedOf = (schedule: number, run: number) => 1000 * (schedule + 1) + run;
-
-/** The model and data of every run of this figure and of random-schedules (a narrow cnn4-si on pooled images at cpu scale). */
-export interface PooledRunFields {
-  dataset: DatasetName;
-  /** A model preset (`cnn4-si`, `preresnet32-si`, …). */
-  model: string;
-  /** For cnn4 presets: other conv widths than the preset's 32/64/128. */
-  widths?: [number, number, number];
-  trainSubset: number | null;
-  /** Images are average-pooled by this factor (1: as stored; 2: 28×28 → 14×14), to make a step cheaper at cpu scale. */
-  pool: number;
-  /** Test images evaluated (a class-balanced subset; null: the whole test split). */
-  evalSubset: number | null;
-  batch: number;
-}
-
-export interface RunPlan {
-  name: string;
-  seed: number;
-  /** Base LR and WD, and the schedule over them (as for the trainer). */
-  lr: number;
-  wd: number;
-  schedule: Schedule;
-  steps: number;
-  evalEvery: number;
-  /** Record the predicted labels at every evaluation. */
-  keepLabels: boolean;
-}
-
-/** A run as the trainer runs it: plain SGD + WD, evaluated (and its metrics logged) every evalEvery steps. */
-export function runConfig(c: PooledRunFields, r: RunPlan, ctx: Pick<Context, 'dataDir'>): TrainConfig {
-  return resolveConfig({
-    model: c.model, widths: c.widths, dataset: c.dataset, dataDir: ctx.dataDir, trainSubset: c.trainSubset, testSubset: c.evalSubset, pool: c.pool,
-    evalTrainSubset: 0, batchSize: c.batch, lr: r.lr, wd: r.wd, schedule: r.schedule, steps: r.steps, seed: r.seed,
-    evalEvery: r.evalEvery, logEvery: r.evalEvery, recordPredictions: r.keepLabels,
-  });
-}
-
-export const plannedRunsOf = (c: PooledRunFields, runs: RunPlan[], ctx: Context): PlannedRun[] => runs.map((r) => ({ name: r.name, config: runConfig(c, r, ctx) }));
-
-/** What one finished run recorded at each evaluation. */
-export interface RunTrace {
-  name: string;
-  steps: number[];
-  /** The predicted test labels (runs that kept them). */
-  labels: Uint8Array[];
-  acc: number[];
-  /** |w| of the scale-invariant weights and η/|w|², before the step that ends at each evaluation. */
-  wNorm: number[];
-  effLr: number[];
-  lr: number[];
-  wd: number[];
-}
-
-export function readRunTrace(ctx: Context, r: Pick<RunPlan, 'name' | 'keepLabels'>): RunTrace {
-  const { steps, evals } = runMetrics(ctx, r.name);
-  const byStep = new Map(steps.map((s) => [s.step, s]));
-  const at = evals.map((e) => {
-    const s = byStep.get(e.step);
-    if (!s) throw new Error(`${runDir(ctx, r.name)}: no metrics line at evaluation step ${e.step}; run the figure again to redo the run`);
-    return s;
-  });
-  return {
-    name: r.name,
-    steps: evals.map((e) => e.step),
-    labels: r.keepLabels ? readPredictions(runFiles(runDir(ctx, r.name)).predictions).labels : [],
-    acc: evals.map((e) => e.test_acc),
-    wNorm: at.map((s) => s.si_w_norm),
-    effLr: at.map((s) => s.eff_lr),
-    lr: at.map((s) => s.lr),
-    wd: at.map((s) => s.wd),
-  };
-}
 
 /** The runs, schedule by schedule: seeds differ across schedules too, so every run is independent. */
 function plannedRuns(p: FastEqPreset): RunPlan[][] {
@@ -266,11 +191,13 @@ export const fastEquilibrium: Experiment<FastEqPreset> = {
   claim: 'Runs with different LR/WD histories reach the same equilibrium in function space within O(1/λη) steps once their λη is equal: the distribution of predicted labels over the SGD noise of one schedule becomes indistinguishable from another\'s (claim 3 in docs/science.md, Fig. 4).',
   preset(scale, ctx) {
     const dataset = ctx.dataset ?? (scale === 'paper' ? 'mnist' : 'fashion-mnist');
+    const dataDir = ctx.dataDir;
     if (scale === 'paper') {
-      // (?) MNIST at batch 128: 468 steps per epoch; λη equalized at epoch 81 as in the paper, from LR 0.1 and WD 5e-4.
-      const epoch = 468;
+      // (?) MNIST at batch 128 (468 steps per epoch); λη equalized at epoch 81 as in the paper, from LR 0.1 and WD 5e-4.
+      const data = { dataset, dataDir, model: 'cnn4-si', widths: [32, 64, 128] as [number, number, number], trainSubset: null, pool: 1, testSubset: 10000, batchSize: 128 };
+      const epoch = stepsPerEpoch(data);
       return {
-        dataset, model: 'cnn4-si', widths: [32, 64, 128], trainSubset: null, pool: 1, evalSubset: 10000, batch: 128,
+        ...data,
         schedules: threeSchedules(0.1, 5e-4, 40 * epoch),
         after: { lr: 0.1, wd: 5e-4 }, equalizeStep: 81 * epoch, steps: 200 * epoch, evalEvery: 5 * epoch, runs: 500, draws: 20, settle: 3, before: 1,
       };
@@ -282,17 +209,17 @@ export const fastEquilibrium: Experiment<FastEqPreset> = {
     // with 16 runs and E = 750 (B 500 steps at its low LR) it was 0.33 ± 0.034 against 0.41, still short of
     // three error bars. 24 runs per schedule shrink the sampling noise further.
     const base = {
-      dataset, model: 'cnn4-si', widths: [8, 16, 32] as [number, number, number], trainSubset: 4000, pool: 2, evalSubset: 1000, batch: 32,
+      dataset, dataDir, model: 'cnn4-si', widths: [8, 16, 32] as [number, number, number], trainSubset: 4000, pool: 2, testSubset: 1000, batchSize: 32,
       schedules: threeSchedules(0.1, 0.02, 250),
       after: { lr: 0.1, wd: 0.02 }, draws: 20, settle: 1.5, before: 0.5,
     };
-    if (scale === 'smoke') return { ...base, schedules: threeSchedules(0.1, 0.02, 50), trainSubset: 1000, evalSubset: 200, equalizeStep: 100, steps: 400, evalEvery: 50, runs: 2, settle: 0.5 };
+    if (scale === 'smoke') return { ...base, schedules: threeSchedules(0.1, 0.02, 50), trainSubset: 1000, testSubset: 200, equalizeStep: 100, steps: 400, evalEvery: 50, runs: 2, settle: 0.5 };
     return { ...base, equalizeStep: 750, steps: 2000, evalEvery: 125, runs: 24 };
   },
   settings: (p) => ({
     model: `${p.model}, conv widths ${p.widths?.join('/') ?? 'as the preset'}`,
-    data: `${p.dataset}${p.pool > 1 ? ` pooled ${p.pool}×${p.pool}` : ''}${p.trainSubset ? `, ${p.trainSubset}-image training subset` : ''}; predictions on ${p.evalSubset} test images`,
-    batch: p.batch,
+    data: `${p.dataset}${p.pool > 1 ? ` pooled ${p.pool}×${p.pool}` : ''}${p.trainSubset ? `, ${p.trainSubset}-image training subset` : ''}; predictions on ${p.testSubset} test images`,
+    batch: p.batchSize,
     schedules: p.schedules.map((s) => `${s.name}: ${s.phases.map((q) => `η ${q.lr}, λ ${q.wd} (λη ${fmt(q.lr * q.wd)}) from step ${q.at}`).join(', ')}`).join('; ') + `; from E on η ${p.after.lr}, λ ${p.after.wd}`,
     'λη from E': fmt(rho(p)),
     'E (step)': p.equalizeStep,
@@ -301,10 +228,7 @@ export const fastEquilibrium: Experiment<FastEqPreset> = {
     evaluation: `every ${p.evalEvery} steps`,
     baseline: `${Math.floor(p.runs / 2)} runs vs ${Math.floor(p.runs / 2)} runs of one schedule, against ${Math.floor(p.runs / 2)} vs ${Math.floor(p.runs / 2)} of two schedules (${p.draws} random draws averaged)`,
   }),
-  plan: (p, ctx) => plannedRunsOf(p, plannedRuns(p).flat(), ctx),
-  async run(p, ctx) {
-    await runPlanned(plannedRunsOf(p, plannedRuns(p).flat(), ctx), ctx);
-  },
+  plan: (p) => plannedRunsOf(p, plannedRuns(p).flat()),
   async plot(p, ctx) {
     const { traces, curves } = curvesOf(p, ctx);
     const x = curves.steps;

@@ -3,14 +3,12 @@
  * three scales, run (skipping work already done, so an interrupted `make reproduce` continues),
  * plot, and check (the claim turned into measured numbers and pass/fail verdicts).
  */
-import * as fs from 'fs';
-import * as path from 'path';
-import { batchesPerEpoch, DatasetName } from '../data';
+import { batchesPerEpoch, DatasetName, DATASETS, resolveSyntheticSpec } from '../data';
 import type { LauncherChoice } from '../launch/launcher';
-import type { FigureSection, Verdict } from '../plot/report';
+import type { Verdict } from '../plot/report';
 import type { ExecutionProvider } from '../train/engine';
 import type { TrainConfig } from '../train/config';
-import { figureOptimizerLabel, withFigureOptimizer } from './runs';
+import { withFigureOptimizer } from './runs';
 
 export type Scale = 'smoke' | 'cpu' | 'paper';
 export const SCALES: readonly Scale[] = ['smoke', 'cpu', 'paper'];
@@ -27,9 +25,6 @@ export const SCALE_RATIONALE: Record<Scale, string> = {
 
 /** Each figure's time budget on this 2-core machine: 1 minute at smoke scale, 15 at cpu. */
 export const BUDGET_SECONDS: Partial<Record<Scale, number>> = { smoke: 60, cpu: 15 * 60 };
-
-/** Steps per epoch of the paper's CIFAR-10 runs: 50 000 training images at batch 128, the last partial batch dropped. */
-export const PAPER_STEPS_PER_EPOCH = batchesPerEpoch(50000, 128);
 
 export interface Context {
   scale: Scale;
@@ -53,22 +48,43 @@ export interface Context {
 /** The optimizer fields of a TrainConfig that `--optimizer` and its companions set on a figure's runs. */
 export type FigureOptimizer = Pick<TrainConfig, 'optimizer' | 'momentum' | 'nesterov' | 'betas' | 'adamEps'>;
 
-/** The model and data fields of every training figure's preset. */
+/** The model and data fields of every training figure's preset, by their TrainConfig names. */
 export interface TrainingPreset {
+  /** A model preset (`cnn4-si`, `preresnet32-si`, …). */
   model: string;
+  /** For cnn4 presets: other conv widths than the preset's 32/64/128. */
+  widths?: [number, number, number];
+  /** BatchNorm's ε (default: the model's). */
+  bnEps?: number;
   dataset: DatasetName;
   dataDir?: string;
+  /** Class-balanced subsets (null: the whole split). */
   trainSubset: number | null;
   testSubset: number | null;
+  /** Images are average-pooled by this factor (default 1: as stored; 2: 28×28 → 14×14), to make a step cheaper at cpu scale. */
+  pool?: number;
+  /** 0: the full batch. */
   batchSize: number;
-  bnEps: number;
   /** Evaluate with BN statistics recomputed on this many train images (config.bnRecompute; default 0: running statistics). */
   bnRecompute?: number;
 }
 
-/** The TrainConfig fields a TrainingPreset fixes, to spread into resolveConfig. */
-export function presetFields(p: TrainingPreset): Pick<TrainConfig, 'model' | 'bnEps' | 'dataset' | 'dataDir' | 'trainSubset' | 'testSubset' | 'batchSize' | 'bnRecompute'> {
-  return { model: p.model, bnEps: p.bnEps, dataset: p.dataset, dataDir: p.dataDir, trainSubset: p.trainSubset, testSubset: p.testSubset, batchSize: p.batchSize, bnRecompute: p.bnRecompute ?? 0 };
+/** The TrainConfig fields a TrainingPreset fixes, to spread into resolveConfig: the one way a preset becomes a config. */
+export function presetFields(p: TrainingPreset): Pick<TrainConfig, 'model' | 'dataset' | 'trainSubset' | 'testSubset' | 'batchSize' | 'bnRecompute'> & Partial<TrainConfig> {
+  // Fields the preset leaves out keep resolveConfig's defaults (a key with the value undefined would override them).
+  const optional = Object.fromEntries(Object.entries({ widths: p.widths, bnEps: p.bnEps, dataDir: p.dataDir, pool: p.pool }).filter(([, v]) => v !== undefined));
+  return { model: p.model, dataset: p.dataset, trainSubset: p.trainSubset, testSubset: p.testSubset, batchSize: p.batchSize, bnRecompute: p.bnRecompute ?? 0, ...optional };
+}
+
+/** The paper's training setup: PreResNet-32 (fully scale-invariant), CIFAR-10 (or `--dataset`) in full, batch 128. */
+export function paperTraining(ctx: Pick<Context, 'dataset' | 'dataDir'>): TrainingPreset & { bnEps: number } {
+  return { model: 'preresnet32-si', dataset: ctx.dataset ?? 'cifar10', dataDir: ctx.dataDir, trainSubset: null, testSubset: null, batchSize: 128, bnEps: 1e-8 };
+}
+
+/** Training steps per epoch of a preset: its training images (the subset, or the whole split) at its batch size, the last partial batch dropped. */
+export function stepsPerEpoch(p: Pick<TrainingPreset, 'dataset' | 'trainSubset' | 'batchSize'>): number {
+  const images = p.trainSubset ?? (p.dataset === 'synthetic' ? resolveSyntheticSpec().trainCount : DATASETS[p.dataset].counts.train);
+  return batchesPerEpoch(images, p.batchSize);
 }
 
 /** How test accuracy is measured, for a figure's settings. */
@@ -94,7 +110,8 @@ export interface Experiment<P = unknown> {
   settings(p: P): Record<string, string | number>;
   /** The training runs it launches (for --dry-run); experiments that do not train return []. */
   plan(p: P, ctx: Context): PlannedRun[];
-  run(p: P, ctx: Context): Promise<void>;
+  /** Does the work (default: the planned training runs, runPlanned); skips what is done and current, resumes what was interrupted. */
+  run?(p: P, ctx: Context): Promise<void>;
   /** Writes the figures; returns the image files (absolute paths). */
   plot(p: P, ctx: Context): Promise<string[]>;
   check(p: P, ctx: Context): Verdict[];
@@ -109,44 +126,6 @@ export interface Experiment<P = unknown> {
 
 export function verdict(figure: string, check: string, passed: boolean, measured: string, expected: string): Verdict {
   return { figure, check, passed, measured, expected };
-}
-
-/** Formats a number for a verdict: 3 significant digits, exponent form when small or large. */
-export function fmt(x: number): string {
-  if (!Number.isFinite(x)) return String(x);
-  const a = Math.abs(x);
-  return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(2) : Number(x.toPrecision(3)).toString();
-}
-
-/** Runs one figure from start to verdicts; `reportDir` is where image paths are made relative to. */
-export async function runExperiment(exp: Experiment, ctx: Context, reportDir: string): Promise<FigureSection> {
-  refuseOptimizer(exp, ctx);
-  fs.mkdirSync(ctx.dir, { recursive: true });
-  const p = exp.preset(ctx.scale, ctx);
-  const started = Date.now();
-  await exp.run(p, ctx);
-  const images = await exp.plot(p, ctx);
-  const verdicts = exp.check(p, ctx);
-  // `--optimizer` naming the figure's own optimizer changes nothing, and the checks stay checks.
-  const own = exp.plan(p, ctx);
-  const changed = JSON.stringify(withFigureOptimizer(own, ctx)) !== JSON.stringify(own);
-  const other = ctx.optimizer && changed ? figureOptimizerLabel(ctx.optimizer) : undefined;
-  const section: FigureSection = {
-    id: exp.id,
-    title: exp.title,
-    claim: exp.claim,
-    settings: { scale: ctx.scale, ...exp.settings(p), ...(other ? { optimizer: `${other} for every run (--optimizer), instead of the figure's own` } : {}) },
-    rationale: SCALE_RATIONALE[ctx.scale],
-    images: images.map((f) => path.relative(reportDir, f)),
-    verdicts: other ? verdicts.map((v) => ({ ...v, informative: true, expected: `${v.expected} (calibrated for the figure's own optimizer; this run: ${other})` })) : verdicts,
-    seconds: (Date.now() - started) / 1000,
-    notes: [
-      ...(other ? [`Every run of this figure trained with ${other} instead of the figure's own optimizer. Its checks and their thresholds were calibrated for that one (SGD) and are reported as information: they are not pass/fail for ${other}, whose equilibrium can differ (docs/science.md).`] : []),
-      ...(exp.notes?.(p, ctx) ?? []),
-    ],
-  };
-  fs.writeFileSync(path.join(ctx.dir, 'section.json'), JSON.stringify(section, null, 2) + '\n');
-  return section;
 }
 
 /** `--optimizer` on a figure that cannot take it is refused, with the reason. */

@@ -11,13 +11,11 @@ import type { DatasetName } from '../data';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
-import { Context, Experiment, fmt, PlannedRun, Scale, verdict } from './frame';
-import { runMetrics, runPlanned } from './runs';
+import { fmt } from '../util/format';
+import { Context, Experiment, PlannedRun, presetFields, Scale, TrainingPreset, verdict } from './frame';
+import { runMetrics } from './runs';
 
-export interface FullBatchPreset {
-  model: string;
-  dataset: DatasetName;
-  dataDir?: string;
+export interface FullBatchPreset extends TrainingPreset {
   trainSubset: number;
   chunkSize: number;
   bnEps: number;
@@ -58,15 +56,9 @@ export function checkFullBatch(t: FullBatchTrace, p: Pick<FullBatchPreset, 'thre
 
 function plan(p: FullBatchPreset): PlannedRun[] {
   const config = resolveConfig({
-    model: p.model,
-    bnEps: p.bnEps,
+    ...presetFields(p),
     ...(p.fcScale !== undefined ? { fcScale: p.fcScale } : {}),
-    dataset: p.dataset,
-    dataDir: p.dataDir,
-    trainSubset: p.trainSubset,
-    testSubset: 1000,
     evalTrainSubset: 0,
-    batchSize: 0,
     chunkSize: p.chunkSize,
     lr: p.lr,
     wd: p.wd,
@@ -96,7 +88,8 @@ export const fullBatch: Experiment<FullBatchPreset> = {
   title: 'Full-batch GD + WD on a normalized net is not gradient flow',
   claim: 'With full-batch GD and WD on a scale-invariant BN net, once the train loss is near zero WD shrinks |w|, the effective LR η/|w|² grows, and the loss spikes back up, repeatedly; with WD switched off it converges (claim 4 in docs/science.md, Fig. 1b,c).',
   preset(scale: Scale, ctx: Context): FullBatchPreset {
-    const data = { dataset: ctx.dataset ?? ('fashion-mnist' as DatasetName), dataDir: ctx.dataDir, seed: ctx.seed, spikeFactor: 10 };
+    // The full batch (batchSize 0) of the training subset; test accuracy on 1000 images.
+    const data = { dataset: ctx.dataset ?? ('fashion-mnist' as DatasetName), dataDir: ctx.dataDir, testSubset: 1000, batchSize: 0, seed: ctx.seed, spikeFactor: 10 };
     if (scale === 'paper') {
       // PreResNet on 1000 CIFAR-10 images, WD off at epoch (= step) 30000 as in the paper; η, λ (?).
       return { ...data, dataset: ctx.dataset ?? 'cifar10', model: 'preresnet32-si', trainSubset: 1000, chunkSize: 500, bnEps: 1e-8, lr: 0.1, wd: 5e-4, steps: 40000, wdOffStep: 30000, threshold: 0.01 };
@@ -124,7 +117,6 @@ export const fullBatch: Experiment<FullBatchPreset> = {
     spike: `loss > ${p.spikeFactor}× its running minimum`,
   }),
   plan: (p) => plan(p),
-  run: (p, ctx) => runPlanned(plan(p), ctx),
   async plot(p, ctx) {
     const t = trace(ctx, p);
     const vlines = [{ x: p.wdOffStep, label: 'WD off' }];

@@ -13,8 +13,9 @@ import type { DatasetName } from '../data';
 import { writeChart, Series } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
-import { bnEvaluation, Context, Experiment, fmt, PlannedRun, Scale, verdict } from './frame';
-import { runMetrics, runPlanned } from './runs';
+import { fmt } from '../util/format';
+import { bnEvaluation, Context, Experiment, paperTraining, PlannedRun, presetFields, Scale, TrainingPreset, verdict } from './frame';
+import { runMetrics } from './runs';
 
 export interface GridPoint {
   lr: number;
@@ -22,12 +23,7 @@ export interface GridPoint {
   seed: number;
 }
 
-export interface IntrinsicPreset {
-  model: string;
-  dataset: DatasetName;
-  dataDir?: string;
-  testSubset: number | null;
-  batchSize: number;
+export interface IntrinsicPreset extends TrainingPreset {
   bnEps: number;
   momentum: number;
   grid: GridPoint[];
@@ -36,7 +32,6 @@ export interface IntrinsicPreset {
   from: number;
   /** Evaluations per 1/λη. */
   evalsPerUnit: number;
-  /** Evaluate with BN statistics recomputed on this many train images (0: running statistics); see config.bnRecompute. */
   bnRecompute: number;
   /** Test accuracies of equal-product runs agree within max(the seed spread, this floor). */
   accFloor: number;
@@ -108,15 +103,8 @@ function plan(p: IntrinsicPreset): PlannedRun[] {
   return p.grid.map((g) => {
     const steps = stepsOf(p, g);
     const config = resolveConfig({
-      model: p.model,
-      bnEps: p.bnEps,
-      dataset: p.dataset,
-      dataDir: p.dataDir,
-      trainSubset: null,
-      testSubset: p.testSubset,
+      ...presetFields(p),
       evalTrainSubset: 0,
-      bnRecompute: p.bnRecompute,
-      batchSize: p.batchSize,
       lr: g.lr,
       wd: g.wd,
       momentum: p.momentum,
@@ -165,7 +153,7 @@ export const intrinsic: Experiment<IntrinsicPreset> = {
         { lr: 0.1, wd: 5e-4, seed: s }, { lr: 0.1, wd: 5e-4, seed: s + 1 }, { lr: 0.1, wd: 5e-4, seed: s + 2 },
         { lr: 0.2, wd: 2.5e-4, seed: s }, { lr: 0.4, wd: 1.25e-4, seed: s }, { lr: 0.2, wd: 1.25e-4, seed: s },
       ];
-      return { ...common, dataset: ctx.dataset ?? 'cifar10', model: 'preresnet32-si', testSubset: null, batchSize: 128, grid, length: 2, from: 1.25, evalsPerUnit: 8, bnRecompute: 0, accFloor: 0.005, logEvery: 10 };
+      return { ...common, ...paperTraining(ctx), grid, length: 2, from: 1.25, evalsPerUnit: 8, bnRecompute: 0, accFloor: 0.005, logEvery: 10 };
     }
     // cnn4-si at batch 16 (a step costs about half of one at batch 32, and the noise keeps the high λη stable);
     // λη = 2e-3 with η = 0.1 (three seeds), 0.2, 0.4 and λη = 1e-3. At equilibrium |w|² grows as η·(λη)^(−1/2): these η
@@ -181,7 +169,7 @@ export const intrinsic: Experiment<IntrinsicPreset> = {
     // accuracy with them was ≈12 points below the training batches' and varied by 4 points between seeds.
     // With them recomputed, 1000 test images and 6 evaluations per window the equal-λη runs ranged 1.0 point:
     // 2000 images, 12 evaluations and three seeds make the comparison and the seed spread less noisy.
-    const cpu = { ...common, model: 'cnn4-si', testSubset: 2000, batchSize: 16, grid, length: 2, from: 1.25, evalsPerUnit: 16, bnRecompute: 500, accFloor: 0.01, logEvery: 5 };
+    const cpu = { ...common, model: 'cnn4-si', trainSubset: null, testSubset: 2000, batchSize: 16, grid, length: 2, from: 1.25, evalsPerUnit: 16, bnRecompute: 500, accFloor: 0.01, logEvery: 5 };
     if (scale === 'smoke') return { ...cpu, grid: grid.map((g) => ({ ...g, wd: g.wd * 10 })), length: 0.6, from: 0.3, evalsPerUnit: 4, testSubset: 500 };
     return cpu;
   },
@@ -197,7 +185,6 @@ export const intrinsic: Experiment<IntrinsicPreset> = {
     evaluation: bnEvaluation(p.bnRecompute),
   }),
   plan: (p) => plan(p),
-  run: (p, ctx) => runPlanned(plan(p), ctx),
   async plot(p, ctx) {
     const runs = measure(p, ctx);
     const label = (g: GridPoint) => `η ${g.lr}, λ ${g.wd}${g.seed !== p.grid[0].seed ? `, seed ${g.seed}` : ''}`;

@@ -12,11 +12,12 @@ import { spread, windowMean } from '../analysis/equilibrium';
 import { writeChart } from '../plot/chart';
 import { Schedule, scheduleAt } from '../train/schedule';
 import { Rng } from '../util/rng';
-import { plannedRunsOf, PooledRunFields, readRunTrace, RunPlan, RunTrace } from './fast-equilibrium';
-import { Context, Experiment, fmt, PAPER_STEPS_PER_EPOCH, verdict } from './frame';
-import { runPlanned } from './runs';
+import { fmt } from '../util/format';
+import { Context, Experiment, stepsPerEpoch, TrainingPreset, verdict } from './frame';
+import { plannedRunsOf, readRunTrace, RunPlan, RunTrace } from './runs';
 
-export interface RandomSchedulesPreset extends PooledRunFields {
+export interface RandomSchedulesPreset extends TrainingPreset {
+  pool: number;
   /** Number of random schedules. */
   runs: number;
   /** The random phase: `phases` phases of `phaseSteps` steps, each with its own LR and WD. */
@@ -131,13 +132,15 @@ export const randomSchedules: Experiment<RandomSchedulesPreset> = {
   claim: 'Runs with different random LR/WD schedules, then the same LR and WD for O(1/λη) steps, arrive at the same weight norm, effective LR and test accuracy, and reach the same accuracy after the final LR decay: the equilibrium does not depend on the path (claim 3 in docs/science.md, Fig. 5, Table 1).',
   preset(scale, ctx) {
     const dataset = ctx.dataset ?? (scale === 'paper' ? 'cifar10' : 'fashion-mnist');
+    const dataDir = ctx.dataDir;
     const ranges = { lrRange: [-1, 0.7] as [number, number], lambdaEtaRange: [-1, 0.2] as [number, number], runs: 5, decay: 0.1 };
     if (scale === 'paper') {
       // PreResNet32 on CIFAR-10, batch 128 (390 steps per epoch): five phases of 100 epochs with
       // random LR and WD (?), 500 epochs at LR 0.1 and WD 5e-4, then LR ÷10 and WD off for 100 epochs (?).
-      const epoch = PAPER_STEPS_PER_EPOCH;
+      const data = { dataset, dataDir, model: 'preresnet32', trainSubset: null, pool: 1, testSubset: null, batchSize: 128 };
+      const epoch = stepsPerEpoch(data);
       return {
-        ...ranges, dataset, model: 'preresnet32', trainSubset: null, pool: 1, evalSubset: null, batch: 128,
+        ...ranges, ...data,
         phases: 5, phaseSteps: 100 * epoch, lr: 0.1, wd: 5e-4, commonSteps: 500 * epoch, decaySteps: 100 * epoch, evalEvery: 5 * epoch,
       };
     }
@@ -148,24 +151,21 @@ export const randomSchedules: Experiment<RandomSchedulesPreset> = {
     // in accuracy (0.4 points at n = 10000), which the 1.5-point criterion must leave room for.
     // Measured here: at quarter width (8/16/32) the five final accuracies spread over 2.7 points,
     // each run flat at its own level after the decay; at half width over 1.2 points (85.2–86.3%).
-    const base = { ...ranges, dataset, model: 'cnn4-si', widths: [16, 32, 64] as [number, number, number], trainSubset: null, evalSubset: null, pool: 2, batch: 32, lr: 0.1, wd: 0.02 };
-    if (scale === 'smoke') return { ...base, trainSubset: 1000, evalSubset: 500, phases: 2, phaseSteps: 40, commonSteps: 80, decaySteps: 40, evalEvery: 20 };
+    const base = { ...ranges, dataset, dataDir, model: 'cnn4-si', widths: [16, 32, 64] as [number, number, number], trainSubset: null, testSubset: null, pool: 2, batchSize: 32, lr: 0.1, wd: 0.02 };
+    if (scale === 'smoke') return { ...base, trainSubset: 1000, testSubset: 500, phases: 2, phaseSteps: 40, commonSteps: 80, decaySteps: 40, evalEvery: 20 };
     return { ...base, phases: 3, phaseSteps: 250, commonSteps: 1500, decaySteps: 1000, evalEvery: 125 };
   },
   settings: (p) => ({
     model: `${p.model}${p.widths ? `, conv widths ${p.widths.join('/')}` : ''}`,
-    data: `${p.dataset}${p.pool > 1 ? ` pooled ${p.pool}×${p.pool}` : ''}${p.trainSubset ? `, ${p.trainSubset}-image training subset` : ''}; test accuracy on ${p.evalSubset ?? 'all'} test images`,
-    batch: p.batch,
+    data: `${p.dataset}${p.pool > 1 ? ` pooled ${p.pool}×${p.pool}` : ''}${p.trainSubset ? `, ${p.trainSubset}-image training subset` : ''}; test accuracy on ${p.testSubset ?? 'all'} test images`,
+    batch: p.batchSize,
     'random phase': `${p.phases} × ${p.phaseSteps} steps, LR = ${p.lr} × 10^U(${p.lrRange.join(', ')}), λη = ${fmt(p.lr * p.wd)} × 10^U(${p.lambdaEtaRange.join(', ')})`,
     'common phase': `η ${p.lr}, λ ${p.wd} (λη ${fmt(p.lr * p.wd)}) for ${p.commonSteps} steps = ${fmt(p.commonSteps * p.lr * p.wd)}/λη`,
     'final phase': `η ${fmt(p.lr * p.decay)}, WD off, ${p.decaySteps} steps`,
     runs: p.runs,
     'measured at': `window means over the last ${windowOf(p)} steps of each phase; evaluation every ${p.evalEvery} steps`,
   }),
-  plan: (p, ctx) => plannedRunsOf(p, plannedRuns(p, ctx.seed), ctx),
-  async run(p, ctx) {
-    await runPlanned(plannedRunsOf(p, plannedRuns(p, ctx.seed), ctx), ctx);
-  },
+  plan: (p, ctx) => plannedRunsOf(p, plannedRuns(p, ctx.seed)),
   async plot(p, ctx) {
     const traces = readTraces(p, ctx);
     const runs = plannedRuns(p, ctx.seed);

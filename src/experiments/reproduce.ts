@@ -1,7 +1,8 @@
 /** Runs figures in order and writes the report: what `ilr reproduce` and each figure command do. */
 import * as path from 'path';
 import { FigureSection, writeReport } from '../plot/report';
-import { BUDGET_SECONDS, Context, Experiment, runExperiment, Scale } from './frame';
+import { BUDGET_SECONDS, Context, Experiment, Scale } from './frame';
+import { runExperiment } from './run-experiment';
 import { figureOptimizerLabel, RunsSubmitted } from './runs';
 
 export type FigureOptions = Omit<Context, 'dir'> & { out: string };

@@ -22,9 +22,9 @@ import { PALETTE, Series } from '../plot/spec';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig, TrainConfig } from '../train/config';
-import { PooledRunFields } from './fast-equilibrium';
-import { Context, Experiment, fmt, PlannedRun, verdict } from './frame';
-import { runMetrics, runPlanned } from './runs';
+import { fmt } from '../util/format';
+import { Context, Experiment, PlannedRun, presetFields, TrainingPreset, verdict } from './frame';
+import { runMetrics } from './runs';
 
 /** One optimizer of the comparison. */
 export interface RotationalRun {
@@ -37,7 +37,8 @@ export interface RotationalRun {
   wd: number;
 }
 
-export interface RotationalPreset extends PooledRunFields {
+export interface RotationalPreset extends TrainingPreset {
+  pool: number;
   runs: RotationalRun[];
   steps: number;
   /** Per-layer records (norms, angle of that step) every this many steps. */
@@ -58,9 +59,8 @@ const RUN_LABELS: Record<RotationalRun['name'], string> = { sgd: 'SGD', sgdm: 'S
 
 const lambdaEta = (r: Pick<RotationalRun, 'lr' | 'wd'>) => r.lr * r.wd;
 
-const runConfig = (p: RotationalPreset, r: RotationalRun, ctx: Pick<Context, 'dataDir' | 'seed'>): TrainConfig => resolveConfig({
-  model: p.model, widths: p.widths, dataset: p.dataset, dataDir: ctx.dataDir, trainSubset: p.trainSubset, testSubset: p.evalSubset, pool: p.pool,
-  evalTrainSubset: 0, batchSize: p.batch, optimizer: r.optimizer, momentum: r.momentum, ...(r.betas && { betas: r.betas }), lr: r.lr, wd: r.wd, steps: p.steps, seed: ctx.seed,
+const runConfig = (p: RotationalPreset, r: RotationalRun, ctx: Pick<Context, 'seed'>): TrainConfig => resolveConfig({
+  ...presetFields(p), evalTrainSubset: 0, optimizer: r.optimizer, momentum: r.momentum, ...(r.betas && { betas: r.betas }), lr: r.lr, wd: r.wd, steps: p.steps, seed: ctx.seed,
   logEvery: p.logEvery, layerEvery: p.logEvery, evalEvery: p.evalEvery,
 });
 
@@ -208,25 +208,22 @@ export const rotational: Experiment<RotationalPreset> = {
     // ±15%: under AdamW the small first layer (288 weights) ends at 0.88–0.97 of its prediction
     // over seeds, in PyTorch as here; every other layer and optimizer is within 4% (docs/science.md).
     const checks = { tolerance: 0.15, spreadFactor: 2, slopeBand: [0.4, 0.6] as [number, number] };
-    const base = { ...checks, dataset, model: 'cnn4-si', trainSubset: null, evalSubset: 2000, pool: 2, batch: 128, runs };
-    if (scale === 'smoke') return { ...base, trainSubset: 1000, evalSubset: 500, widths: [8, 16, 32], steps: 60, logEvery: 5, evalEvery: 60, window: [0.03, 0.06] };
+    const base = { ...checks, dataset, dataDir: ctx.dataDir, model: 'cnn4-si', trainSubset: null, testSubset: 2000, pool: 2, batchSize: 128, runs };
+    if (scale === 'smoke') return { ...base, trainSubset: 1000, testSubset: 500, widths: [8, 16, 32], steps: 60, logEvery: 5, evalEvery: 60, window: [0.03, 0.06] };
     const cpu = { ...base, steps: 3000, logEvery: 5, evalEvery: 1000, window: [2, 3] as [number, number] };
     // The paper has no such figure: at paper scale the cpu check runs on the images as stored (28×28).
-    return scale === 'paper' ? { ...cpu, pool: 1, evalSubset: null } : cpu;
+    return scale === 'paper' ? { ...cpu, pool: 1, testSubset: null } : cpu;
   },
   settings: (p) => ({
     model: `${p.model}${p.widths ? `, conv widths ${p.widths.join('/')}` : ''}`,
     data: `${p.dataset}${p.pool > 1 ? ` pooled ${p.pool}×${p.pool}` : ''}${p.trainSubset ? `, ${p.trainSubset}-image training subset` : ''}`,
-    batch: p.batch,
+    batch: p.batchSize,
     runs: p.runs.map((r) => `${RUN_LABELS[r.name]}: η ${r.lr}, λ ${r.wd} (λη ${fmt(lambdaEta(r))})${r.betas ? `, β ${r.betas.join('/')}` : ''}`).join('; '),
     steps: p.steps,
     'measured at': `per-layer records every ${p.logEvery} steps; the checks read the RMS angle and the mean |w| over λη·step ${p.window[0]}–${p.window[1]}`,
     tolerances: `angle within ±${p.tolerance} of the prediction; Adam + L2's spread ≥ ${p.spreadFactor}× AdamW's; AdamW's log–log slope of |w| against C in [${p.slopeBand.join(', ')}] (docs/science.md, the calibration)`,
   }),
   plan: (p, ctx) => planOf(p, ctx),
-  async run(p, ctx) {
-    await runPlanned(planOf(p, ctx), ctx);
-  },
   async plot(p, ctx) {
     const layers = siLayers(p);
     const panels = p.runs.map((r) => ({ r, traces: readLayerTraces(ctx, r, layers) }));

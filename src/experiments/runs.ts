@@ -7,9 +7,12 @@
 import * as path from 'path';
 import { launcherFor } from '../launch/launcher';
 import { ADAM_DEFAULTS } from '../programs/optimizers';
-import { resolveConfig } from '../train/config';
+import { resolveConfig, TrainConfig } from '../train/config';
 import { readMetrics, MetricsRecord, EvalRecord, StepRecord } from '../train/metrics';
-import type { Context, FigureOptimizer, PlannedRun } from './frame';
+import { readPredictions } from '../train/predictions';
+import { runFiles } from '../train/run-dir';
+import type { Schedule } from '../train/schedule';
+import { Context, FigureOptimizer, PlannedRun, presetFields, TrainingPreset } from './frame';
 
 export const runDir = (ctx: Context, name: string): string => path.join(ctx.dir, name);
 
@@ -55,5 +58,63 @@ export function runMetrics(ctx: Context, name: string): RunMetrics {
   return {
     steps: records.filter((r): r is StepRecord => r.type === 'step'),
     evals: records.filter((r): r is EvalRecord => r.type === 'eval'),
+  };
+}
+
+/** A run of the figures that plan many alike (fast-equilibrium, random-schedules): its seed, schedule and length. */
+export interface RunPlan {
+  name: string;
+  seed: number;
+  /** Base LR and WD, and the schedule over them (as for the trainer). */
+  lr: number;
+  wd: number;
+  schedule: Schedule;
+  steps: number;
+  evalEvery: number;
+  /** Record the predicted labels at every evaluation. */
+  keepLabels: boolean;
+}
+
+/** A run as the trainer runs it: plain SGD + WD, evaluated (and its metrics logged) every evalEvery steps. */
+export function runConfig(p: TrainingPreset, r: RunPlan): TrainConfig {
+  return resolveConfig({
+    ...presetFields(p), evalTrainSubset: 0, lr: r.lr, wd: r.wd, schedule: r.schedule, steps: r.steps, seed: r.seed,
+    evalEvery: r.evalEvery, logEvery: r.evalEvery, recordPredictions: r.keepLabels,
+  });
+}
+
+export const plannedRunsOf = (p: TrainingPreset, runs: RunPlan[]): PlannedRun[] => runs.map((r) => ({ name: r.name, config: runConfig(p, r) }));
+
+/** What one finished run recorded at each evaluation. */
+export interface RunTrace {
+  name: string;
+  steps: number[];
+  /** The predicted test labels (runs that kept them). */
+  labels: Uint8Array[];
+  acc: number[];
+  /** |w| of the scale-invariant weights and η/|w|², before the step that ends at each evaluation. */
+  wNorm: number[];
+  effLr: number[];
+  lr: number[];
+  wd: number[];
+}
+
+export function readRunTrace(ctx: Context, r: Pick<RunPlan, 'name' | 'keepLabels'>): RunTrace {
+  const { steps, evals } = runMetrics(ctx, r.name);
+  const byStep = new Map(steps.map((s) => [s.step, s]));
+  const at = evals.map((e) => {
+    const s = byStep.get(e.step);
+    if (!s) throw new Error(`${runDir(ctx, r.name)}: no metrics line at evaluation step ${e.step}; run the figure again to redo the run`);
+    return s;
+  });
+  return {
+    name: r.name,
+    steps: evals.map((e) => e.step),
+    labels: r.keepLabels ? readPredictions(runFiles(runDir(ctx, r.name)).predictions).labels : [],
+    acc: evals.map((e) => e.test_acc),
+    wNorm: at.map((s) => s.si_w_norm),
+    effLr: at.map((s) => s.eff_lr),
+    lr: at.map((s) => s.lr),
+    wd: at.map((s) => s.wd),
   };
 }

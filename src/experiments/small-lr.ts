@@ -13,10 +13,12 @@ import type { DatasetName } from '../data';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
-import { bnEvaluation, Context, Experiment, fmt, PAPER_STEPS_PER_EPOCH, PlannedRun, presetFields, Scale, TrainingPreset, verdict } from './frame';
-import { runMetrics, runPlanned } from './runs';
+import { fmt } from '../util/format';
+import { bnEvaluation, Context, Experiment, paperTraining, PlannedRun, presetFields, Scale, stepsPerEpoch, TrainingPreset, verdict } from './frame';
+import { runMetrics } from './runs';
 
 export interface SmallLrPreset extends TrainingPreset {
+  bnEps: number;
   /** The large initial LR; the small run starts at lr / lrRatio. */
   lr: number;
   lrRatio: number;
@@ -32,8 +34,6 @@ export interface SmallLrPreset extends TrainingPreset {
   seeds: number[];
   /** Largest allowed gap between the final test accuracies when the seed spread is smaller (fraction, 0.01 = 1 point). */
   tolerance: number;
-  /** Steps per epoch, for the plot and the plan (batchesPerEpoch of the training subset). */
-  stepsPerEpoch: number;
 }
 
 export const DECAY_FACTOR = 10;
@@ -114,10 +114,10 @@ export const smallLr: Experiment<SmallLrPreset> = {
     if (scale === 'paper') {
       // PreResNet-32, CIFAR-10, batch 128, λ = 5e-4, η = 0.1 vs 0.001; 1/λη of the small run is 2·10⁶ steps ≈ 5000
       // epochs. The large run: 500 epochs (?), the small one 5000, each with its final LR ÷10 at 80% (?).
-      const perEpoch = PAPER_STEPS_PER_EPOCH;
+      const data = paperTraining(ctx);
       return {
-        ...common, dataset: ctx.dataset ?? 'cifar10', model: 'preresnet32-si', trainSubset: null, testSubset: null, batchSize: 128, bnEps: 1e-8,
-        lr: 0.1, wd: 5e-4, steps: 500 * perEpoch, evals: 100, logEvery: 100, stepsPerEpoch: perEpoch, seeds: [ctx.seed, ctx.seed + 1],
+        ...common, ...data,
+        lr: 0.1, wd: 5e-4, steps: 500 * stepsPerEpoch(data), evals: 100, logEvery: 100, seeds: [ctx.seed, ctx.seed + 1],
       };
     }
     // cnn4-si, 2000 Fashion-MNIST images, batch 16 (125 steps per epoch), λ = 0.04: the large run (η = 0.1,
@@ -127,7 +127,7 @@ export const smallLr: Experiment<SmallLrPreset> = {
     // Measured with λ = 0.125 (λη = 0.0125, the unstable regime of the calibration in docs/science.md): the large run's test
     // accuracy jumped between 10% and 50% until its first decay and it ended 4 points below the small run
     // (76.2% vs 80.1% with 1000 / 10000 steps).
-    const cpu = { ...common, model: 'cnn4-si', trainSubset: 2000, testSubset: 5000, batchSize: 16, bnEps: 1e-8, bnRecompute: 500, lr: 0.1, wd: 0.04, logEvery: 10, stepsPerEpoch: 125, seeds: [ctx.seed, ctx.seed + 1] };
+    const cpu = { ...common, model: 'cnn4-si', trainSubset: 2000, testSubset: 5000, batchSize: 16, bnEps: 1e-8, bnRecompute: 500, lr: 0.1, wd: 0.04, logEvery: 10, seeds: [ctx.seed, ctx.seed + 1] };
     if (scale === 'smoke') return { ...cpu, testSubset: 1000, steps: 10, evals: 2, seeds: [ctx.seed] };
     return { ...cpu, steps: 1400, evals: 10 };
   },
@@ -137,19 +137,18 @@ export const smallLr: Experiment<SmallLrPreset> = {
     'λ': p.wd,
     'η (large / small)': `${p.lr} / ${p.lr / p.lrRatio}`,
     'λη (large / small)': `${fmt(p.lr * p.wd)} / ${fmt((p.lr / p.lrRatio) * p.wd)}`,
-    'steps (large / small)': `${p.steps} / ${p.steps * p.lengthRatio} (${fmt(p.steps / p.stepsPerEpoch)} / ${fmt((p.steps * p.lengthRatio) / p.stepsPerEpoch)} epochs)`,
+    'steps (large / small)': `${p.steps} / ${p.steps * p.lengthRatio} (${fmt(p.steps / stepsPerEpoch(p))} / ${fmt((p.steps * p.lengthRatio) / stepsPerEpoch(p))} epochs)`,
     schedule: `constant, LR ÷${DECAY_FACTOR} after ${p.decayAt.map((f) => `${100 * f}%`).join(' and ')} of each run`,
     seeds: p.seeds.join(', '),
     'BN ε': p.bnEps,
     evaluation: bnEvaluation(p.bnRecompute),
   }),
   plan: (p) => plan(p),
-  run: (p, ctx) => runPlanned(plan(p), ctx),
   async plot(p, ctx) {
     const curves = runs(p).map((r) => ({ ...r, ...runMetrics(ctx, r.name) }));
     const label = (r: (typeof curves)[number]) => `η = ${r.lr}${p.seeds.length > 1 ? `, seed ${r.seed}` : ''}`;
     const acc = (k: 'test_acc' | 'train_acc') => curves.map((r) => ({ name: label(r), x: r.evals.map((e) => e.epoch), y: r.evals.map((e) => e[k] ?? NaN) }));
-    const vlines = runs(p).filter((r) => r.seed === p.seeds[0]).flatMap((r) => p.decayAt.map((f) => ({ x: (f * r.length) / p.stepsPerEpoch, label: `η = ${r.lr}: ÷10` })));
+    const vlines = runs(p).filter((r) => r.seed === p.seeds[0]).flatMap((r) => p.decayAt.map((f) => ({ x: (f * r.length) / stepsPerEpoch(p), label: `η = ${r.lr}: ÷10` })));
     const files = await writeChart(
       {
         title: `LR ${p.lr} vs ${p.lr / p.lrRatio} at λ = ${p.wd}: ${p.model}, batch ${p.batchSize}`,

@@ -10,7 +10,6 @@
  *   averaged over a few trajectories (run A and more seeds): one trajectory's curve can stay flat
  *   for several epochs by chance.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { predictedAngularUpdate, spread, windowMean } from '../analysis/equilibrium';
 import { swa } from '../analysis/swa';
@@ -23,10 +22,13 @@ import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { snapshotName } from '../train/checkpoint';
 import { resolveConfig, TrainConfig } from '../train/config';
-import { Context, Experiment, fmt, PAPER_STEPS_PER_EPOCH, PlannedRun, presetFields, Scale, TrainingPreset, verdict } from './frame';
+import { fmt } from '../util/format';
+import { cachedResult } from './cached';
+import { Context, Experiment, paperTraining, PlannedRun, presetFields, Scale, stepsPerEpoch, TrainingPreset, verdict } from './frame';
 import { runDir, runMetrics, runPlanned } from './runs';
 
 export interface SwaPreset extends TrainingPreset {
+  bnEps: number;
   lr: number;
   wd: number;
   epochs: number;
@@ -34,8 +36,6 @@ export interface SwaPreset extends TrainingPreset {
   firstSnapshot: number;
   /** SWA averages the last K snapshots. */
   k: number;
-  /** Steps per epoch of the training subset (batchesPerEpoch, last partial batch dropped). */
-  stepsPerEpoch: number;
   logEvery: number;
   seed: number;
   /** Allowed relative gap between the measured angular update over the snapshot window and √(2ηλ). */
@@ -98,11 +98,9 @@ export function checkSwa(m: SwaMeasures, p: Pick<SwaPreset, 'k' | 'equilibriumTo
 const RUNS = { a: 'run-a', b: 'run-b' } as const;
 /** The trajectories of the drift check: run A, then `drift-2`, `drift-3`, … */
 const driftRunNames = (p: SwaPreset) => [RUNS.a, ...Array.from({ length: p.driftRuns - 1 }, (_, k) => `drift-${k + 2}`)];
-const resultsFile = (ctx: Context) => path.join(ctx.dir, 'swa-results.json');
-const readResults = (ctx: Context): SwaMeasures => JSON.parse(fs.readFileSync(resultsFile(ctx), 'utf8')).measures;
-/** The measures are cached with the runs they were made from, and measured again when the plan changes. */
-const planKey = (p: SwaPreset) => JSON.stringify(plan(p));
-const resultsAreFor = (ctx: Context, p: SwaPreset) => fs.existsSync(resultsFile(ctx)) && JSON.parse(fs.readFileSync(resultsFile(ctx), 'utf8')).plan === planKey(p);
+/** The measures, for the preset and the runs they were made from: measured again when either changes. */
+const measuresOf = (p: SwaPreset, ctx: Context) => cachedResult<SwaMeasures>(path.join(ctx.dir, 'swa-results.json'), { preset: p, runs: plan(p) });
+const readResults = (p: SwaPreset, ctx: Context) => measuresOf(p, ctx).read();
 const snapshotEpochs = (p: SwaPreset) => Array.from({ length: p.epochs - p.firstSnapshot + 1 }, (_, i) => p.firstSnapshot + i);
 const snapshotFile = (ctx: Context, run: string, epoch: number) => path.join(runDir(ctx, run), 'checkpoints', snapshotName(epoch));
 
@@ -113,7 +111,7 @@ function plan(p: SwaPreset): PlannedRun[] {
       lr: p.lr,
       wd: p.wd,
       schedule: { kind: 'constant' },
-      steps: p.epochs * p.stepsPerEpoch,
+      steps: p.epochs * stepsPerEpoch(p),
       seed,
       logEvery: p.logEvery,
       snapshotEpochs: snapshots,
@@ -159,8 +157,9 @@ async function measure(p: SwaPreset, ctx: Context): Promise<SwaMeasures> {
   });
 
   const { steps } = runMetrics(ctx, RUNS.a);
-  const from = (p.firstSnapshot - 1) * p.stepsPerEpoch;
-  const angular = windowMean(steps.map((s) => s.step), steps.map((s) => s.angular_update), from, p.epochs * p.stepsPerEpoch);
+  const perEpoch = stepsPerEpoch(p);
+  const from = (p.firstSnapshot - 1) * perEpoch;
+  const angular = windowMean(steps.map((s) => s.step), steps.map((s) => s.angular_update), from, p.epochs * perEpoch);
   return { snapshotEpochs: epochs, iterateAcc, swaFrom: starts, swaAcc, finalA, finalB, twoRuns, driftByRun, angular, predictedAngular: predictedAngularUpdate(p.lr, p.wd) };
 }
 
@@ -176,13 +175,13 @@ export const swaFigure: Experiment<SwaPreset> = {
       // PreResNet-32, CIFAR-10, batch 128, η = 0.1, λ = 5e-4 (1/λη ≈ 51 epochs): 200 epochs at the constant LR (?),
       // snapshots from epoch 101 (≈ 2/λη, past equilibrium), SWA over the last 50 (?).
       return {
-        ...common, dataset: ctx.dataset ?? 'cifar10', model: 'preresnet32-si', trainSubset: null, testSubset: null, batchSize: 128, bnEps: 1e-8,
-        lr: 0.1, wd: 5e-4, epochs: 200, firstSnapshot: 101, k: 50, stepsPerEpoch: PAPER_STEPS_PER_EPOCH, logEvery: 100, driftRuns: 1,
+        ...common, ...paperTraining(ctx),
+        lr: 0.1, wd: 5e-4, epochs: 200, firstSnapshot: 101, k: 50, logEvery: 100, driftRuns: 1,
       };
     }
     // cnn4-si, 1000 Fashion-MNIST images at batch 16 (62 steps per epoch), η = 0.2, λ = 0.01: λη = 2e-3, equilibrium
     // after ≈ 1.25/λη = 625 steps ≈ 10 epochs (the intrinsic and decay figures measure this net at this λη).
-    const cpu = { ...common, model: 'cnn4-si', trainSubset: 1000, testSubset: 2000, batchSize: 16, bnEps: 1e-8, lr: 0.2, wd: 0.01, stepsPerEpoch: 62, logEvery: 1 };
+    const cpu = { ...common, model: 'cnn4-si', trainSubset: 1000, testSubset: 2000, batchSize: 16, bnEps: 1e-8, lr: 0.2, wd: 0.01, logEvery: 1 };
     if (scale === 'smoke') return { ...cpu, testSubset: 500, epochs: 4, firstSnapshot: 2, k: 3, driftRuns: 2 };
     return { ...cpu, epochs: 24, firstSnapshot: 13, k: 10, driftRuns: 3 };
   },
@@ -192,8 +191,8 @@ export const swaFigure: Experiment<SwaPreset> = {
     'η': p.lr,
     'λ': p.wd,
     'λη': fmt(p.lr * p.wd),
-    epochs: `${p.epochs} at a constant LR (${p.epochs * p.stepsPerEpoch} steps = ${fmt(p.epochs * p.stepsPerEpoch * p.lr * p.wd)}/λη)`,
-    snapshots: `after every epoch from ${p.firstSnapshot} (step ${(p.firstSnapshot) * p.stepsPerEpoch} = ${fmt(p.firstSnapshot * p.stepsPerEpoch * p.lr * p.wd)}/λη); SWA over the last ${p.k}`,
+    epochs: `${p.epochs} of ${stepsPerEpoch(p)} steps at a constant LR (${p.epochs * stepsPerEpoch(p)} steps = ${fmt(p.epochs * stepsPerEpoch(p) * p.lr * p.wd)}/λη)`,
+    snapshots: `after every epoch from ${p.firstSnapshot} (step ${p.firstSnapshot * stepsPerEpoch(p)} = ${fmt(p.firstSnapshot * stepsPerEpoch(p) * p.lr * p.wd)}/λη); SWA over the last ${p.k}`,
     drift: p.driftRuns === 1 ? 'one trajectory' : `mean of ${p.driftRuns} trajectories (seeds ${plan(p).filter((r) => driftRunNames(p).includes(r.name)).map((r) => r.config.seed).join(', ')})`,
     'BN statistics': 'recomputed for every evaluated model (snapshots and averages), as update_bn',
     'BN ε': p.bnEps,
@@ -201,10 +200,10 @@ export const swaFigure: Experiment<SwaPreset> = {
   plan: (p) => plan(p),
   async run(p, ctx) {
     await runPlanned(plan(p), ctx);
-    if (!resultsAreFor(ctx, p)) fs.writeFileSync(resultsFile(ctx), JSON.stringify({ plan: planKey(p), measures: await measure(p, ctx) }) + '\n');
+    await measuresOf(p, ctx).ensure(() => measure(p, ctx));
   },
   async plot(p, ctx) {
-    const m = readResults(ctx);
+    const m = readResults(p, ctx);
     const k = Math.min(p.k, m.iterateAcc.length);
     const mean = spread(m.iterateAcc.slice(-k)).mean;
     const first = m.snapshotEpochs[m.snapshotEpochs.length - k];
@@ -235,9 +234,9 @@ export const swaFigure: Experiment<SwaPreset> = {
     );
     return [files.png];
   },
-  check: (p, ctx) => checkSwa(readResults(ctx), p),
+  check: (p, ctx) => checkSwa(readResults(p, ctx), p),
   notes(p, ctx) {
-    const m = readResults(ctx);
+    const m = readResults(p, ctx);
     const rhos = (curves: DriftCurve[]) => driftMonotonicity(curves).map((r) => `T=${r.t}: ${fmt(r.rho)}`).join(', ');
     return [
       `Spearman ρ of |w_T − w_{T+Δ}| against Δ per start T, for the mean curves: ${rhos(meanDriftCurves(m.driftByRun))}.`,

@@ -7,7 +7,6 @@
  * The loss, its gradient (our autodiff) and the update run as one small float64 ONNX program
  * (train/vector-descent.ts).
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { spikeSteps } from '../analysis/equilibrium';
 import { Graph, Value } from '../graph/ir';
@@ -16,7 +15,9 @@ import { reduceSum } from '../ops/reduce';
 import { slice } from '../ops/shape';
 import { writeChart } from '../plot/chart';
 import { descentGraph, VectorDescent } from '../train/vector-descent';
-import { Experiment, fmt, verdict } from './frame';
+import { fmt } from '../util/format';
+import { cachedResult } from './cached';
+import { Experiment, verdict } from './frame';
 
 export interface ToyPreset {
   lr: number;
@@ -84,8 +85,8 @@ export function checkToy(trace: ToyTrace, p: ToyPreset) {
 }
 
 const LOSS_FLOOR = 1e-30;
-const traceFile = (dir: string) => path.join(dir, 'trace.json');
-const readTrace = (dir: string): ToyTrace => JSON.parse(fs.readFileSync(traceFile(dir), 'utf8'));
+/** The simulated trace, for the preset that made it. */
+const traceOf = (p: ToyPreset, dir: string) => cachedResult<ToyTrace>(path.join(dir, 'trace.json'), p);
 
 export const toy: Experiment<ToyPreset> = {
   id: 'toy',
@@ -101,12 +102,9 @@ export const toy: Experiment<ToyPreset> = {
   },
   settings: (p) => ({ 'η': p.lr, 'λ': p.wd, 'λη': p.lr * p.wd, steps: p.steps, 'WD off': `after the first spike past step ${p.wdOffStep}`, 'w₀': `(${p.init})` }),
   plan: () => [],
-  async run(p, ctx) {
-    if (fs.existsSync(traceFile(ctx.dir))) return;
-    fs.writeFileSync(traceFile(ctx.dir), JSON.stringify(await simulate(p, ctx.threads)));
-  },
+  run: (p, ctx) => traceOf(p, ctx.dir).ensure(() => simulate(p, ctx.threads)),
   async plot(p, ctx) {
-    const t = readTrace(ctx.dir);
+    const t = traceOf(p, ctx.dir).read();
     const steps = t.loss.map((_, i) => i);
     const vlines = [{ x: t.wdOff, label: 'WD off' }];
     const files = await writeChart(
@@ -123,5 +121,5 @@ export const toy: Experiment<ToyPreset> = {
     );
     return [files.png];
   },
-  check: (p, ctx) => checkToy(readTrace(ctx.dir), p),
+  check: (p, ctx) => checkToy(traceOf(p, ctx.dir).read(), p),
 };

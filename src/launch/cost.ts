@@ -11,10 +11,10 @@ import * as path from 'path';
 import { benchOurs } from '../bench/ours';
 import { DATASETS, resolveSyntheticSpec } from '../data';
 import { cacheRoot } from '../data/sources';
-import { fmt } from '../experiments/frame';
 import type { InputShape } from '../nn/model';
 import type { TrainConfig } from '../train/config';
 import { writeJsonAtomic } from '../io/files';
+import { formatDuration } from '../util/format';
 
 const WARM_STEPS = 3;
 
@@ -49,13 +49,6 @@ export async function stepSeconds(c: TrainConfig, threads: number): Promise<numb
   const seconds = r.ms_per_step / 1000;
   writeJsonAtomic(cacheFile(), { ...readCache(), [key]: seconds });
   return seconds;
-}
-
-export function formatDuration(seconds: number): string {
-  if (seconds < 90) return `${fmt(seconds)} s`;
-  if (seconds < 90 * 60) return `${fmt(seconds / 60)} min`;
-  if (seconds < 48 * 3600) return `${fmt(seconds / 3600)} h`;
-  return `${fmt(seconds / 86400)} days`;
 }
 
 /** Lines for a dry run: each run's steps and estimated time, then the totals. */

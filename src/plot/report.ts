@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { formatDuration } from '../util/format';
 
 /** One automatic check of a paper claim. */
 export interface Verdict {
@@ -53,14 +54,6 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** `7.3 s`, `4 min 05 s`, `2 h 03 min`. */
-export function formatSeconds(s: number): string {
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${String(Math.round(s - 60 * m)).padStart(2, '0')} s`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
-}
-
 function allVerdicts(r: Report): Verdict[] {
   return r.sections.flatMap((s) => s.verdicts);
 }
@@ -106,8 +99,8 @@ export function summaryMarkdown(r: Report): string {
   if (timed.length > 0) {
     const budget = r.budgetSeconds;
     const within = (t: number) => (budget === undefined ? '' : t <= budget ? ' | within' : ' | **over**');
-    lines.push('', `| figure | time${budget === undefined ? '' : ` | budget ${formatSeconds(budget)}`} |`, budget === undefined ? '|---|---|' : '|---|---|---|',
-      ...timed.map((s) => `| ${mdCell(s.title)} | ${formatSeconds(s.seconds!)}${within(s.seconds!)} |`));
+    lines.push('', `| figure | time${budget === undefined ? '' : ` | budget ${formatDuration(budget)}`} |`, budget === undefined ? '|---|---|' : '|---|---|---|',
+      ...timed.map((s) => `| ${mdCell(s.title)} | ${formatDuration(s.seconds!)}${within(s.seconds!)} |`));
   }
   return lines.join('\n') + '\n';
 }
@@ -150,7 +143,7 @@ function sectionHtml(s: FigureSection, budgetSeconds?: number): string {
 ${images ? `<div class="figures">${images}</div>` : ''}
 ${verdictTable(s.verdicts, false)}
 <div class="details">
-<div><h3>Settings</h3><table class="settings">${settings}</table>${s.seconds !== undefined ? `<p class="muted">Time: ${formatSeconds(s.seconds)}${budgetSeconds !== undefined ? ` (budget ${formatSeconds(budgetSeconds)}${s.seconds > budgetSeconds ? ', over' : ''})` : ''}</p>` : ''}</div>
+<div><h3>Settings</h3><table class="settings">${settings}</table>${s.seconds !== undefined ? `<p class="muted">Time: ${formatDuration(s.seconds)}${budgetSeconds !== undefined ? ` (budget ${formatDuration(budgetSeconds)}${s.seconds > budgetSeconds ? ', over' : ''})` : ''}</p>` : ''}</div>
 <div>${s.rationale ? `<h3>Why these settings</h3>${paragraphs(s.rationale)}` : ''}${s.notes?.length ? `<h3>Notes</h3><ul>${s.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}</div>
 </div>
 </section>`;
@@ -191,7 +184,7 @@ export function reportHtml(r: Report): string {
   const toc = r.sections
     .map((s) => {
       const passed = s.verdicts.filter((v) => v.passed).length;
-      const time = s.seconds !== undefined ? ` · ${formatSeconds(s.seconds)}` : '';
+      const time = s.seconds !== undefined ? ` · ${formatDuration(s.seconds)}` : '';
       return `<li><a href="#${escapeHtml(s.id)}">${escapeHtml(s.title)}</a> <span class="muted">${passed}/${s.verdicts.length} passed${time}</span></li>`;
     })
     .join('\n');
@@ -207,7 +200,7 @@ export function reportHtml(r: Report): string {
 <body>
 <header>
 <h1>${escapeHtml(r.title)}</h1>
-<div class="meta">scale <code>${escapeHtml(r.scale)}</code> · generated ${escapeHtml(r.generatedAt.toISOString())}${total > 0 ? ` · total time ${formatSeconds(total)}` : ''}</div>
+<div class="meta">scale <code>${escapeHtml(r.scale)}</code> · generated ${escapeHtml(r.generatedAt.toISOString())}${total > 0 ? ` · total time ${formatDuration(total)}` : ''}</div>
 ${r.command ? `<div class="meta">command <code>${escapeHtml(r.command)}</code></div>` : ''}
 <div class="count ${allPassed ? 'pass' : 'fail'}">${countLine(verdicts)}</div>
 </header>

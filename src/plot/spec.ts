@@ -187,6 +187,12 @@ function colourScale(spec: ChartSpec): { domain: string[]; range: string[]; dash
   return { domain, range, dash };
 }
 
+/** The colour scale of the bands: their names, in the colours `colourScale` gave them. */
+function bandColours(spec: ChartSpec, domain: string[], range: string[]): { domain: string[]; range: string[] } {
+  const names = [...new Set((spec.bands ?? []).map((b) => b.name))];
+  return { domain: names, range: names.map((n) => range[domain.indexOf(n)]) };
+}
+
 const STEPS = [1, 2, 5];
 
 /** The nearest 1-2-5 value (…, 0.5, 1, 2, 5, 10, …) at or below `v` (`up`: at or above). */
@@ -297,7 +303,9 @@ function panelSpec(spec: ChartSpec): { title: { text: string; subtitle?: string 
       mark: { type: 'area', opacity: 0.2, clip: true },
       // `fill`, not `color`, so that the legend shows line symbols; a band named after no series
       // still gets an entry, through the shared domain.
-      encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, fill: { ...color, legend: null } },
+      // Its scale holds the bands' names alone: it is shared by every panel of a figure, and a
+      // panel's other series would make its domain conflict with another panel's.
+      encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, fill: { ...color, scale: bandColours(spec, domain, range), legend: null } },
     });
   }
   layer.push({

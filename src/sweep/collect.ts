@@ -9,7 +9,7 @@ import * as path from 'path';
 import { windowGeoMean, windowMean } from '../analysis/equilibrium';
 import { predictedAngle } from '../programs/optimizers';
 import { optimizerOf } from '../train/config';
-import { fmt } from '../experiments/frame';
+import { fmt } from '../util/format';
 import { EvalRecord, readMetrics, StepRecord } from '../train/metrics';
 import { runFiles } from '../train/run-dir';
 import { readManifest, SweepManifest, sweepRunDir } from './manifest';

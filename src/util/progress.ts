@@ -1,11 +1,13 @@
 /**
  * A one-line progress bar for long loops (downloads, training epochs).
  *
- * On a TTY it redraws one line in place: `label [#####-----] 12.3/45.6 MB  2.1 MB/s  ETA 0:12  suffix`.
+ * On a TTY it redraws one line in place: `label [#####-----] 12.3/45.6 MB  2.1 MB/s  ETA 12.0 s  suffix`.
  * When the stream is not a TTY (logs, CI, a pipe) it prints a plain line at most every
  * `intervalMs`, plus a last one from `done()`, so log files stay readable. `log()` prints a line
  * of its own (an evaluation) above the bar.
  */
+
+import { formatDuration } from './format';
 
 export interface ProgressOptions {
   /** Total count; omit or 0 when unknown (no bar and no ETA are shown then). */
@@ -182,14 +184,4 @@ export function formatBytes(n: number): string {
 
 function formatCount(n: number): string {
   return Number.isInteger(n) ? String(n) : n < 10 ? n.toFixed(2) : n.toFixed(1);
-}
-
-/** `75` → `1:15`, `3725` → `1:02:05`. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
 }

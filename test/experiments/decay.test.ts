@@ -1,4 +1,5 @@
 import { checkDecay, DecayPreset, DecayTrace, expectedRecovery } from '../../src/experiments/decay';
+import { passedNamed } from './verdicts';
 
 const p: DecayPreset = {
   model: 'cnn4-si', dataset: 'fashion-mnist', trainSubset: null, testSubset: 1000, batchSize: 32, bnEps: 1e-8,
@@ -27,27 +28,28 @@ function wdRun(tau = 1000, bump = 0): DecayTrace {
     angular: steps.map((s, i) => (s <= 1000 ? A0 : A1 * (A0 / A1) ** Math.exp(-(s - 1000) / tau) * (s > 2000 && s <= 2500 ? 1 + bump : 1)) * noise(i)),
   };
 }
-const passed = (a: DecayTrace, b: DecayTrace, q = p) => checkDecay(a, b, q).map((v) => v.passed);
+const passed = (a: DecayTrace, b: DecayTrace, check: string) => passedNamed(checkDecay(a, b, p), check);
+const allPassed = (a: DecayTrace, b: DecayTrace) => checkDecay(a, b, p).map((v) => v.passed);
 
 describe('decay check', () => {
   it('passes on curves with the phenomenon', () => {
-    expect(passed(lrRun(), wdRun())).toEqual([true, true, true, true, true, true, true]);
+    expect(allPassed(lrRun(), wdRun())).toEqual([true, true, true, true, true, true, true]);
   });
   it('fails when the angular update does not settle √10 lower', () => {
-    expect(passed(lrRun(100, A0 / 2), wdRun())[3]).toBe(false);
+    expect(passed(lrRun(100, A0 / 2), wdRun(), 'the angular update settles √10 lower')).toBe(false);
   });
   it('fails when the effective LR does not recover', () => {
-    expect(passed(lrRun(100, A1, 1e9), wdRun())[2]).toBe(false);
+    expect(passed(lrRun(100, A1, 1e9), wdRun(), 'then the effective LR rises again')).toBe(false);
   });
   it('fails when the WD decay jumps, rises, or has not got halfway', () => {
-    expect(passed(lrRun(), wdRun(1))[4]).toBe(false); // a jump: immediate
-    expect(passed(lrRun(), wdRun(1000, 0.5))[5]).toBe(false); // not monotone
-    expect(passed(lrRun(), wdRun(6000))[6]).toBe(false); // too slow
+    expect(passed(lrRun(), wdRun(1), 'no jump')).toBe(false); // a jump: immediate
+    expect(passed(lrRun(), wdRun(1000, 0.5), 'falls monotonically')).toBe(false); // not monotone
+    expect(passed(lrRun(), wdRun(6000), 'halfway')).toBe(false); // too slow
   });
   it('fails when the run was not at equilibrium before the decay', () => {
     const a = lrRun();
     a.angular = a.angular.map((v, i) => (steps[i] <= 1000 ? v / 2 : v));
-    expect(passed(a, wdRun())[0]).toBe(false);
+    expect(passed(a, wdRun(), 'before the decays')).toBe(false);
   });
   it('adds the long-run checks at paper scale', () => {
     const v = checkDecay(lrRun(100, A1, 300), wdRun(300), { ...p, long: true });

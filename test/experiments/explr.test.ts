@@ -6,8 +6,10 @@
 import { explrAlpha, explrBufferFactor, explrLr, explrNormRatio } from '../../src/analysis/explr';
 import { fullBatches, syntheticDataset } from '../../src/data';
 import {
-  baselineWindow, checkBnEps, checkCurves, ExplrCurves, geometricMean, relativeDistance, ulpPerturb,
+  baselineWindow, checkBnEps, checkCurves, explr, explrChart, ExplrCurves, geometricMean, relativeDistance, ulpPerturb,
 } from '../../src/experiments/explr';
+import { Context } from '../../src/experiments/frame';
+import { renderChart } from '../../src/plot/chart';
 import { TensorMap } from '../../src/io/safetensors';
 import { InputShape } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
@@ -135,6 +137,23 @@ describe('explr through the step engine', () => {
         expect(relativeDistance(Float64Array.from(wA, (x) => x * predicted), wB)).toBeLessThan(1e-3);
       }
       await engine.release();
+    }
+  });
+});
+
+describe('explr chart', () => {
+  it('renders without vega-lite warnings (a panel with the v₀ = 0 series and one without share no scale)', async () => {
+    const ctx = { scale: 'smoke', dir: '/tmp/unused', seed: 0, ep: 'cpu', threads: 1, jobs: 1, quiet: true } as Context;
+    const p = explr.preset('smoke', ctx);
+    const baselineRuns = [growth(4e-7, 4, 30), growth(6e-7, 4, 30)];
+    const variants = [curves({ baselineRuns }), curves({ momentum: 0.9, baselineRuns, zeroBuffer: growth(1e-3, 2, 30) })];
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const { svg } = await renderChart(explrChart(p, { preset: p, variants, minBnVar: 1, seconds: 0 }));
+      expect(svg).toContain('ExpLR with v₀ = 0');
+      expect(warn.mock.calls.map((c) => c.join(' '))).toEqual([]);
+    } finally {
+      warn.mockRestore();
     }
   });
 });

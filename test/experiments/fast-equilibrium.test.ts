@@ -1,10 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  baselineError, checkFastEquilibrium, DistanceCurves, distanceCurves, plannedRunsOf, PooledRunFields, readRunTrace, RunPlan, settleStep, threeSchedules,
+  baselineError, checkFastEquilibrium, DistanceCurves, distanceCurves, settleStep, threeSchedules,
 } from '../../src/experiments/fast-equilibrium';
-import { runPlanned } from '../../src/experiments/runs';
-import { Context } from '../../src/experiments/frame';
+import { plannedRunsOf, readRunTrace, RunPlan, runPlanned } from '../../src/experiments/runs';
+import { Context, TrainingPreset } from '../../src/experiments/frame';
 import { Dataset, poolImages } from '../../src/data';
 import { tmpDir } from '../cli';
 
@@ -77,15 +77,15 @@ it('threeSchedules: equal until B decays, C hotter, all equal from E on', () => 
 it('runs are trainer runs: a finished one is kept, a changed plan is trained again, and its trace holds every evaluation', async () => {
   const dir = tmpDir('ilr-pooled-');
   try {
-    const c: PooledRunFields = { dataset: 'synthetic', model: 'cnn4-si', widths: [4, 4, 4], trainSubset: 100, pool: 2, evalSubset: 50, batch: 10 };
+    const c: TrainingPreset = { dataset: 'synthetic', model: 'cnn4-si', widths: [4, 4, 4], trainSubset: 100, pool: 2, testSubset: 50, batchSize: 10 };
     const run: RunPlan = { name: 'r', seed: 1, lr: 0.1, wd: 0.01, schedule: { kind: 'constant' }, steps: 4, evalEvery: 2, keepLabels: true };
     const ctx: Context = { scale: 'smoke', dir, seed: 0, ep: 'cpu', threads: 1, jobs: 1, quiet: true };
     const summary = path.join(dir, 'r', 'summary.json');
-    await runPlanned(plannedRunsOf(c, [run], ctx), ctx);
+    await runPlanned(plannedRunsOf(c, [run]), ctx);
     const first = fs.statSync(summary).mtimeMs;
-    await runPlanned(plannedRunsOf(c, [run], ctx), ctx);
+    await runPlanned(plannedRunsOf(c, [run]), ctx);
     expect(fs.statSync(summary).mtimeMs).toBe(first);
-    await runPlanned(plannedRunsOf(c, [{ ...run, steps: 6 }], ctx), ctx);
+    await runPlanned(plannedRunsOf(c, [{ ...run, steps: 6 }]), ctx);
     const trace = readRunTrace(ctx, run);
     expect(trace.steps).toEqual([2, 4, 6]);
     expect(trace.labels.map((l) => l.length)).toEqual([50, 50, 50]);

@@ -5,11 +5,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Experiment, FigureOptimizer, figurePlan, runExperiment, verdict } from '../../src/experiments/frame';
+import { Experiment, FigureOptimizer, figurePlan, verdict } from '../../src/experiments/frame';
+import { runExperiment } from '../../src/experiments/run-experiment';
 import { experimentById } from '../../src/experiments/registry';
 import { figureContext } from '../../src/experiments/reproduce';
 import { figureOptimizerLabel } from '../../src/experiments/runs';
-import { runCli, tmpDir } from '../cli';
+import { runCli as runCliIn, tmpDir } from '../cli';
 
 const adamw: FigureOptimizer = { optimizer: 'adamw', momentum: 0, nesterov: false, betas: [0.9, 0.999], adamEps: 1e-8 };
 const base = { scale: 'smoke' as const, out: '/tmp/unused', seed: 0, ep: 'cpu' as const, threads: 1, jobs: 1, quiet: true };
@@ -63,15 +64,23 @@ it('marks the checks informative: calibrated for the figure\'s own optimizer', a
 
 describe('the command line', () => {
   it('shows the chosen optimizer in the dry run and refuses what does not apply', async () => {
-    const dry = await runCli(['decay', '--scale', 'smoke', '--dry-run', '--optimizer', 'adamw', '--betas', '0.8,0.99']);
-    expect(dry.code).toBe(0);
-    expect(dry.stdout).toMatch(/: cnn4-si.* adamw, η/);
-    const toy = await runCli(['reproduce', '--scale', 'smoke', '--dry-run', '--optimizer', 'adamw']);
-    expect(toy.code).not.toBe(0);
-    expect(toy.stderr).toMatch(/--optimizer does not apply to toy \(.*\); explr \(.*\); rotational \(.*\)\. The figures that take it: full-batch, decay, .* \(choose them with --only\)/);
-    const alone = await runCli(['decay', '--scale', 'smoke', '--dry-run', '--momentum', '0.9']);
-    expect(alone.stderr).toMatch(/--momentum set the optimizer of a figure's runs: give --optimizer too/);
-    const misplaced = await runCli(['decay', '--scale', 'smoke', '--dry-run', '--optimizer', 'adamw', '--nesterov']);
-    expect(misplaced.stderr).toMatch(/--nesterov does not apply to --optimizer adamw/);
+    // The dry run measures step times and caches them under ILR_CACHE_DIR: a temp dir, not the real home.
+    const cache = tmpDir('ilr-figure-optimizer-cache-');
+    const runCli = (args: string[]) => runCliIn(args, { ILR_CACHE_DIR: cache });
+    try {
+      const dry = await runCli(['decay', '--scale', 'smoke', '--dry-run', '--optimizer', 'adamw', '--betas', '0.8,0.99']);
+      expect(dry.code).toBe(0);
+      expect(dry.stdout).toMatch(/: cnn4-si.* adamw, η/);
+      const toy = await runCli(['reproduce', '--scale', 'smoke', '--dry-run', '--optimizer', 'adamw']);
+      expect(toy.code).not.toBe(0);
+      expect(toy.stderr).toMatch(/--optimizer does not apply to toy \(.*\); explr \(.*\); rotational \(.*\)\. The figures that take it: full-batch, decay, .* \(choose them with --only\)/);
+      const alone = await runCli(['decay', '--scale', 'smoke', '--dry-run', '--momentum', '0.9']);
+      expect(alone.stderr).toMatch(/--momentum set the optimizer of a figure's runs: give --optimizer too/);
+      const misplaced = await runCli(['decay', '--scale', 'smoke', '--dry-run', '--optimizer', 'adamw', '--nesterov']);
+      expect(misplaced.stderr).toMatch(/--nesterov does not apply to --optimizer adamw/);
+      expect(fs.existsSync(path.join(cache, 'step-times.json'))).toBe(true);
+    } finally {
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
   }, 60_000);
 });

@@ -1,5 +1,5 @@
 import { DriftCurve, driftCurves } from '../../src/analysis/trajectory';
-import { checkSwa, SwaMeasures } from '../../src/experiments/swa';
+import { checkSwa, SwaMeasures, swaFigure } from '../../src/experiments/swa';
 
 const p = { k: 4, equilibriumTolerance: 0.2, minRho: 0.9 };
 const epochs = [5, 6, 7, 8, 9, 10];
@@ -51,5 +51,18 @@ describe('swa checks', () => {
   });
   it('fail when the snapshots are not at equilibrium', () => {
     expect(passed(measures({ angular: 0.03 }))[0]).toBe(false);
+  });
+});
+
+describe('swa plan', () => {
+  it('derives steps per epoch from the data set: at paper scale on Fashion-MNIST every snapshot epoch is within the run', () => {
+    const ctx = { scale: 'paper' as const, dir: '/tmp/unused', seed: 0, ep: 'cpu' as const, threads: 1, jobs: 1, quiet: true, dataset: 'fashion-mnist' as const };
+    const perEpoch = Math.floor(60000 / 128); // Fashion-MNIST's 60000 training images at batch 128
+    for (const r of swaFigure.plan(swaFigure.preset('paper', ctx), ctx)) {
+      expect(r.config.dataset).toBe('fashion-mnist');
+      expect(r.config.batchSize).toBe(128);
+      const last = Math.max(...r.config.snapshotEpochs);
+      expect(last * perEpoch).toBeLessThanOrEqual(r.config.steps);
+    }
   });
 });

@@ -47,9 +47,9 @@ it('estimates a dry run from a measured step time, cached per model and batch', 
     fs.writeFileSync(path.join(root, 'cache', 'step-times.json'), JSON.stringify(cache));
     const lines = await describeCost([{ name: 'a', config }, { name: 'b', config: { ...config, steps: 200 } }], 1);
     expect(lines).toEqual([
-      '  a: 400 steps, ≈ 3.33 min',
-      '  b: 200 steps, ≈ 1.67 min',
-      expect.stringMatching(/^  total: 2 runs, 600 steps, ≈ 5 min of training one run at a time on this machine/),
+      '  a: 400 steps, ≈ 3 min 20 s',
+      '  b: 200 steps, ≈ 1 min 40 s',
+      expect.stringMatching(/^  total: 2 runs, 600 steps, ≈ 5 min 00 s of training one run at a time on this machine/),
     ]);
   } finally {
     delete process.env.ILR_CACHE_DIR;

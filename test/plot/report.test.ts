@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { writeChart } from '../../src/plot/chart';
-import { formatSeconds, formatVerdictTable, Report, Verdict, writeReport } from '../../src/plot/report';
+import { formatVerdictTable, Report, Verdict, writeReport } from '../../src/plot/report';
 
 const verdicts: Verdict[] = [
   { figure: 'toy', check: 'loss spikes after reaching < 1e-3', passed: true, measured: '4 spikes', expected: '≥ 2 spikes' },
@@ -74,10 +74,4 @@ test('formatVerdictTable aligns columns and counts', () => {
   expect(lines.slice(2, 5).map((l) => l.slice(col, col + 4))).toEqual(['PASS', 'PASS', 'FAIL']);
   expect(lines[lines.length - 1]).toBe('2 of 3 checks passed');
   expect(formatVerdictTable(verdicts, { color: true })).toContain('\x1b[31mFAIL');
-});
-
-test('formatSeconds', () => {
-  expect(formatSeconds(7.25)).toBe('7.3 s');
-  expect(formatSeconds(245)).toBe('4 min 05 s');
-  expect(formatSeconds(7380)).toBe('2 h 03 min');
 });
