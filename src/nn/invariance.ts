@@ -31,6 +31,10 @@ const RULES: Partial<Record<OpName, Rule>> = {
   Div: ([a, b]) => a - b,
   Neg: first,
   Relu: first,
+  // max(c·x) = c·max(x) for c > 0, and the backward's gather and scatter are linear in their data.
+  MaxPool: first,
+  GatherFlat: first,
+  ScatterAddFlat: first,
   Identity: first,
   Reshape: first,
   Transpose: first,
