@@ -32,6 +32,8 @@ export interface ModelOverrides {
   fcScale?: number;
   /** cnn4 only: the three conv widths. */
   widths?: [number, number, number];
+  /** Imported models only (--si): the fully scale-invariant variant; a zoo preset says it with -si. */
+  si?: boolean;
 }
 
 export interface ModelEntry<S extends CommonSpec & { arch: string }> {
@@ -57,6 +59,7 @@ export interface Preset {
 export function parsePreset(name: string, family: string, overrides: ModelOverrides): Preset | undefined {
   const m = new RegExp(`^${family}(?:-w(\\d+))?(?:-(?!si$)([a-z]+\\d*))?(-si)?$`).exec(name);
   if (!m) return undefined;
+  if (overrides.si !== undefined) throw new Error(`model "${name}": --si is for imported models; a preset's scale-invariant variant is ${name.replace(/-si$/, '')}-si`);
   const groups = m.slice(1, m.length - 3);
   const [widthTag, tag, siTag] = m.slice(m.length - 3);
   const norm = normFromTag(tag ?? '');

@@ -6,17 +6,19 @@
  */
 import { Cnn4Spec, CNN4 } from './cnn4';
 import { ModelEntry, ModelOverrides } from './entry';
+import { ImportedSpec, IMPORTED } from './imported';
 import { NORM_HELP } from './norms';
 import { PreResNetSpec, PRERESNET } from './preresnet';
 
 export type { CommonSpec, ModelOverrides } from './entry';
 export type { PreResNetSpec } from './preresnet';
 export type { Cnn4Spec } from './cnn4';
+export type { ImportedSpec } from './imported';
 
-export type ModelSpec = PreResNetSpec | Cnn4Spec;
+export type ModelSpec = PreResNetSpec | Cnn4Spec | ImportedSpec;
 type Arch = ModelSpec['arch'];
 
-export const MODELS: { [A in Arch]: ModelEntry<Extract<ModelSpec, { arch: A }>> } = { preresnet: PRERESNET, cnn4: CNN4 };
+export const MODELS: { [A in Arch]: ModelEntry<Extract<ModelSpec, { arch: A }>> } = { preresnet: PRERESNET, cnn4: CNN4, onnx: IMPORTED };
 
 export const PRESET_HELP =
   `${Object.values(MODELS).map((m) => m.help).join('; ')}. ` +
@@ -25,13 +27,13 @@ export const PRESET_HELP =
 /** The registry entry of a spec. */
 export const modelEntry = <S extends ModelSpec>(spec: S): ModelEntry<S> => MODELS[spec.arch] as unknown as ModelEntry<S>;
 
-/** Parses a model name such as `preresnet32`, `preresnet20-w2-si`, `preresnet20-gn-si` or `cnn4-ln`. */
+/** Parses a model name such as `preresnet32`, `preresnet20-w2-si`, `preresnet20-gn-si`, `cnn4-ln` or `path/to/net.onnx`. */
 export function modelSpec(name: string, overrides: ModelOverrides = {}): ModelSpec {
   for (const entry of Object.values(MODELS) as ModelEntry<ModelSpec>[]) {
     const spec = entry.parse(name, overrides);
     if (spec) return spec;
   }
-  throw new Error(`unknown model "${name}". Known presets: ${PRESET_HELP}`);
+  throw new Error(`unknown model "${name}". Known models: ${PRESET_HELP}`);
 }
 
 /** A short name for a spec, the inverse of modelSpec. */

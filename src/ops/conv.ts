@@ -353,8 +353,11 @@ export interface ConvOptions {
 }
 
 export function conv(x: Value, w: Value, { stride = 1, pad = 0 }: ConvOptions = {}): Value {
-  return x.graph.apply(Conv, [x, w], { strides: [stride, stride], pads: [pad, pad, pad, pad] })[0];
+  return convolve(x, w, { strides: [stride, stride], pads: [pad, pad, pad, pad] });
 }
+
+/** Conv with any geometry: groups, dilations, per-axis strides and pads. */
+export const convolve = (x: Value, w: Value, geom: ConvGeometry): Value => x.graph.apply(Conv, [x, w], geometryAttrs(geom))[0];
 
 export function convTranspose(x: Value, w: Value, g: ConvGeometry & { outputPadding: number[] }): Value {
   const attrs = geometryAttrs(g);
