@@ -1,66 +1,81 @@
 #!/usr/bin/env bash
-# The WebGPU path on a real GPU, in one call of the device tool (a machine with an NVIDIA GPU and
-# PyTorch on CUDA, but no node, no network and at most 64 MiB carried).
+# The GPU checks, and taking the project to a cluster node without internet.
 #
-#   scripts/gpu-check.sh pack   here: build, then put what that machine lacks into .gpu-check/
-#                               (a stripped node, node_modules with onnxruntime-node's linux-x64
-#                               libraries only, and Debian's Vulkan loader), xz-compressed, and
-#                               check the size; dist/ is built there from the tree that travels
-#   scripts/gpu-check.sh run    there (carry: [".gpu-check"]): unpack, find the NVIDIA Vulkan
-#                               driver, then run `ilr doctor --ep webgpu`, the WebGPU jest tests
-#                               (parity of cnn4 and preresnet8 with the CPU, the device-resident
-#                               engine, the killed and resumed run) and
-#                               `ilr bench --ep webgpu --vs-torch` for preresnet32 (batch 128) and
-#                               cnn4, PyTorch on CUDA. Everything it prints lands in $OUT/gpu-check.log.
+#   scripts/gpu-check.sh run [LOG]          on a machine with a GPU, from the project's root (built,
+#                                           `make setup` done, or unpacked as below): `ilr doctor
+#                                           --ep webgpu`, the WebGPU jest tests (parity of cnn4 and
+#                                           preresnet8 with the CPU, the device-resident engine, the
+#                                           killed and resumed run) and `ilr bench --ep webgpu
+#                                           --vs-torch` for preresnet32 (batch 128) and cnn4, PyTorch
+#                                           on CUDA. Everything it prints also goes to LOG
+#                                           (default gpu-check.log).
+#   scripts/gpu-check.sh pack [ARCHIVE]     here, with internet: build, then put what the project
+#                                           needs into one archive (default ilr-offline.tar.gz): the
+#                                           tracked files, dist/, node_modules (onnxruntime-node's
+#                                           linux-x64 libraries only), this machine's node, and
+#                                           Debian's Vulkan loader (libvulkan1).
+#   scripts/gpu-check.sh unpack ARCHIVE DIR on the node: unpack into DIR; then `cd DIR/ilr &&
+#                                           scripts/gpu-check.sh run`.
 #
-# The device tool's call, after `pack`:
-#   run(command="bash scripts/gpu-check.sh run", carry=[".gpu-check"], timeout_s=540)
+# PyTorch is not packed: `run` uses the node's python3 (ILR_PYTHON to choose another), and the
+# comparisons with PyTorch skip without it.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BUNDLE=.gpu-check
-LIMIT_MB=60 # the device tool carries 64 MiB in all, the tracked files included
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# What pack adds beyond the project's own files: node and the Vulkan loader, found by `run`.
+EXTRA=.offline
 
 pack() {
-  rm -rf "$BUNDLE" && mkdir -p "$BUNDLE/debs"
-  strip -o "$BUNDLE/node" "$(command -v node)"
-  xz -T0 -6 "$BUNDLE/node"
-  # Every package but onnxruntime-node's libraries for other platforms.
-  tar -C . -cf - --dereference \
+  local archive
+  archive=$(realpath -m "${1:-ilr-offline.tar.gz}")
+  cd "$ROOT"
+  node node_modules/typescript/bin/tsc -p tsconfig.json
+  local stage
+  stage=$(mktemp -d)
+  trap 'rm -rf "$stage"' RETURN
+  mkdir -p "$stage/$EXTRA/bin" "$stage/$EXTRA/vulkan"
+  cp "$(command -v node)" "$stage/$EXTRA/bin/node"
+  if (cd "$stage" && apt-get download libvulkan1 >/dev/null 2>&1); then
+    dpkg -x "$stage"/libvulkan1_*.deb "$stage/$EXTRA/vulkan" && rm "$stage"/libvulkan1_*.deb
+  else
+    echo "warning: apt-get download libvulkan1 failed; the archive has no Vulkan loader, so the node needs libvulkan1 installed for WebGPU" >&2
+  fi
+  # Every package but onnxruntime-node's libraries for other platforms; links followed, so a
+  # node_modules that is a link travels as the files.
+  git ls-files -z | tar -czf "$archive.tmp" --null --dereference --transform 's,^,ilr/,' \
     --exclude='node_modules/onnxruntime-node/bin/napi-v6/darwin' \
     --exclude='node_modules/onnxruntime-node/bin/napi-v6/win32' \
     --exclude='node_modules/onnxruntime-node/bin/napi-v6/linux/arm64' \
     --exclude='node_modules/.cache' \
-    node_modules | xz -T0 -6 >"$BUNDLE/modules.tar.xz"
-  (cd "$BUNDLE/debs" && apt-get download libvulkan1 >/dev/null)
-  local mb
-  mb=$(du -sm "$BUNDLE" | cut -f1)
-  echo "$BUNDLE: ${mb} MiB"
-  ls -l "$BUNDLE" "$BUNDLE/debs"
-  if [ "$mb" -gt "$LIMIT_MB" ]; then echo "$BUNDLE is over ${LIMIT_MB} MiB: the device tool cannot carry it" >&2; exit 1; fi
+    -T - dist node_modules -C "$stage" "$EXTRA"
+  mv "$archive.tmp" "$archive"
+  echo "$archive: $(du -m "$archive" | cut -f1) MiB; on the node: scripts/gpu-check.sh unpack $(basename "$archive") DIR"
+}
+
+unpack() {
+  [ $# -eq 2 ] || { echo "usage: scripts/gpu-check.sh unpack ARCHIVE DIR" >&2; exit 2; }
+  [ -f "$1" ] || { echo "$1: no such archive (make it with \`scripts/gpu-check.sh pack\` where there is internet)" >&2; exit 2; }
+  mkdir -p "$2"
+  tar -xzf "$1" -C "$2"
+  echo "unpacked into $2/ilr; there: scripts/gpu-check.sh run"
 }
 
 run() {
-  # It replaces node_modules and unpacks into /: only on the device machine, which sets $OUT.
-  [ -n "${OUT:-}" ] || { echo "run is for the device machine, where \$OUT is set; here, use make test" >&2; exit 2; }
-  local out=$OUT
-  mkdir -p "$out"
-  exec > >(tee "$out/gpu-check.log") 2>&1
-  [ -d "$BUNDLE" ] || { echo "no $BUNDLE: run \`scripts/gpu-check.sh pack\` here first and carry it" >&2; exit 1; }
-  local bin=/tmp/gpu-check-bin
-  mkdir -p "$bin"
-  xz -dc "$BUNDLE/node.xz" >"$bin/node" && chmod +x "$bin/node"
-  export PATH="$bin:$PATH"
-  rm -rf node_modules && tar -xJf "$BUNDLE/modules.tar.xz"
-  node node_modules/typescript/bin/tsc -p tsconfig.json
-  for f in "$BUNDLE"/debs/*.deb; do dpkg -x "$f" /; done
-  ldconfig
+  cd "$ROOT"
+  exec > >(tee "${1:-gpu-check.log}") 2>&1
+  # An unpacked archive brings its node and Vulkan loader; elsewhere the system's are used.
+  if [ -x "$EXTRA/bin/node" ]; then export PATH="$ROOT/$EXTRA/bin:$PATH"; fi
+  if [ -d "$EXTRA/vulkan/usr/lib" ]; then
+    LD_LIBRARY_PATH="$(find "$ROOT/$EXTRA/vulkan/usr/lib" -name 'libvulkan.so*' -printf '%h\n' | sort -u | paste -sd:):${LD_LIBRARY_PATH:-}"
+    export LD_LIBRARY_PATH
+  fi
+  [ -f dist/cli.js ] || node node_modules/typescript/bin/tsc -p tsconfig.json
+  # NVIDIA's Vulkan driver where the container runtime puts it, unless one is chosen.
   local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-  if [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"; fi
-  XDG_RUNTIME_DIR=$(mktemp -d)
-  export XDG_RUNTIME_DIR REQUIRE_WEBGPU=1 ILR_PYTHON
-  ILR_PYTHON=$(command -v python3)
+  if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -f "$icd" ]; then export VK_DRIVER_FILES="$icd" VK_ICD_FILENAMES="$icd"; fi
+  XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
+  export XDG_RUNTIME_DIR REQUIRE_WEBGPU=1
   echo "== machine"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
-  node --version; "$ILR_PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
+  node --version; "${ILR_PYTHON:-python3}" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())' || true
   echo "== ilr doctor --ep webgpu"; node dist/cli.js doctor --ep webgpu
   echo "== WebGPU tests"
   node node_modules/jest/bin/jest.js --maxWorkers=4 test/runtime/webgpu.test.ts test/runtime/webgpu-resume.test.ts
@@ -69,8 +84,11 @@ run() {
   node dist/cli.js bench --ep webgpu --vs-torch --model cnn4 --input 1x28x28 --batch 128 --threads 8 --steps 20 --warmup 5 --rounds 2
 }
 
-case "${1:-}" in
-  pack) pack ;;
-  run) run ;;
-  *) echo "usage: scripts/gpu-check.sh pack | run   (see the comment at the top)" >&2; exit 2 ;;
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  pack) pack "$@" ;;
+  unpack) unpack "$@" ;;
+  run) run "$@" ;;
+  *) echo "usage: scripts/gpu-check.sh run [LOG] | pack [ARCHIVE] | unpack ARCHIVE DIR   (see the comment at the top)" >&2; exit 2 ;;
 esac

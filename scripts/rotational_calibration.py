@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """PyTorch's own runs of the rotational figure: the referee its checks are calibrated against.
 
-Trains the twin of one of our models (built from its architecture JSON, as torch_bridge.py builds
+Trains the twin of one of our models (built from its architecture JSON, as scripts/ilr_torch/twin.py builds
 it) on Fashion-MNIST, average-pooled as our runs pool it, once per optimizer, and prints per
 scale-invariant layer (every conv weight of a cnn4-si model) the root mean square of its angular
 update per step over windows of steps, divided by its predicted equilibrium, and the layer's norm
 at the end of each window. The RMS is what the equilibrium fixes: the decay's shrinking balances
 the growth by the squared step, |w|²·E[θ²] (the mean angle is a little smaller). The
 angle is computed in float64 from the float32 weights before and after each step, split along and
-across the old weight (torch_bridge.angle_between), so angles of 1e-3 rad are not lost to rounding.
+across the old weight (ilr_torch/runs.py angle_between), so angles of 1e-3 rad are not lost to rounding.
 
     node dist/cli.js architecture --model cnn4-si --input 1x14x14 > /tmp/arch.json
     /usr/bin/python3 scripts/rotational_calibration.py --model /tmp/arch.json --pool 2 --steps 2500 \\
@@ -30,8 +30,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_bridge import angle_between, build_model, make_optimizer, parse_model_arg, read_idx  # noqa: E402
+from ilr_torch.referee import make_optimizer  # noqa: E402
+from ilr_torch.runs import angle_between, read_idx  # noqa: E402
+from ilr_torch.twin import build_model, parse_model_arg  # noqa: E402
 
 RUN_KEYS = {"name", "optimizer", "lr", "wd", "momentum", "betas"}
 
@@ -44,6 +47,17 @@ def predicted(run, size):
         return math.sqrt(2 * lr * wd / (1 + beta)), None
     b1 = run.get("betas", [0.9, 0.999])[0]
     return math.sqrt(2 * lr * wd * (1 - b1) / (1 + b1)), math.sqrt(lr * size / (2 * wd))
+
+
+def replay_optim(run):
+    """A run as the referee's parsed `optim` (scripts/ilr_torch/referee.py), with the hyperparameters
+    under the names src/programs/optimizers.ts gives the programs' inputs."""
+    if run["optimizer"] == "sgd":
+        hyper = {"momentum": run.get("momentum", 0.0)}
+    else:
+        beta1, beta2 = run.get("betas", [0.9, 0.999])
+        hyper = {"beta1": beta1, "beta2": beta2, "eps": 1e-8}
+    return {"optimizer": run["optimizer"], "hyper": hyper, "settings": {}, "lr": [run["lr"]], "wd": [run["wd"]]}
 
 
 def load_pooled(data_dir, pool):
@@ -63,9 +77,7 @@ def train_one(arch, x, y, run, args):
     torch.manual_seed(args.seed)
     model = build_model(arch)
     convs = {s["name"]: model.get_submodule(s["name"]).weight for s in arch["steps"] if s["call"] == "Conv2d"}
-    o = {"optimizer": run["optimizer"], "lr": [run["lr"]], "wd": [run["wd"]], "momentum": run.get("momentum", 0.0),
-         "nesterov": False, "betas": tuple(run.get("betas", [0.9, 0.999])), "eps": 1e-8}
-    opt = make_optimizer([p for p in model.parameters() if p.requires_grad], o)
+    opt = make_optimizer([p for p in model.parameters() if p.requires_grad], replay_optim(run))
     perm, pos = torch.randperm(len(x)), 0
     sums = {k: 0.0 for k in convs}
     windows = []

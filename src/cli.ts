@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `ilr` command line: one command per figure, plus the tools around training. */
-import yargs from 'yargs';
+import yargs, { CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { architectureCommand } from './commands/architecture';
 import { exportCommand } from './commands/export';
@@ -16,24 +16,17 @@ import { modelsCommand } from './commands/models';
 import { parityCommand } from './commands/parity';
 import { trainCommand } from './commands/train';
 
+/** Every command, in the order `ilr --help` lists them (each module keeps its own argument types). */
+export const COMMANDS: CommandModule<any, any>[] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+  reproduceCommand, ...figureCommands, trainCommand, sweepCommand, exportCommand, parityCommand, modelsCommand,
+  architectureCommand, benchCommand, dataCommand, doctorCommand, swaCommand, dashboardCommand, metricsCommand,
+];
+
 export function cli(argv: string[]) {
   return yargs(argv)
     .scriptName('ilr')
     .usage('$0 <command> [options]\n\nSGD + weight decay on normalized networks: the intrinsic learning rate (Li, Lyu & Arora 2020).')
-    .command(reproduceCommand)
-    .command(figureCommands)
-    .command(trainCommand)
-    .command(sweepCommand)
-    .command(exportCommand)
-    .command(parityCommand)
-    .command(modelsCommand)
-    .command(architectureCommand)
-    .command(benchCommand)
-    .command(dataCommand)
-    .command(doctorCommand)
-    .command(swaCommand)
-    .command(dashboardCommand)
-    .command(metricsCommand)
+    .command(COMMANDS)
     .demandCommand(1, 'name a command; `ilr --help` lists them')
     .strict()
     .recommendCommands()

@@ -8,10 +8,12 @@
  * - The BN recomputation is PyTorch's update_bn (train/bn-stats.ts) over the training set in its
  *   stored order, unaugmented; the bridge's `swa-eval` replays exactly these batches.
  */
+import fg from 'fast-glob';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Dataset } from '../data';
-import { readSafetensors, TensorMap, writeSafetensors } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
+import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { InputShape, ModelLayout, modelLayout, modelMetadata } from '../nn/model';
 import { ModelSpec, specName } from '../nn/spec';
 import type { RuntimeOptions } from '../train/engine';
@@ -22,29 +24,24 @@ import { EvalResult, Evaluator } from '../train/evaluate';
 
 export const SWA_FORMAT = `${FORMAT}/swa`;
 
-/** `*` and `?` in the last path component; everything else literal. */
+/** The files a glob matches, sorted by path. */
 function globFiles(pattern: string): string[] {
-  const dir = path.dirname(pattern);
-  const re = new RegExp(`^${path.basename(pattern).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((f) => re.test(f)).sort().map((f) => path.join(dir, f));
+  return fg.sync(pattern, { onlyFiles: true }).sort();
 }
 
 /**
- * The snapshot files that `spec` names: a file; a glob on file names (`run/checkpoints/epoch-*`);
- * a checkpoints directory (its SWA snapshots, epoch-*.safetensors); or a run directory (the same
- * in its checkpoints/). Sorted by name, which is epoch order.
+ * The snapshot files that `spec` names: a file; a checkpoints directory (its SWA snapshots,
+ * epoch-*.safetensors); a run directory (the same in its checkpoints/); or a glob
+ * (`run/checkpoints/epoch-*`, `runs/seed-?/checkpoints/epoch-000[1-3]*`). Sorted by path, which is
+ * epoch order within a directory. A path that exists is taken literally, glob characters and all.
  */
 export function resolveSnapshots(specs: string | readonly string[]): string[] {
   const out: string[] = [];
   for (const s of typeof specs === 'string' ? [specs] : specs) {
     let files: string[];
-    if (/[*?]/.test(path.basename(s))) {
-      files = globFiles(s);
-      if (files.length === 0) throw new Error(`--checkpoints ${s}: no file matches`);
-    } else if (fs.existsSync(s) && fs.statSync(s).isDirectory()) {
+    if (fs.existsSync(s) && fs.statSync(s).isDirectory()) {
       const dir = fs.existsSync(path.join(s, 'checkpoints')) ? path.join(s, 'checkpoints') : s;
-      files = globFiles(path.join(dir, 'epoch-*.safetensors'));
+      files = globFiles(`${fg.convertPathToPattern(dir)}/epoch-*.safetensors`);
       if (files.length === 0) {
         const there = fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
         throw new Error(
@@ -54,6 +51,9 @@ export function resolveSnapshots(specs: string | readonly string[]): string[] {
       }
     } else if (fs.existsSync(s)) {
       files = [s];
+    } else if (fg.isDynamicPattern(s)) {
+      files = globFiles(s);
+      if (files.length === 0) throw new Error(`--checkpoints ${s}: no file matches`);
     } else {
       throw new Error(`--checkpoints ${s}: no such file or directory`);
     }

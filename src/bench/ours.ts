@@ -8,10 +8,10 @@ import * as path from 'path';
 import { Graph } from '../graph/ir';
 import { InputShape } from '../nn/model';
 import { modelSpec } from '../nn/spec';
-import { randomBatch } from '../bridge/parity';
+import { randomBatch } from '../runtime/sample';
 import { OptimizerConfig } from '../programs/optimizers';
 import { ExecutionProvider } from '../runtime/providers';
-import { StepEngine } from '../train/engine';
+import { EngineOptions, StepEngine } from '../train/engine';
 import { Rng } from '../util/rng';
 
 export interface BenchCase {
@@ -71,23 +71,7 @@ export const benchGraph = (c: BenchCase): Graph => StepEngine.stepGraph(engineSh
  */
 export async function benchOurs(c: BenchCase): Promise<SideResult> {
   const runtime = { ep: c.ep, threads: c.threads, nchwc: c.nchwc, ...(c.profilePrefix ? { profilePrefix: c.profilePrefix } : {}) };
-  const shape = engineShape(c);
-  const engine = await StepEngine.create({ ...shape, runtime });
-  const rng = new Rng([c.seed, 'bench']);
-  const data = randomBatch(rng.fork('data'), c.batch, c.input, shape.spec.numClasses);
-  const batch = [{ x: data.input, y: data.target }];
-  const hyper = { lr: c.lr, wd: new Float32Array(engine.trainable.length).fill(c.wd) };
-  let state = engine.upload(engine.initialState(c.seed));
-  const times: number[] = [];
-  for (let i = 0; i < c.warmup + c.steps; i++) {
-    const t = performance.now();
-    const r = await engine.step(state, batch, hyper);
-    if (i >= c.warmup) times.push(performance.now() - t);
-    if (r.diverged) throw new Error(`bench of ${c.model}: step ${i} diverged (${r.diverged}); try a smaller --lr`);
-    state = r.state;
-  }
-  // Releasing the session makes ORT write its profile.
-  await engine.release();
+  const times = await timeSteps({ ...engineShape(c), runtime }, { ...c, label: `bench of ${c.model}` });
   const profile = c.profilePrefix ? profileFile(c.profilePrefix) : undefined;
   const ms = median(times);
   return {
@@ -100,6 +84,42 @@ export async function benchOurs(c: BenchCase): Promise<SideResult> {
     device: c.ep,
     ...(profile ? { profile } : {}),
   };
+}
+
+/** How `timeSteps` steps: `label` names the measurement in a divergence's error. */
+export interface StepTiming {
+  steps: number;
+  warmup: number;
+  seed: number;
+  lr: number;
+  wd: number;
+  label: string;
+}
+
+/**
+ * The milliseconds of each of `t.steps` steps of the engine `o` makes, after `t.warmup` unmeasured
+ * ones, from seed's initial state on one random batch (each chunk of a full-batch step is that batch).
+ */
+export async function timeSteps(o: EngineOptions, t: StepTiming, chunks = 1): Promise<number[]> {
+  const engine = await StepEngine.create(o);
+  const data = randomBatch(new Rng([t.seed, 'bench']).fork('data'), o.batch, o.input, o.spec.numClasses);
+  const batches = Array.from({ length: o.fullBatch ? chunks : 1 }, () => ({ x: data.input, y: data.target }));
+  const hyper = { lr: t.lr, wd: new Float32Array(engine.trainable.length).fill(t.wd) };
+  let state = engine.upload(engine.initialState(t.seed));
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < t.warmup + t.steps; i++) {
+      const start = performance.now();
+      const r = await engine.step(state, batches, hyper);
+      if (i >= t.warmup) times.push(performance.now() - start);
+      if (r.diverged) throw new Error(`${t.label}: step ${i} diverged (${r.diverged}); try a smaller --lr`);
+      state = r.state;
+    }
+  } finally {
+    // Releasing the session makes ORT write its profile.
+    await engine.release();
+  }
+  return times;
 }
 
 /** ORT names the profile `<prefix>_<date>.json`; the newest such file. */

@@ -6,11 +6,13 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { TensorMap, writeSafetensors } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
+import { writeSafetensors } from '../io/safetensors';
 import { initialState } from '../nn/init';
 import { InputShape, ModelLayout, modelLayout, modelMetadata } from '../nn/model';
 import { ModelSpec, modelSpec, specName } from '../nn/spec';
 import { gradientGraph } from '../programs/programs';
+import { feedsOf, randomBatch } from '../runtime/sample';
 import { Program } from '../runtime/session';
 import { Rng } from '../util/rng';
 import { runBridge } from './python';
@@ -55,19 +57,6 @@ export interface ParityReport {
   /** ReLU inputs within 1e-6·rms of zero in the float64 reference: a float32 run may take the other side of the kink there. */
   relu_near_ties?: { count: number; min_margin_rel: number };
   warning?: string;
-}
-
-/** A random batch: standard-normal images and uniformly drawn labels. */
-export function randomBatch(rng: Rng, batch: number, input: InputShape, classes: number): { input: Float32Array; target: BigInt64Array } {
-  const x = rng.fillNormal(new Float32Array(batch * input[0] * input[1] * input[2])) as Float32Array;
-  const target = BigInt64Array.from({ length: batch }, () => BigInt(rng.int(classes)));
-  return { input: x, target };
-}
-
-export function feedsOf(state: TensorMap): Record<string, Float32Array> {
-  const feeds: Record<string, Float32Array> = {};
-  for (const [k, v] of state) feeds[k] = v.data as Float32Array;
-  return feeds;
 }
 
 export async function runParity(o: ParityOptions): Promise<ParityReport> {

@@ -11,7 +11,8 @@ import { RunsSubmitted } from '../experiments/runs';
 import { describeCost } from '../launch/cost';
 import { LaunchArgs, launchOptions, parseLauncher } from './launch-options';
 import { ADAM_DEFAULTS, OptimizerName, OPTIMIZERS } from '../programs/optimizers';
-import { commonOptions, OPTIMIZER_FLAGS, parseBetas, parseEp, refuseForeignOptimizerFlags } from './options';
+import { commonOptions, OPTIMIZER_FLAGS, parseEp, refuseForeignOptimizerFlags } from './options';
+import { parseBetas } from '../train/config';
 
 interface FigureArgs extends LaunchArgs {
   scale: string;

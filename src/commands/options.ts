@@ -2,6 +2,7 @@
 import { InputShape } from '../nn/model';
 import { ExecutionProvider, parseExecutionProvider } from '../runtime/providers';
 import { optimizerDef, OptimizerSetting } from '../programs/optimizers';
+import { CONFIG_FLAGS, DEFAULTS, TrainConfig } from '../train/config';
 
 export function parseInputShape(text: string): InputShape {
   const m = /^(\d+)x(\d+)x(\d+)$/.exec(text.trim());
@@ -9,13 +10,6 @@ export function parseInputShape(text: string): InputShape {
   const shape = [Number(m[1]), Number(m[2]), Number(m[3])] as InputShape;
   if (shape[0] < 1 || shape[1] < 8 || shape[2] < 8) throw new Error(`--input "${text}": need C ≥ 1 and H, W ≥ 8`);
   return shape;
-}
-
-/** `--betas β₁,β₂` of the Adam optimizers. */
-export function parseBetas(text: string): [number, number] {
-  const betas = text.split(',').map(Number);
-  if (betas.length !== 2 || !betas.every(Number.isFinite)) throw new Error(`--betas "${text}": expected two numbers β₁,β₂, e.g. 0.9,0.999`);
-  return [betas[0], betas[1]];
 }
 
 /** The optimizer setting each companion flag of `--optimizer` gives. */
@@ -41,9 +35,11 @@ export function parseBatches(text: string): number[] {
 
 export const parseEp = (text: string): ExecutionProvider => parseExecutionProvider(text, '--ep');
 
-/** Common yargs option definitions, so every command describes them the same way. */
+const describeOf = (field: keyof TrainConfig): string => CONFIG_FLAGS.find((f) => f.field === field)!.flag.describe;
+
+/** Common yargs option definitions, so every command describes them as `ilr train` does (the training config's table). */
 export const commonOptions = {
-  ep: { type: 'string', default: 'cpu', describe: 'execution provider: cpu, cuda (needs `make setup ORT_INSTALL=cuda`) or webgpu (needs a Vulkan driver); `ilr doctor --ep EP` checks one' },
-  threads: { type: 'number', default: 0, describe: 'ORT intra-op threads (0 = one per core)' },
-  seed: { type: 'number', default: 0, describe: 'random seed (initialisation, data order, augmentation)' },
+  ep: { type: 'string', default: DEFAULTS.ep as string, describe: describeOf('ep') },
+  threads: { type: 'number', default: DEFAULTS.threads, describe: describeOf('threads') },
+  seed: { type: 'number', default: DEFAULTS.seed, describe: describeOf('seed') },
 } as const;

@@ -7,10 +7,11 @@ import * as path from 'path';
 import { CommandModule } from 'yargs';
 import { describeCost } from '../launch/cost';
 import { launcherFor } from '../launch/launcher';
-import { collectSweep, DEFAULT_WINDOW, formatSweepTable, writeSweepTable } from '../sweep/collect';
+import { DEFAULT_WINDOW } from '../analysis/equilibrium';
+import { collectSweep, formatSweepTable, writeSweepTable } from '../sweep/collect';
 import { readManifest, SweepManifest, sweepTasks, writeManifest } from '../sweep/manifest';
 import { plotSweep } from '../sweep/plots';
-import { expandSweep, fieldOf, parseGridOption, parseListOption, parseSeeds, readSweepFile, SweepSpec } from '../sweep/spec';
+import { expandSweep, normalise, parseGridOption, parseListOption, parseSeeds, readSweepFile, SweepSpec } from '../sweep/spec';
 import { formatStatus, sweepStatus } from '../sweep/status';
 import { resolveConfig, TrainConfig } from '../train/config';
 import { LaunchArgs, launchOptions, parseLauncher } from './launch-options';
@@ -48,8 +49,7 @@ const isEmpty = (s: SweepSpec): boolean => !s.train?.length && !s.base && !Objec
 
 async function baseConfig(s: SweepSpec): Promise<TrainConfig> {
   const fromArgs = s.train?.length ? await configFromArgv(s.train, 'the ilr train options after --') : {};
-  const base = Object.fromEntries(Object.entries(s.base ?? {}).map(([k, v]) => [fieldOf(k, 'base'), v]));
-  return resolveConfig({ ...fromArgs, ...base } as TrainConfig);
+  return resolveConfig({ ...fromArgs, ...normalise(s.base ?? {}, 'base') } as TrainConfig);
 }
 
 async function launchSweep(a: SweepArgs): Promise<void> {

@@ -7,8 +7,10 @@
  * Several runs share the scalar panels: a colour per run, its second kind of line (test, the
  * prediction) dashed, named after the run by the part of its path that tells it from the others.
  * The per-layer panels are one pair per run, since a legend of every tensor of every run would
- * be unreadable.
+ * be unreadable. The measured angular update's legend says whether the run's last quarter (so
+ * far) is at equilibrium, and if not, why (analysis/equilibrium.ts, as `ilr sweep collect`).
  */
+import { DEFAULT_WINDOW, equilibriumVerdict } from '../analysis/equilibrium';
 import { OptimizerConfig, predictedAngle } from '../programs/optimizers';
 import { ChartSpec, PALETTE, Series, VLine } from '../plot/spec';
 import { LayerNorms } from '../train/metrics';
@@ -107,7 +109,7 @@ function scalarPanels(runs: Drawn[]): Panel[] {
     {
       key: 'angular',
       chart: chart('Angular update per step', 'radians', per((r) => [
-        stepSeries(r, many, 'measured', (s) => s.angular_update),
+        stepSeries(r, many, `measured (${lastWindowVerdict(r)})`, (s) => s.angular_update),
         // The run's optimizer's prediction; none is drawn where the theory gives none (Adam with L2, Nesterov).
         ...(predictedAngle(r.optimizer, 0.1, 1e-3) === undefined ? [] : [stepSeries(r, many, predictionLabel(r), (s) => predictedAngle(r.optimizer, s.lr, s.wd) ?? NaN, true)]),
       ]), { logY: true, vlines: rules }),
@@ -153,6 +155,14 @@ export function dashboardPanels(runs: RunView[], opts: PanelOptions = {}): Panel
   const labels = distinctLabels(withData.map((r) => r.name));
   const drawn: Drawn[] = withData.map((r, i) => ({ ...r, label: labels[i], ...(many ? { color: PALETTE[i % PALETTE.length] } : {}) }));
   return [...scalarPanels(drawn), ...drawn.flatMap((r, i) => layerPanels(r, i, many, opts))];
+}
+
+/** Whether the run's last DEFAULT_WINDOW of steps so far is at equilibrium, in words. */
+function lastWindowVerdict(run: RunView): string {
+  const last = run.records.steps.at(-1)?.step ?? 0;
+  const v = equilibriumVerdict(run.records.steps, last * (1 - DEFAULT_WINDOW), last);
+  const window = `last ${100 * DEFAULT_WINDOW}%`;
+  return v.atEquilibrium ? `${window} at equilibrium` : `${window} not at equilibrium: ${v.reason}`;
 }
 
 /** What the dashed line is: SGD's formula with its β, or the optimizer whose formula it is. */

@@ -16,7 +16,7 @@ import { resolveSyntheticSpec, syntheticDataset } from './synthetic';
 export * from './catalog';
 export * from './dataset';
 export * from './batches';
-export { poolImages } from './pool';
+export { pooledShape, poolImages } from './pool';
 export type { SubsetSpec } from './subset';
 export { balancedSubsetIndices, subsetOf, takeImages } from './subset';
 export type { SyntheticSpec } from './synthetic';

@@ -1,12 +1,18 @@
 /** Average pooling of a data set's images: a cheaper input for small-scale runs (28×28 → 14×14 at k = 2). */
 import { channelStats, Dataset } from './dataset';
 
+/** The shape of `name`'s images of `shape` pooled over k×k blocks; refused where k does not divide both sides. */
+export function pooledShape(shape: readonly [number, number, number], k: number, name: string): [number, number, number] {
+  const [c, h, w] = shape;
+  if (h % k !== 0 || w % k !== 0) throw new Error(`pool ${k}: cannot pool ${name} images of ${h}×${w} by ${k}; choose a factor that divides both sides`);
+  return [c, h / k, w / k];
+}
+
 /** The data set with every image average-pooled over k×k blocks (rounded, for uint8 images), normalised with its own statistics. */
 export function poolImages(ds: Dataset, k: number): Dataset {
   if (k === 1) return ds;
-  const [c, h, w] = ds.shape;
-  if (h % k !== 0 || w % k !== 0) throw new Error(`pool ${k}: cannot pool ${ds.name} images of ${h}×${w} by ${k}; choose a factor that divides both sides`);
-  const [ph, pw] = [h / k, w / k];
+  const [c, ph, pw] = pooledShape(ds.shape, k, ds.name);
+  const [h, w] = [ds.shape[1], ds.shape[2]];
   const bytes = ds.images instanceof Uint8Array;
   const images = bytes ? new Uint8Array(ds.count * c * ph * pw) : new Float32Array(ds.count * c * ph * pw);
   for (let p = 0; p < ds.count * c; p++) {

@@ -1,96 +1,143 @@
 /**
- * A minimal, streaming tar reader for extracting a few known regular files from an archive
- * (the CIFAR-10 tar.gz). It understands ustar/GNU/pax headers well enough to get each member's
- * path, type and size; it never creates directories from the archive, links, devices or
- * anything but the regular files the caller picks, and it refuses any output path that would
- * land outside the target directory.
+ * Extracts a few known regular files from a tar archive (the CIFAR-10 tar.gz), reading it with
+ * the `tar` package's parser (pax and GNU long names applied). The writing is ours: only the regular files the caller picks are written, never
+ * directories, links, devices or anything else from the archive, never outside the target
+ * directory, and each through a temporary name renamed when complete, so an interrupted
+ * extraction never leaves a partial file under its final name.
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { Parser, ReadEntry } from 'tar';
 
 const BLOCK = 512;
 
-export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
-
-export interface TarEntry {
-  /** The member's path as stored (pax or GNU long names applied). */
-  path: string;
-  type: TarEntryType;
-  size: number;
-}
+/** Entry types that are plain file data ('ContiguousFile' is one for our purposes). */
+const REGULAR = new Set(['File', 'OldFile', 'ContiguousFile']);
 
 /**
- * Decides what to do with a member: a path relative to the target directory to write a regular
- * file to, or null to skip it.
+ * Decides where a regular file of the archive goes: a path relative to the target directory,
+ * or null to skip it. It gets the member's path without leading "./" or trailing "/".
  */
-export type TarPick = (entry: TarEntry) => string | null;
+export type TarPick = (member: string) => string | null;
+
+/** What the parser attaches to the errors it emits. */
+type TarError = Error & { tarCode?: string; entry?: ReadEntry };
 
 /**
  * Reads a tar stream (already decompressed) and writes the picked regular files under `destDir`.
- * Each file is written to a temporary name and renamed when complete, so an interrupted
- * extraction never leaves a partial file under its final name. Returns the paths written.
- * `label` names the archive in error messages.
+ * Returns the paths written. `label` names the archive in error messages.
  */
 export async function extractTar(source: AsyncIterable<Buffer>, destDir: string, pick: TarPick, label: string): Promise<string[]> {
-  const reader = new ChunkReader(source);
   const written: string[] = [];
-  let longName: string | null = null;
-  let paxPath: string | null = null;
-  for (;;) {
-    const header = await reader.read(BLOCK);
-    if (header === null) {
-      // An archive should end with two zero blocks, but plain EOF at a block boundary is
-      // tolerated (GNU tar accepts it too). EOF inside a header is not.
-      if (reader.leftover() > 0) throw truncated(label, 'inside a header');
-      break;
-    }
-    if (isZeroBlock(header)) break;
-    verifyChecksum(header, label);
-    const size = parseNumber(header.subarray(124, 136), label);
-    const typeflag = String.fromCharCode(header[156]);
-    const padded = Math.ceil(size / BLOCK) * BLOCK;
-
-    if (typeflag === 'L' || typeflag === 'x' || typeflag === 'g') {
-      // Metadata for the next member (GNU long name, pax extended header) or global pax data.
-      if (size > 1 << 20) throw new Error(`${label}: a tar metadata block of ${size} bytes is implausible; the archive is corrupt`);
-      const body = await reader.read(padded);
-      if (body === null) throw truncated(label, 'inside a metadata block');
-      const data = body.subarray(0, size);
-      if (typeflag === 'L') longName = cString(data);
-      else if (typeflag === 'x') paxPath = paxRecord(data, 'path', label) ?? paxPath;
-      continue;
-    }
-
-    const entry: TarEntry = {
-      path: paxPath ?? longName ?? ustarName(header),
-      type: entryType(typeflag),
-      size,
-    };
-    longName = null;
-    paxPath = null;
-
-    const rel = entry.type === 'file' ? pick(entry) : null;
-    if (rel === null) {
-      await reader.skip(padded, () => truncated(label, `inside member ${entry.path}`));
-      continue;
-    }
-    const target = safeJoin(destDir, rel, label, entry.path);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    const tmp = `${target}.extracting`;
-    const fd = fs.openSync(tmp, 'w');
+  const tarErrors: TarError[] = [];
+  let ownError: Error | undefined; // a refused path, a failed write
+  let current: MemberFile | undefined;
+  const failed = () => ownError !== undefined || tarErrors.length > 0;
+  const parser = new Parser({
+    strict: true,
+    onReadEntry: (entry) => {
+      // The parser moves on once the entry is consumed: what is not written is drained.
+      if (failed() || !REGULAR.has(entry.type)) return void entry.resume();
+      try {
+        const rel = pick(normalizeMemberPath(entry.path));
+        if (rel === null) return void entry.resume();
+        const target = safeJoin(destDir, rel, label, entry.path);
+        const file = new MemberFile(target, entry.size);
+        current = file;
+        entry.on('data', (chunk: Buffer) => guard(() => file.write(chunk)));
+        entry.on('end', () => guard(() => file.finish() && written.push(target)));
+      } catch (e) {
+        ownError = e as Error;
+      }
+    },
+  });
+  parser.on('error', (e: TarError) => tarErrors.push(e));
+  const guard = (action: () => unknown) => {
     try {
-      await reader.consume(size, (chunk) => { fs.writeSync(fd, chunk); }, () => truncated(label, `inside member ${entry.path}`));
-      await reader.skip(padded - size, () => truncated(label, `after member ${entry.path}`));
-      fs.closeSync(fd);
+      action();
     } catch (e) {
-      fs.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
-      throw e;
+      ownError ??= e as Error;
     }
-    fs.renameSync(tmp, target);
-    written.push(target);
+  };
+
+  let bytes = 0;
+  let readToEnd = false;
+  try {
+    for await (const chunk of source) {
+      bytes += chunk.length;
+      parser.write(chunk);
+      if (failed()) break;
+    }
+    if (!failed()) {
+      parser.end();
+      readToEnd = true;
+    }
+  } finally {
+    current?.abandon();
   }
+  const failure = ownError ?? describeFailure(tarErrors, readToEnd && bytes % BLOCK !== 0, label);
+  if (failure) throw failure;
   return written;
+}
+
+/**
+ * One member being written: to `<target>.extracting`, renamed to `target` once all its bytes
+ * are there. A member the archive cuts short, or a failed write, leaves no file behind.
+ */
+class MemberFile {
+  private fd: number | undefined;
+  private readonly tmp: string;
+  private received = 0;
+
+  constructor(private readonly target: string, private readonly size: number) {
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    this.tmp = `${target}.extracting`;
+    this.fd = fs.openSync(this.tmp, 'w');
+  }
+
+  write(chunk: Buffer): void {
+    if (this.fd === undefined) return;
+    try {
+      fs.writeSync(this.fd, chunk);
+    } catch (e) {
+      this.abandon();
+      throw new Error(`${this.tmp}: ${(e as Error).message} (while extracting ${path.basename(this.target)})`);
+    }
+    this.received += chunk.length;
+  }
+
+  /** Renames the file into place if it is complete (true), removes it otherwise. */
+  finish(): boolean {
+    if (this.fd === undefined) return false;
+    if (this.received !== this.size) {
+      this.abandon();
+      return false;
+    }
+    fs.closeSync(this.fd);
+    this.fd = undefined;
+    fs.renameSync(this.tmp, this.target);
+    return true;
+  }
+
+  /** Closes and removes the temporary file, if it is still open. */
+  abandon(): void {
+    if (this.fd === undefined) return;
+    fs.closeSync(this.fd);
+    this.fd = undefined;
+    fs.rmSync(this.tmp, { force: true });
+  }
+}
+
+/** Our message for the first thing the parser found wrong, with what to do about it. */
+function describeFailure(errors: readonly TarError[], endsInsideBlock: boolean, label: string): Error | undefined {
+  const cut = errors.find((e) => e.tarCode === 'TAR_BAD_ARCHIVE' && e.entry);
+  if (cut) return truncated(label, `inside member ${cut.entry!.path}`);
+  // The parser drops a partial block at the end without a word (or, alone, calls it no archive).
+  if (endsInsideBlock) return truncated(label, 'inside a header');
+  const [first] = errors;
+  if (!first) return undefined;
+  const what = first.message.replace(/^TAR_[A-Z_]+: /, '');
+  return new Error(`${label}: corrupt tar archive (${what}); the archive is damaged: delete it and download again`);
 }
 
 /** Joins a member's chosen output path onto `destDir`, refusing anything that escapes it. */
@@ -108,153 +155,10 @@ export function safeJoin(destDir: string, rel: string, label: string, member: st
 }
 
 /** A member path with leading "./" and trailing "/" removed, for comparisons. */
-export function normalizeMemberPath(p: string): string {
+function normalizeMemberPath(p: string): string {
   return p.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
-}
-
-function entryType(flag: string): TarEntryType {
-  switch (flag) {
-    case '0':
-    case '\0':
-    case '7': // contiguous file: a regular file for our purposes
-      return 'file';
-    case '5':
-      return 'directory';
-    case '2':
-      return 'symlink';
-    case '1':
-      return 'hardlink';
-    default:
-      return 'other';
-  }
-}
-
-function ustarName(h: Buffer): string {
-  const name = cString(h.subarray(0, 100));
-  const isUstar = h.subarray(257, 262).toString('latin1') === 'ustar';
-  const prefix = isUstar ? cString(h.subarray(345, 500)) : '';
-  return prefix ? `${prefix}/${name}` : name;
-}
-
-function cString(b: Uint8Array): string {
-  const end = b.indexOf(0);
-  return Buffer.from(end < 0 ? b : b.subarray(0, end)).toString('utf8');
-}
-
-/** Octal ASCII, or GNU base-256 (high bit of the first byte set) for large sizes. */
-function parseNumber(field: Buffer, label: string): number {
-  if (field[0] & 0x80) {
-    let v = field[0] & 0x7f;
-    for (let i = 1; i < field.length; i++) v = v * 256 + field[i];
-    return v;
-  }
-  const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
-  if (!/^[0-7]*$/.test(text)) throw new Error(`${label}: corrupt tar header (size field "${text}")`);
-  return text === '' ? 0 : parseInt(text, 8);
-}
-
-function verifyChecksum(h: Buffer, label: string): void {
-  const stored = parseNumber(h.subarray(148, 156), label);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i];
-  if (sum !== stored) {
-    throw new Error(`${label}: corrupt tar header (checksum ${stored}, computed ${sum}); the archive is damaged: delete it and download again`);
-  }
-}
-
-function isZeroBlock(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
-}
-
-/** Finds `key` in pax records of the form "<len> key=value\n". */
-function paxRecord(data: Buffer, key: string, label: string): string | null {
-  let pos = 0;
-  let found: string | null = null;
-  while (pos < data.length) {
-    const space = data.indexOf(0x20, pos);
-    const len = parseInt(data.subarray(pos, space).toString('latin1'), 10);
-    if (space < 0 || !Number.isFinite(len) || len <= 0 || pos + len > data.length) {
-      throw new Error(`${label}: corrupt pax header`);
-    }
-    const record = data.subarray(space + 1, pos + len - 1).toString('utf8');
-    const eq = record.indexOf('=');
-    if (record.slice(0, eq) === key) found = record.slice(eq + 1);
-    pos += len;
-  }
-  return found;
 }
 
 function truncated(label: string, where: string): Error {
   return new Error(`${label}: the archive ends early (${where}): it is truncated; delete it and download again`);
-}
-
-/** Pulls exact byte counts out of an async stream of chunks of any size. */
-class ChunkReader {
-  private readonly it: AsyncIterator<Buffer>;
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private ended = false;
-
-  constructor(source: AsyncIterable<Buffer>) {
-    this.it = source[Symbol.asyncIterator]();
-  }
-
-  leftover(): number {
-    return this.buffered;
-  }
-
-  private async fill(n: number): Promise<void> {
-    while (this.buffered < n && !this.ended) {
-      const r = await this.it.next();
-      if (r.done) this.ended = true;
-      else if (r.value.length > 0) {
-        this.chunks.push(r.value);
-        this.buffered += r.value.length;
-      }
-    }
-  }
-
-  /** Exactly `n` bytes, or null at end of stream (leftover() then tells if bytes remained). */
-  async read(n: number): Promise<Buffer | null> {
-    await this.fill(n);
-    if (this.buffered < n) return null;
-    const out = Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.chunks[0];
-      const take = Math.min(c.length, n - off);
-      c.copy(out, off, 0, take);
-      off += take;
-      this.drop(take);
-    }
-    return out;
-  }
-
-  /** Passes the next `n` bytes to `sink` chunk by chunk, without buffering them all. */
-  async consume(n: number, sink: (chunk: Buffer) => void, onEnd: () => Error): Promise<void> {
-    let left = n;
-    while (left > 0) {
-      if (this.buffered === 0) {
-        await this.fill(1);
-        if (this.buffered === 0) throw onEnd();
-      }
-      const c = this.chunks[0];
-      const take = Math.min(c.length, left);
-      sink(c.subarray(0, take));
-      this.drop(take);
-      left -= take;
-    }
-  }
-
-  async skip(n: number, onEnd: () => Error): Promise<void> {
-    await this.consume(n, () => undefined, onEnd);
-  }
-
-  private drop(k: number): void {
-    const c = this.chunks[0];
-    if (k === c.length) this.chunks.shift();
-    else this.chunks[0] = c.subarray(k);
-    this.buffered -= k;
-  }
 }

@@ -28,7 +28,7 @@
 import * as path from 'path';
 import { explrAlpha, explrBufferFactor, explrLr, explrNormRatio } from '../analysis/explr';
 import { batchAt, batchesPerEpoch, DatasetName, fullBatches, loadSubset } from '../data';
-import { TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
 import { initialState } from '../nn/init';
 import { InputShape } from '../nn/model';
 import { modelSpec } from '../nn/spec';

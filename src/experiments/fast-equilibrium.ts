@@ -19,7 +19,7 @@ import { writeChart } from '../plot/chart';
 import { Schedule } from '../train/schedule';
 import { fmt } from '../util/format';
 import { Rng } from '../util/rng';
-import { Context, Experiment, stepsPerEpoch, TrainingPreset, verdict } from './frame';
+import { Context, Experiment, presetDataset, stepsPerEpoch, TrainingPreset, verdict } from './frame';
 import { plannedRunsOf, readRunTrace, RunPlan, RunTrace } from './runs';
 
 export interface FastEqSchedule {
@@ -190,11 +190,9 @@ export const fastEquilibrium: Experiment<FastEqPreset> = {
   title: 'Fast equilibrium: after λη is equalized, the prediction distributions of different schedules agree',
   claim: 'Runs with different LR/WD histories reach the same equilibrium in function space within O(1/λη) steps once their λη is equal: the distribution of predicted labels over the SGD noise of one schedule becomes indistinguishable from another\'s (claim 3 in docs/science.md, Fig. 4).',
   preset(scale, ctx) {
-    const dataset = ctx.dataset ?? (scale === 'paper' ? 'mnist' : 'fashion-mnist');
-    const dataDir = ctx.dataDir;
     if (scale === 'paper') {
       // (?) MNIST at batch 128 (468 steps per epoch); λη equalized at epoch 81 as in the paper, from LR 0.1 and WD 5e-4.
-      const data = { dataset, dataDir, model: 'cnn4-si', widths: [32, 64, 128] as [number, number, number], trainSubset: null, pool: 1, testSubset: 10000, batchSize: 128 };
+      const data = { ...presetDataset(ctx, 'mnist'), model: 'cnn4-si', widths: [32, 64, 128] as [number, number, number], trainSubset: null, pool: 1, testSubset: 10000, batchSize: 128 };
       const epoch = stepsPerEpoch(data);
       return {
         ...data,
@@ -209,7 +207,7 @@ export const fastEquilibrium: Experiment<FastEqPreset> = {
     // with 16 runs and E = 750 (B 500 steps at its low LR) it was 0.33 ± 0.034 against 0.41, still short of
     // three error bars. 24 runs per schedule shrink the sampling noise further.
     const base = {
-      dataset, dataDir, model: 'cnn4-si', widths: [8, 16, 32] as [number, number, number], trainSubset: 4000, pool: 2, testSubset: 1000, batchSize: 32,
+      ...presetDataset(ctx, 'fashion-mnist'), model: 'cnn4-si', widths: [8, 16, 32] as [number, number, number], trainSubset: 4000, pool: 2, testSubset: 1000, batchSize: 32,
       schedules: threeSchedules(0.1, 0.02, 250),
       after: { lr: 0.1, wd: 0.02 }, draws: 20, settle: 1.5, before: 0.5,
     };

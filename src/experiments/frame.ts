@@ -76,9 +76,14 @@ export function presetFields(p: TrainingPreset): Pick<TrainConfig, 'model' | 'da
   return { model: p.model, dataset: p.dataset, trainSubset: p.trainSubset, testSubset: p.testSubset, batchSize: p.batchSize, bnRecompute: p.bnRecompute ?? 0, ...optional };
 }
 
+/** The data set a preset trains on: `--dataset` (from `--data-dir`) when given, else the figure's own at this scale. */
+export function presetDataset(ctx: Pick<Context, 'dataset' | 'dataDir'>, own: DatasetName): Pick<TrainingPreset, 'dataset' | 'dataDir'> {
+  return { dataset: ctx.dataset ?? own, dataDir: ctx.dataDir };
+}
+
 /** The paper's training setup: PreResNet-32 (fully scale-invariant), CIFAR-10 (or `--dataset`) in full, batch 128. */
 export function paperTraining(ctx: Pick<Context, 'dataset' | 'dataDir'>): TrainingPreset & { bnEps: number } {
-  return { model: 'preresnet32-si', dataset: ctx.dataset ?? 'cifar10', dataDir: ctx.dataDir, trainSubset: null, testSubset: null, batchSize: 128, bnEps: 1e-8 };
+  return { model: 'preresnet32-si', ...presetDataset(ctx, 'cifar10'), trainSubset: null, testSubset: null, batchSize: 128, bnEps: 1e-8 };
 }
 
 /** Training steps per epoch of a preset: its training images (the subset, or the whole split) at its batch size, the last partial batch dropped. */

@@ -13,7 +13,7 @@ import { writeChart } from '../plot/chart';
 import { Schedule, scheduleAt } from '../train/schedule';
 import { Rng } from '../util/rng';
 import { fmt } from '../util/format';
-import { Context, Experiment, stepsPerEpoch, TrainingPreset, verdict } from './frame';
+import { Context, Experiment, presetDataset, stepsPerEpoch, TrainingPreset, verdict } from './frame';
 import { plannedRunsOf, readRunTrace, RunPlan, RunTrace } from './runs';
 
 export interface RandomSchedulesPreset extends TrainingPreset {
@@ -131,13 +131,11 @@ export const randomSchedules: Experiment<RandomSchedulesPreset> = {
   title: 'Random LR/WD schedules reach the same equilibrium once LR and WD are equal',
   claim: 'Runs with different random LR/WD schedules, then the same LR and WD for O(1/λη) steps, arrive at the same weight norm, effective LR and test accuracy, and reach the same accuracy after the final LR decay: the equilibrium does not depend on the path (claim 3 in docs/science.md, Fig. 5, Table 1).',
   preset(scale, ctx) {
-    const dataset = ctx.dataset ?? (scale === 'paper' ? 'cifar10' : 'fashion-mnist');
-    const dataDir = ctx.dataDir;
     const ranges = { lrRange: [-1, 0.7] as [number, number], lambdaEtaRange: [-1, 0.2] as [number, number], runs: 5, decay: 0.1 };
     if (scale === 'paper') {
       // PreResNet32 on CIFAR-10, batch 128 (390 steps per epoch): five phases of 100 epochs with
       // random LR and WD (?), 500 epochs at LR 0.1 and WD 5e-4, then LR ÷10 and WD off for 100 epochs (?).
-      const data = { dataset, dataDir, model: 'preresnet32', trainSubset: null, pool: 1, testSubset: null, batchSize: 128 };
+      const data = { ...presetDataset(ctx, 'cifar10'), model: 'preresnet32', trainSubset: null, pool: 1, testSubset: null, batchSize: 128 };
       const epoch = stepsPerEpoch(data);
       return {
         ...ranges, ...data,
@@ -151,7 +149,7 @@ export const randomSchedules: Experiment<RandomSchedulesPreset> = {
     // in accuracy (0.4 points at n = 10000), which the 1.5-point criterion must leave room for.
     // Measured here: at quarter width (8/16/32) the five final accuracies spread over 2.7 points,
     // each run flat at its own level after the decay; at half width over 1.2 points (85.2–86.3%).
-    const base = { ...ranges, dataset, dataDir, model: 'cnn4-si', widths: [16, 32, 64] as [number, number, number], trainSubset: null, testSubset: null, pool: 2, batchSize: 32, lr: 0.1, wd: 0.02 };
+    const base = { ...ranges, ...presetDataset(ctx, 'fashion-mnist'), model: 'cnn4-si', widths: [16, 32, 64] as [number, number, number], trainSubset: null, testSubset: null, pool: 2, batchSize: 32, lr: 0.1, wd: 0.02 };
     if (scale === 'smoke') return { ...base, trainSubset: 1000, testSubset: 500, phases: 2, phaseSteps: 40, commonSteps: 80, decaySteps: 40, evalEvery: 20 };
     return { ...base, phases: 3, phaseSteps: 250, commonSteps: 1500, decaySteps: 1000, evalEvery: 125 };
   },

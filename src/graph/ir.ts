@@ -26,6 +26,15 @@ export interface OutputType {
  */
 export type GradRule = (node: Node, gradOutputs: (Value | undefined)[], needs: boolean[]) => (Value | undefined)[];
 
+/**
+ * How an op's outputs scale when some graph inputs are multiplied by c > 0 (the invariance
+ * analysis, nn/invariance.ts): from each input's degree of positive homogeneity (0: does not
+ * depend on them, NaN: not homogeneous), the degree of every output. 'normalizing' marks an op
+ * whose first output is scale-free in its first input (x̂, or x̂·γ + β): its other outputs
+ * (the statistics) count as not homogeneous.
+ */
+export type Homogeneity = ((inputDegrees: readonly number[]) => number) | 'normalizing';
+
 /** ORT's contrib domain of blocked-layout CPU kernels (ReorderInput, Conv, ReorderOutput). */
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
 
@@ -57,6 +66,8 @@ export interface OpDef {
   emit(node: Node, e: Emitter): void;
   /** The gradient rule, or 'none' for ops that are not differentiable (argmax, comparisons). */
   grad: GradRule | 'none';
+  /** How its outputs scale with its inputs; required, so that no op is left out by omission. */
+  homogeneity: Homogeneity;
 }
 
 export class ShapeError extends Error {

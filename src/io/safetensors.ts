@@ -5,15 +5,9 @@
  * verified (io/files.ts): a crash or a full disk never leaves half a checkpoint.
  */
 import * as fs from 'fs';
-import { DType, TypedArray } from '../graph/ir';
+import { DType } from '../graph/ir';
+import { NamedTensor, TensorMap } from '../graph/tensors';
 import { writeFileAtomic } from './files';
-
-export interface NamedTensor {
-  dtype: DType;
-  shape: number[];
-  data: TypedArray;
-}
-export type TensorMap = Map<string, NamedTensor>;
 
 const CODE: Record<DType, string> = { float32: 'F32', float64: 'F64', int64: 'I64', bool: 'BOOL' };
 const FROM_CODE: Record<string, DType> = { F32: 'float32', F64: 'float64', I64: 'int64', BOOL: 'bool' };

@@ -1,32 +1,24 @@
 /**
- * What a set of runs costs before it is spent: each run's training steps times the step time of
- * its model at its batch size, measured here (`ilr bench`'s train-step program, a few warm steps
- * after two unmeasured ones) and cached per model, input, batch, threads, CPU and ORT version in
- * `<cache>/step-times.json`. A full-batch step counts one program run per chunk. Evaluations,
- * data loading and program compilation are not counted, so the estimate is a lower bound.
+ * What a set of runs costs before it is spent: each run's training steps times its step time,
+ * measured here (a few warm steps after two unmeasured ones) on the very programs the step engine
+ * compiles for the run's config, and cached in `<cache>/step-times.json` by those programs' bytes
+ * (so the model, its widths, the input pooling, the batch and the optimizer all count), the
+ * threads, CPU, ORT version and provider. Evaluations, data loading and program compilation are
+ * not counted, so the estimate is a lower bound.
  */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { benchOurs } from '../bench/ours';
-import { DATASETS, resolveSyntheticSpec } from '../data';
+import { median, timeSteps } from '../bench/ours';
 import { cacheRoot } from '../data/sources';
-import type { InputShape } from '../nn/model';
 import type { TrainConfig } from '../train/config';
+import { EngineOptions, StepEngine } from '../train/engine';
+import { engineOptionsFor, trainDataShape } from '../train/trainer';
 import { writeJsonAtomic } from '../io/files';
 import { formatDuration } from '../util/format';
 
 const WARM_STEPS = 3;
-
-/** The program one step runs (its batch) and how many times a step runs it. */
-export function stepShape(c: TrainConfig): { input: InputShape; batch: number; runsPerStep: number } {
-  const synthetic = c.dataset === 'synthetic' ? resolveSyntheticSpec(c.synthetic) : undefined;
-  const input = (synthetic ? synthetic.shape : DATASETS[c.dataset as keyof typeof DATASETS].shape) as InputShape;
-  if (c.batchSize > 0) return { input, batch: c.batchSize, runsPerStep: 1 };
-  const train = c.trainSubset ?? (synthetic ? synthetic.trainCount : DATASETS[c.dataset as keyof typeof DATASETS].counts.train);
-  const chunk = Math.min(c.chunkSize, train);
-  return { input, batch: chunk, runsPerStep: Math.ceil(train / chunk) };
-}
 
 const cacheFile = (): string => path.join(cacheRoot(), 'step-times.json');
 
@@ -38,15 +30,49 @@ function readCache(): Record<string, number> {
   }
 }
 
-/** Seconds per program run of `c`'s train step with `threads` ORT threads, from the cache or measured now. */
-export async function stepSeconds(c: TrainConfig, threads: number): Promise<number> {
-  const { input, batch } = stepShape(c);
+/** What the step engine is created with to train `c` with `threads` ORT threads, and the chunks a step takes. */
+function stepEngine(c: TrainConfig, threads: number): { options: EngineOptions; chunks: number } {
+  const data = trainDataShape(c);
+  const options = { ...engineOptionsFor(c, data), runtime: { ep: c.ep, threads } };
+  return { options, chunks: options.fullBatch ? data.count / options.batch : 1 };
+}
+
+/** Hashes by engine options already built in this process: a sweep's runs mostly share their programs, whose construction takes a while. */
+const hashes = new Map<string, Promise<string>>();
+
+/** A hash of the ONNX bytes of the programs the engine compiles for `options`. */
+function programsHash(options: EngineOptions): Promise<string> {
+  const id = JSON.stringify(options);
+  let hash = hashes.get(id);
+  if (!hash) {
+    hash = StepEngine.programBytes(options).then((programs) => {
+      const h = createHash('sha256');
+      for (const bytes of programs) h.update(bytes);
+      return h.digest('hex').slice(0, 16);
+    });
+    hashes.set(id, hash);
+  }
+  return hash;
+}
+
+/**
+ * The cache key of `c`'s step time: the hash of the programs its engine compiles decides; the
+ * model, input and batch before it are for a person reading the cache.
+ */
+export async function stepKey(c: TrainConfig, threads: number): Promise<string> {
+  const { options, chunks } = stepEngine(c, threads);
   const ort = require('onnxruntime-node/package.json').version as string;
-  const key = [c.model, input.join('x'), `batch ${batch}`, c.momentum > 0 ? 'momentum' : 'sgd', `threads ${threads || os.cpus().length}`, os.cpus()[0]?.model ?? '?', `ort ${ort}`, `ep ${c.ep}`].join(' | ');
+  return [c.model, options.input.join('x'), `batch ${options.batch}${chunks > 1 ? ` × ${chunks} chunks` : ''}`, `programs ${await programsHash(options)}`, `threads ${threads || os.cpus().length}`, os.cpus()[0]?.model ?? '?', `ort ${ort}`, `ep ${c.ep}`].join(' | ');
+}
+
+/** Seconds per training step of `c` with `threads` ORT threads, from the cache or measured now. */
+export async function stepSeconds(c: TrainConfig, threads: number): Promise<number> {
+  const key = await stepKey(c, threads);
   const cached = readCache()[key];
   if (cached !== undefined) return cached;
-  const r = await benchOurs({ model: c.model, batch, input, steps: WARM_STEPS, warmup: 2, threads, lr: c.lr, momentum: c.momentum, wd: c.wd, seed: 0, nchwc: true, ep: c.ep });
-  const seconds = r.ms_per_step / 1000;
+  const { options, chunks } = stepEngine(c, threads);
+  const times = await timeSteps(options, { steps: WARM_STEPS, warmup: 2, seed: 0, lr: c.lr, wd: c.wd, label: `the step time of ${c.model}` }, chunks);
+  const seconds = median(times) / 1000;
   writeJsonAtomic(cacheFile(), { ...readCache(), [key]: seconds });
   return seconds;
 }
@@ -58,7 +84,7 @@ export async function describeCost(runs: readonly { name: string; config: TrainC
   let steps = 0;
   let seconds = 0;
   for (const r of runs) {
-    const t = (await stepSeconds(r.config, threads)) * stepShape(r.config).runsPerStep * r.config.steps;
+    const t = (await stepSeconds(r.config, threads)) * r.config.steps;
     steps += r.config.steps;
     seconds += t;
     lines.push(`  ${r.name}: ${r.config.steps} steps, ≈ ${formatDuration(t)}`);

@@ -1,5 +1,5 @@
 /** Seeded initialisation with PyTorch's default distributions (the values differ from torch's RNG; the distributions match). */
-import { TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
 import { ModelLayout } from './model';
 import { Init, TensorInfo } from './layers';
 

@@ -9,7 +9,7 @@
  * PyTorch referee builds the same network (scripts/torch_bridge.py), so there is one model list.
  */
 import { Graph, Value } from '../graph/ir';
-import { TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
 import { conv } from '../ops/conv';
 import { add as addOp, relu as reluOp } from '../ops/elementwise';
 import { linear as linearOp } from '../ops/matmul';

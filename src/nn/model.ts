@@ -2,7 +2,6 @@
 import { Graph, Value } from '../graph/ir';
 import { homogeneity } from './invariance';
 import { Architecture, LayerBuilder, ParamDecl, TensorInfo } from './layers';
-import { normalizingOps } from './norms';
 import { ModelSpec, modelEntry } from './spec';
 
 export type InputShape = [number, number, number];
@@ -42,9 +41,8 @@ export function modelLayout(spec: ModelSpec, input: InputShape): ModelLayout {
   const b = new LayerBuilder(graph, spec, 'train');
   const x = graph.input('input', [2, ...input]);
   const logits = forward(b, x);
-  const norms = normalizingOps();
   const trainable = b.params.filter((p) => p.trainable);
-  const invariant = (names: readonly ParamDecl[]) => homogeneity(graph, logits, new Set(names.map((p) => b.value(p.name))), norms) === 0;
+  const invariant = (names: readonly ParamDecl[]) => homogeneity(graph, logits, new Set(names.map((p) => b.value(p.name)))) === 0;
   const alone = new Set(trainable.filter((p) => invariant([p])).map((p) => p.name));
   const convs = trainable.filter((p) => p.kind === 'conv');
   const group = convs.length > 0 && invariant(convs) ? new Set(convs.map((p) => p.name)) : alone;

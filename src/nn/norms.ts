@@ -6,12 +6,13 @@
  *
  * Every entry normalises with an op whose first output does not change when its input is
  * multiplied by c > 0 (up to ε): that is what makes the weights in front of it scale-invariant,
- * and `normalizingOps` tells the invariance analysis (invariance.ts) which ops those are.
+ * and the op says so itself (`homogeneity: 'normalizing'`), which the invariance analysis
+ * (invariance.ts) reads.
  */
-import type { OpDef, Value } from '../graph/ir';
-import { BatchNormTrain, batchNormEval, batchNormTrain } from '../ops/batchnorm';
+import type { Value } from '../graph/ir';
+import { batchNormEval, batchNormTrain } from '../ops/batchnorm';
 import { add, mul, scale } from '../ops/elementwise';
-import { GroupNorm, groupNorm } from '../ops/groupnorm';
+import { groupNorm } from '../ops/groupnorm';
 import { reshape } from '../ops/shape';
 import type { LayerBuilder } from './layers';
 
@@ -32,8 +33,6 @@ interface NormLayer<S extends NormSpec> {
   apply(b: LayerBuilder, name: string, x: Value, spec: S): Value;
   /** The same layer in PyTorch, for the referee's twin of the model. */
   torch(b: LayerBuilder, x: Value, spec: S): TorchModule;
-  /** The op that normalises. */
-  op: OpDef;
 }
 
 /** Without a number, GroupNorm takes 8 groups: it divides every width of the presets (16, 32, 64, 128 and their multiples). */
@@ -74,7 +73,6 @@ const batch: NormLayer<{ kind: 'batch' }> = {
   tag: () => '',
   apply: (b, name, x) => batchNormLayer(b, name, x, b.spec.bnEps, affineParams(b, name, [x.shape[1]])),
   torch: (b, x) => ({ module: 'BatchNorm2d', args: { num_features: x.shape[1], eps: b.spec.bnEps, momentum: b.spec.bnMomentum, affine: b.spec.affine } }),
-  op: BatchNormTrain,
 };
 
 const group: NormLayer<{ kind: 'group'; groups: number }> = {
@@ -89,7 +87,6 @@ const group: NormLayer<{ kind: 'group'; groups: number }> = {
     return applyAffine(groupNorm(x, s.groups, b.spec.bnEps), affineParams(b, name, [c]), [1, c, 1, 1]);
   },
   torch: (b, x, s) => ({ module: 'GroupNorm', args: { num_groups: s.groups, num_channels: x.shape[1], eps: b.spec.bnEps, affine: b.spec.affine } }),
-  op: GroupNorm,
 };
 
 /** LayerNorm over (C,H,W), as torch.nn.LayerNorm([C,H,W]): its affine parameters are per element, so they fix the input size. */
@@ -101,7 +98,6 @@ const layer: NormLayer<{ kind: 'layer' }> = {
     return applyAffine(groupNorm(x, 1, b.spec.bnEps), affineParams(b, name, shape), shape);
   },
   torch: (b, x) => ({ module: 'LayerNorm', args: { normalized_shape: x.shape.slice(1), eps: b.spec.bnEps, elementwise_affine: b.spec.affine } }),
-  op: GroupNorm,
 };
 
 export const NORMS: { [K in NormKind]: NormLayer<Extract<NormSpec, { kind: K }>> } = { batch, group, layer };
@@ -122,4 +118,3 @@ const entry = <S extends NormSpec>(s: S) => NORMS[s.kind] as unknown as NormLaye
 export const normTag = (s: NormSpec): string => entry(s).tag(s);
 export const applyNorm = (b: LayerBuilder, name: string, x: Value, s: NormSpec): Value => entry(s).apply(b, name, x, s);
 export const torchNorm = (b: LayerBuilder, x: Value, s: NormSpec): TorchModule => entry(s).torch(b, x, s);
-export const normalizingOps = (): Set<OpDef> => new Set(Object.values(NORMS).map((n) => n.op));

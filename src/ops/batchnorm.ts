@@ -23,6 +23,7 @@ const AXES = [0, 2, 3];
  */
 export const BatchNormTrain: OpDef = {
   name: 'BatchNormTrain',
+  homogeneity: 'normalizing',
   infer(inputs, attrs) {
     const [x, gamma, beta] = inputs;
     if (inputs.length !== 1 && inputs.length !== 3) throw new ShapeError('BatchNormTrain', 'expects x, or x, γ and β', inputs);

@@ -7,7 +7,7 @@
  * an NCHWc convolution or im2col + Gemm, depends on the CPU and is chosen at serialization.
  */
 import { Attrs, Emitter, NCHWC_DOMAIN, Node, OnnxAttrs, OpDef, ShapeError, Value } from '../graph/ir';
-import { emitOne, expectArity, expectFloat, int, ints, onnxAttrs, typed } from './util';
+import { bilinearPlus, constantOnly, emitOne, expectArity, expectFloat, int, ints, onnxAttrs, typed } from './util';
 import { reshape, slice, transpose } from './shape';
 
 /**
@@ -97,6 +97,7 @@ function expectConvOperands(op: string, inputs: readonly Value[], expected: stri
 
 export const Conv: OpDef = {
   name: 'Conv',
+  homogeneity: bilinearPlus,
   infer(inputs, attrs) {
     expectConvOperands('Conv', inputs, 'X [N,C,H,W] and W [M,C,kh,kw]');
     const [x, w] = inputs;
@@ -175,6 +176,7 @@ export function convWeightGrad(x: Value, dy: Value, wShape: readonly number[], g
 /** Conv's weight gradient from X [N,C,H,W] and dY [N,M,Ho,Wo]; attributes kernel_shape, strides, pads. */
 export const ConvWeightGrad: OpDef = {
   name: 'ConvWeightGrad',
+  homogeneity: constantOnly,
   infer(inputs, attrs) {
     expectConvOperands('ConvWeightGrad', inputs, 'X [N,C,H,W] and dY [N,M,Ho,Wo]');
     const [x, dy] = inputs;
@@ -327,6 +329,7 @@ function weightGradStep(e: Emitter, opType: string, inputs: string[], hint: stri
 /** ConvTranspose with W [Cin, Cout/g, kh, kw]. Used by Conv's backward pass. */
 export const ConvTranspose: OpDef = {
   name: 'ConvTranspose',
+  homogeneity: constantOnly,
   infer(inputs, attrs) {
     const expected = 'X [N,C,H,W] and W [C,M,kh,kw]';
     expectConvOperands('ConvTranspose', inputs, expected);

@@ -22,6 +22,7 @@ const grouped = (shape: readonly number[], groups: number): number[] => [shape[0
 /** Inputs: x [N,C,H,W]. Attributes: groups (dividing C), epsilon. Outputs: x̂ [N,C,H,W] and 1/σ [N,G,1]. */
 export const GroupNorm: OpDef = {
   name: 'GroupNorm',
+  homogeneity: 'normalizing',
   infer(inputs, attrs) {
     const [x] = inputs;
     if (inputs.length !== 1 || x.shape.length !== 4) throw new ShapeError('GroupNorm', 'expects one input x [N,C,H,W]', inputs);

@@ -1,9 +1,10 @@
 /** Matrix products: MatMul (2-D) and Gemm (Y = op(A)·op(B) + C, alpha = beta = 1). */
 import { OpDef, ShapeError, Value } from '../graph/ir';
-import { broadcastShapes, emitOne, expectFloat, expectSameDtype, int, typed } from './util';
+import { bilinearPlus, broadcastShapes, degreeSum, emitOne, expectFloat, expectSameDtype, int, typed } from './util';
 
 export const MatMul: OpDef = {
   name: 'MatMul',
+  homogeneity: degreeSum,
   infer(inputs) {
     expectFloat('MatMul', inputs);
     const [a, b] = inputs;
@@ -21,6 +22,7 @@ export const MatMul: OpDef = {
 
 export const Gemm: OpDef = {
   name: 'Gemm',
+  homogeneity: bilinearPlus,
   infer(inputs, attrs) {
     expectFloat('Gemm', inputs);
     if (inputs.length < 2 || inputs.length > 3) throw new ShapeError('Gemm', 'expects A, B and an optional C', inputs);

@@ -1,7 +1,7 @@
 /** Reductions over static axes, and ArgMax. */
 import { OpDef, Value } from '../graph/ir';
 import { expand, reshape } from './shape';
-import { expectArity, int, ints, normalizeAxes, typed } from './util';
+import { constantOnly, expectArity, firstInputDegree, int, ints, normalizeAxes, typed } from './util';
 import { scale } from './elementwise';
 
 function reducedShape(x: Value, axes: number[], keepdims: boolean): number[] {
@@ -11,6 +11,7 @@ function reducedShape(x: Value, axes: number[], keepdims: boolean): number[] {
 function reduction(name: 'ReduceSum' | 'ReduceMean'): OpDef {
   return {
     name,
+    homogeneity: firstInputDegree,
     infer(inputs, attrs) {
       expectArity(name, inputs, 1);
       const x = inputs[0];
@@ -40,6 +41,7 @@ export const ReduceMean = reduction('ReduceMean');
 
 export const ArgMax: OpDef = {
   name: 'ArgMax',
+  homogeneity: constantOnly,
   infer(inputs, attrs) {
     expectArity('ArgMax', inputs, 1);
     const x = inputs[0];

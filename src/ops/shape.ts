@@ -1,9 +1,10 @@
 /** Ops that move data without arithmetic: reshape, transpose, slice, pad, concat, expand. */
 import { OpDef, ShapeError, Value, shapeSize } from '../graph/ir';
-import { broadcastShapes, emitOne, expectArity, int, ints, normalizeAxes, same, typed } from './util';
+import { broadcastShapes, emitOne, expectArity, firstInputDegree, int, ints, normalizeAxes, same, sameDegree, typed } from './util';
 
 export const Reshape: OpDef = {
   name: 'Reshape',
+  homogeneity: firstInputDegree,
   infer(inputs, attrs) {
     expectArity('Reshape', inputs, 1);
     const shape = ints(attrs, 'shape', []);
@@ -19,6 +20,7 @@ export const Reshape: OpDef = {
 
 export const Transpose: OpDef = {
   name: 'Transpose',
+  homogeneity: firstInputDegree,
   infer(inputs, attrs) {
     expectArity('Transpose', inputs, 1);
     const perm = ints(attrs, 'perm', []);
@@ -39,6 +41,7 @@ export const Transpose: OpDef = {
 /** Slice with static starts/ends/axes/steps; ends are clamped like ONNX does. */
 export const Slice: OpDef = {
   name: 'Slice',
+  homogeneity: firstInputDegree,
   infer(inputs, attrs) {
     expectArity('Slice', inputs, 1);
     const x = inputs[0];
@@ -95,6 +98,7 @@ export function sliceRange(dim: number, start: number, end: number, step: number
 /** Constant zero padding: `before[i]` and `after[i]` elements on axis i. */
 export const Pad: OpDef = {
   name: 'Pad',
+  homogeneity: firstInputDegree,
   infer(inputs, attrs) {
     expectArity('Pad', inputs, 1);
     const x = inputs[0];
@@ -119,6 +123,7 @@ export const Pad: OpDef = {
 
 export const Concat: OpDef = {
   name: 'Concat',
+  homogeneity: sameDegree,
   infer(inputs, attrs) {
     if (inputs.length === 0) throw new ShapeError('Concat', 'needs at least one input', inputs);
     const rank = inputs[0].shape.length;
@@ -148,6 +153,7 @@ export const Concat: OpDef = {
 /** Broadcast to a larger shape; the engine's broadcast reduction is exactly its gradient. */
 export const Expand: OpDef = {
   name: 'Expand',
+  homogeneity: firstInputDegree,
   infer(inputs, attrs) {
     expectArity('Expand', inputs, 1);
     const target = ints(attrs, 'shape', []);
@@ -162,6 +168,7 @@ export const Expand: OpDef = {
 
 export const Identity: OpDef = {
   name: 'Identity',
+  homogeneity: firstInputDegree,
   infer(inputs) {
     expectArity('Identity', inputs, 1);
     return [same(inputs[0])];
@@ -171,7 +178,6 @@ export const Identity: OpDef = {
 };
 
 export const reshape = (x: Value, shape: readonly number[]): Value => x.graph.apply(Reshape, [x], { shape: [...shape] })[0];
-export const flatten = (x: Value): Value => reshape(x, [x.shape[0], x.size / x.shape[0]]);
 export const transpose = (x: Value, perm: readonly number[]): Value => x.graph.apply(Transpose, [x], { perm: [...perm] })[0];
 export const slice = (x: Value, axes: readonly number[], starts: readonly number[], ends: readonly number[], steps?: readonly number[]): Value =>
   x.graph.apply(Slice, [x], { axes: [...axes], starts: [...starts], ends: [...ends], ...(steps ? { steps: [...steps] } : {}) })[0];

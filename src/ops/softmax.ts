@@ -11,10 +11,11 @@
 import { OpDef, ShapeError, Value } from '../graph/ir';
 import { exp, mul, neg, sub } from './elementwise';
 import { argMax, reduceMean, reduceSum } from './reduce';
-import { emitOne, expectArity, expectFloat, int, normalizeAxes, same, typed } from './util';
+import { constantOnly, emitOne, expectArity, expectFloat, int, normalizeAxes, same, typed } from './util';
 
 export const LogSoftmax: OpDef = {
   name: 'LogSoftmax',
+  homogeneity: constantOnly,
   infer(inputs, attrs) {
     expectArity('LogSoftmax', inputs, 1);
     expectFloat('LogSoftmax', inputs);
@@ -44,6 +45,7 @@ export const LogSoftmax: OpDef = {
 /** One-hot rows of `depth` entries (0 and 1) of the given float dtype from int64 class indices. */
 export const OneHot: OpDef = {
   name: 'OneHot',
+  homogeneity: constantOnly,
   infer(inputs, attrs) {
     expectArity('OneHot', inputs, 1);
     if (inputs[0].dtype !== 'int64') throw new ShapeError('OneHot', 'indices must be int64', inputs);

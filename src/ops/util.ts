@@ -32,10 +32,6 @@ export function expectSameDtype(op: string, inputs: readonly Value[]): DType {
   return t;
 }
 
-export function expectRank(op: string, v: Value, rank: number, all: readonly Value[]): void {
-  if (v.shape.length !== rank) throw new ShapeError(op, `expects a rank-${rank} tensor, got rank ${v.shape.length}`, all);
-}
-
 /** Resolves negative axes and checks range. */
 export function normalizeAxes(op: string, axes: readonly number[], rank: number, inputs: readonly Value[]): number[] {
   return axes.map((a) => {
@@ -70,3 +66,20 @@ export function onnxAttrs(attrs: Attrs, floats: readonly string[] = []): OnnxAtt
 
 export const same = (v: Value): OutputType => ({ shape: v.shape, dtype: v.dtype });
 export const typed = (shape: Shape, dtype: DType): OutputType => ({ shape, dtype });
+
+// Homogeneity rules (OpDef.homogeneity): an input's degree d means it becomes c^d times itself
+// when the scaled graph inputs are multiplied by c > 0; NaN means "not homogeneous".
+
+/** A sum or a stack of its inputs: homogeneous only if every input has the same degree. */
+export const sameDegree = (ds: readonly number[]): number => (ds.every((d) => d === ds[0]) ? ds[0] : NaN);
+/** Positively homogeneous of degree 1 in its first input (relu, a reshape, a reduction); the other inputs must not depend on the scaled ones. */
+export const firstInputDegree = (ds: readonly number[]): number => (ds.slice(1).every((d) => d === 0) ? ds[0] : NaN);
+/** A product: the degrees add. */
+export const degreeSum = (ds: readonly number[]): number => ds.reduce((a, b) => a + b, 0);
+/** y = op(A, B) + C with op linear in A and in B (Conv's bias, Gemm's C). */
+export const bilinearPlus = ([a, b, c]: readonly number[]): number => (c === undefined ? a + b : sameDegree([a + b, c]));
+/**
+ * No rule worked out: treated as not homogeneous unless none of its inputs depends on the
+ * scaled ones. Conservative: such an op never makes a weight look scale-invariant.
+ */
+export const constantOnly = (ds: readonly number[]): number => (ds.every((d) => d === 0) ? 0 : NaN);

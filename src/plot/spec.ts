@@ -25,6 +25,8 @@ export interface Series {
   color?: string;
   /** Also a dot at each point (a scatter; a line needs two points, a dot shows one). */
   points?: boolean;
+  /** Dots only, no line: points that belong to no curve (runs kept out of a fit). */
+  scatter?: boolean;
 }
 
 /** A shaded region between `lo` and `hi`; it takes the colour of the series of the same name, if any. */
@@ -309,7 +311,7 @@ function panelSpec(spec: ChartSpec): { title: { text: string; subtitle?: string 
     });
   }
   layer.push({
-    data: { values: lines.flatMap((l) => l.rows) },
+    data: { values: lines.flatMap((l, i) => (spec.series[i].scatter ? [] : l.rows)) },
     mark: { type: 'line', strokeWidth: 1.8, clip: true },
     encoding: {
       x,
@@ -318,8 +320,11 @@ function panelSpec(spec: ChartSpec): { title: { text: string; subtitle?: string 
       strokeDash: { field: 'name', type: 'nominal', scale: { domain, range: dash } },
     },
   });
-  const dots = spec.series.flatMap((s, i) => (s.points ? lines[i].rows : []));
+  const dots = spec.series.flatMap((s, i) => (s.points && !s.scatter ? lines[i].rows : []));
   if (dots.length > 0) layer.push({ data: { values: dots }, mark: { type: 'point', filled: true, size: 45, opacity: 1, clip: true }, encoding: { x, y, color } });
+  // Hollow dots: the scatter series, which no line joins.
+  const loose = spec.series.flatMap((s, i) => (s.scatter ? lines[i].rows : []));
+  if (loose.length > 0) layer.push({ data: { values: loose }, mark: { type: 'point', filled: false, size: 60, strokeWidth: 1.8, opacity: 1, clip: true }, encoding: { x, y, color } });
   // A rule at x ≤ 0 has no place on a log axis.
   const vlines = (spec.vlines ?? []).filter((v) => Number.isFinite(v.x) && (!logX || v.x > 0));
   if (vlines.length > 0) {

@@ -10,7 +10,7 @@
  */
 import { gradients } from '../autodiff/engine';
 import { Graph } from '../graph/ir';
-import { TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
 import { LayerBuilder } from '../nn/layers';
 import { forward, InputShape, modelLayout } from '../nn/model';
 import { ModelSpec } from '../nn/spec';

@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { TypedArray } from '../graph/ir';
-import { TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
 import { disposeTensors, downloadTensors, isOnDevice } from './device';
 import { TensorFeeds } from './session';
 

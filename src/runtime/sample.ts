@@ -1,15 +1,29 @@
 /**
  * Feeds for any program of a model, made from its inputs' names: the seeded initial state,
  * optimizer slots, a random batch and fixed hyperparameters. For checks and benchmarks that
- * need one realistic run, not for training.
+ * need one realistic run (the doctor, the bench, the PyTorch parity), not for training.
  */
-import { feedsOf, randomBatch } from '../bridge/parity';
 import { Graph } from '../graph/ir';
+import { TensorMap } from '../graph/tensors';
 import { initialState } from '../nn/init';
 import { InputShape, modelLayout } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
 import { Rng } from '../util/rng';
 import { Feeds } from './session';
+
+/** A random batch: standard-normal images and uniformly drawn labels. */
+export function randomBatch(rng: Rng, batch: number, input: InputShape, classes: number): { input: Float32Array; target: BigInt64Array } {
+  const x = rng.fillNormal(new Float32Array(batch * input[0] * input[1] * input[2])) as Float32Array;
+  const target = BigInt64Array.from({ length: batch }, () => BigInt(rng.int(classes)));
+  return { input: x, target };
+}
+
+/** A state as feeds by name (every tensor of a model state is float32). */
+export function feedsOf(state: TensorMap): Record<string, Float32Array> {
+  const feeds: Record<string, Float32Array> = {};
+  for (const [k, v] of state) feeds[k] = v.data as Float32Array;
+  return feeds;
+}
 
 export interface SampleHyper {
   lr: number;

@@ -57,7 +57,12 @@ export class Program {
 
   /** `deviceOutputs`: outputs that stay on the device (WebGPU) for the next run; elsewhere they come to the host as usual. */
   static async create(graph: Graph, options: RuntimeOptions = {}, deviceOutputs: readonly string[] = []): Promise<Program> {
-    return Program.fromBytes(graph.name, serialize(graph, await serializeOptions(options)), signature(graph), [...graph.outputs.keys()], options, deviceOutputs);
+    return Program.fromBytes(graph.name, await Program.bytes(graph, options), signature(graph), [...graph.outputs.keys()], options, deviceOutputs);
+  }
+
+  /** The ONNX bytes `create` hands ORT for `graph` with these options. */
+  static async bytes(graph: Graph, options: RuntimeOptions = {}): Promise<Uint8Array> {
+    return serialize(graph, await serializeOptions(options));
   }
 
   static async fromBytes(
@@ -108,12 +113,6 @@ export class Program {
 
   get signature(): Signature {
     return this.inputTypes;
-  }
-
-  inputShape(name: string): Shape {
-    const t = this.inputTypes.get(name);
-    if (!t) throw new Error(`program ${this.name} has no input ${name}`);
-    return t.shape;
   }
 
   /** Runs the program; every fetched output comes to the host. Every declared input must be fed; fetches default to every output. */

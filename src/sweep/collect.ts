@@ -2,11 +2,12 @@
  * `ilr sweep collect`: one row per run with its final metrics and its equilibrium ones, the
  * means over the last `window` of its steps (the angular update and |w| arithmetic, the
  * effective LR geometric, as the figures read them), beside the angular update the theory
- * predicts there, √(2ηλ/(1+β)) at the window's end. Written as results.csv and results.md.
+ * predicts there, √(2ηλ/(1+β)) at the window's end, and whether the window is at equilibrium at
+ * all (and why not). Written as results.csv and results.md.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { windowGeoMean, windowMean } from '../analysis/equilibrium';
+import { DEFAULT_WINDOW, EquilibriumVerdict, equilibriumVerdict, windowGeoMean, windowMean } from '../analysis/equilibrium';
 import { predictedAngle } from '../programs/optimizers';
 import { optimizerOf } from '../train/config';
 import { fmt } from '../util/format';
@@ -28,13 +29,11 @@ export interface SweepRow {
   momentum: number;
   lambdaEta: number;
   final: { wNorm: number; effLr: number; angular: number; testAcc: number };
-  equilibrium: { wNorm: number; effLr: number; angular: number; predictedAngular: number; testAcc: number };
+  /** The means over the window, and whether the window is at equilibrium (when it is not, the means are no equilibrium's). */
+  equilibrium: { wNorm: number; effLr: number; angular: number; predictedAngular: number; testAcc: number; verdict: EquilibriumVerdict };
   /** The step records, for the plots. */
   records: StepRecord[];
 }
-
-/** The equilibrium window: the last `window` fraction of each run's steps. */
-export const DEFAULT_WINDOW = 0.25;
 
 function rowOf(dir: string, run: SweepManifest['runs'][number], status: RunStatus, window: number): SweepRow | undefined {
   const file = runFiles(sweepRunDir(dir, run.name)).metrics;
@@ -64,6 +63,7 @@ function rowOf(dir: string, run: SweepManifest['runs'][number], status: RunStatu
       angular: windowMean(x, steps.map((r) => r.angular_update), from, to),
       predictedAngular: predictedAngle(optimizerOf(run.config), last.lr, last.wd) ?? NaN,
       testAcc,
+      verdict: equilibriumVerdict(steps, from, to),
     },
     records: steps,
   };
@@ -88,6 +88,8 @@ const COLUMNS: [string, (r: SweepRow) => number | string][] = [
   ['final_eff_lr', (r) => r.final.effLr],
   ['final_angular_update', (r) => r.final.angular],
   ['final_test_acc', (r) => r.final.testAcc],
+  ['at_equilibrium', (r) => (r.equilibrium.verdict.atEquilibrium ? 'yes' : 'no')],
+  ['equilibrium_reason', (r) => r.equilibrium.verdict.reason],
   ['eq_w_norm', (r) => r.equilibrium.wNorm],
   ['eq_eff_lr', (r) => r.equilibrium.effLr],
   ['eq_angular_update', (r) => r.equilibrium.angular],
@@ -113,7 +115,8 @@ export function writeSweepTable(dir: string, rows: readonly SweepRow[]): { csv: 
   const out = { csv: path.join(dir, 'results.csv'), md: path.join(dir, 'results.md') };
   const csv = cells(rows, (v) => String(v)).map((line) => line.map(csvCell).join(',')).join('\n') + '\n';
   const [head, ...body] = cells(rows, fmt);
-  const md = [head, head.map(() => '---'), ...body].map((line) => `| ${line.join(' | ')} |`).join('\n') + '\n';
+  // A "|" inside a cell (|w| in a reason) would end the cell.
+  const md = [head, head.map(() => '---'), ...body].map((line) => `| ${line.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`).join('\n') + '\n';
   writeFileAtomic(out.csv, csv);
   writeFileAtomic(out.md, md);
   return out;
@@ -122,9 +125,12 @@ export function writeSweepTable(dir: string, rows: readonly SweepRow[]): { csv: 
 /** A short text table for the terminal. */
 export function formatSweepTable(rows: readonly SweepRow[]): string {
   const table = [
-    ['run', 'status', 'λη', '|w|', 'η/|w|²', 'angular', '÷ √(2ηλ/(1+β))', 'test acc'],
-    ...rows.map((r) => [r.name, r.status, fmt(r.lambdaEta), fmt(r.equilibrium.wNorm), fmt(r.equilibrium.effLr), fmt(r.equilibrium.angular), fmt(r.equilibrium.angular / r.equilibrium.predictedAngular), `${fmt(100 * r.equilibrium.testAcc)}%`]),
+    ['run', 'status', 'λη', 'at equilibrium', '|w|', 'η/|w|²', 'angular', '÷ √(2ηλ/(1+β))', 'test acc'],
+    ...rows.map((r) => [r.name, r.status, fmt(r.lambdaEta), r.equilibrium.verdict.atEquilibrium ? 'yes' : 'no', fmt(r.equilibrium.wNorm), fmt(r.equilibrium.effLr), fmt(r.equilibrium.angular), fmt(r.equilibrium.angular / r.equilibrium.predictedAngular), `${fmt(100 * r.equilibrium.testAcc)}%`]),
   ];
   const widths = table[0].map((_, j) => Math.max(...table.map((row) => [...row[j]].length)));
-  return table.map((row) => row.map((c, j) => c + ' '.repeat(widths[j] - [...c].length)).join('  ').trimEnd()).join('\n');
+  const lines = table.map((row) => row.map((c, j) => c + ' '.repeat(widths[j] - [...c].length)).join('  ').trimEnd());
+  const not = rows.filter((r) => !r.equilibrium.verdict.atEquilibrium);
+  // The table's means of such runs are no equilibrium's: say why, run by run.
+  return [...lines, ...(not.length > 0 ? ['', `not at equilibrium (${not.length} of ${rows.length}; kept out of the collapse's lines):`, ...not.map((r) => `  ${r.name}: ${r.equilibrium.verdict.reason}`)] : [])].join('\n');
 }

@@ -2,7 +2,8 @@
  * A sweep: a base training config and the points to vary it at. The points are the product of a
  * list (explicit points, default one empty point), a grid (each key over its values) and seeds;
  * each point overrides fields of the base config. Keys are TrainConfig fields, written as in
- * JSON (`batchSize`) or as `ilr train` spells the option (`batch-size`).
+ * JSON (`batchSize`), in kebab-case (`batch-size`) or as `ilr train` spells the option (`keep`);
+ * a value may be written as the option's text (`schedule=wd_40_lr_80`, `betas=0.9,0.99`).
  *
  * A sweep file is JSON of the same shape:
  *   { "train": ["--model", "cnn4", "--steps", "300"],   // and/or "base": { TrainConfig fields }
@@ -11,8 +12,7 @@
  *     "seeds": [0, 1, 2] }
  */
 import * as fs from 'fs';
-import { CONFIG_FIELDS, resolveConfig, TrainConfig } from '../train/config';
-import { parseSchedule } from '../train/schedule';
+import { checkConfigFields, CONFIG_FIELDS, fieldNamed, resolveConfig, TrainConfig, valueFromText } from '../train/config';
 
 export type Overrides = Record<string, unknown>;
 
@@ -33,13 +33,11 @@ export interface SweepPoint {
   config: TrainConfig;
 }
 
-const FIELDS: ReadonlySet<string> = new Set(CONFIG_FIELDS);
-
-/** `batch-size` → `batchSize`; rejects keys that are no training option. */
-export function fieldOf(key: string, where: string): keyof TrainConfig {
-  const field = key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-  if (!FIELDS.has(field)) throw new Error(`${where}: "${key}" is not a training option; expected one of ${[...FIELDS].sort().join(', ')}`);
-  return field as keyof TrainConfig;
+/** `batch-size` → `batchSize`, `keep` → `keepCheckpoints`; rejects keys that are no training option. */
+function fieldOf(key: string, where: string): keyof TrainConfig {
+  const field = fieldNamed(key);
+  if (!field) throw new Error(`${where}: "${key}" is not a training option; expected one of ${[...CONFIG_FIELDS].sort().join(', ')}`);
+  return field;
 }
 
 /** A value written on the command line: a number, true/false, JSON, or else the text itself. */
@@ -89,14 +87,14 @@ export function readSweepFile(file: string): SweepSpec {
   }
 }
 
-/** Field values as TrainConfig holds them: a schedule given by name or JSON text becomes a Schedule. */
-function normalise(o: Overrides, where: string): Overrides {
-  return Object.fromEntries(
-    Object.entries(o).map(([k, v]) => {
-      const f = fieldOf(k, where);
-      return [f, f === 'schedule' && typeof v === 'string' ? parseSchedule(v) : v];
-    }),
-  );
+/** Field values as TrainConfig holds them (a schedule given by name or JSON text becomes a Schedule), each checked for its type. */
+export function normalise(o: Overrides, where: string): Overrides {
+  const fields = Object.fromEntries(Object.entries(o).map(([k, v]) => {
+    const field = fieldOf(k, where);
+    return [field, valueFromText(field, v)];
+  }));
+  checkConfigFields(fields, where);
+  return fields;
 }
 
 const short = (field: string): string => (field === 'seed' ? 's' : field);

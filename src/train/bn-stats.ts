@@ -6,7 +6,7 @@
  * which lag the weights when they turn fast (large λη).
  */
 import { Dataset, fullBatches } from '../data';
-import { TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
 import { InputShape, modelLayout } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
 import { batchStatsGraph } from '../programs/programs';

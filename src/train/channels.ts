@@ -10,7 +10,7 @@
  * trainer appends the records with StepLines, which cuts them back on a resume and reads them.
  */
 import * as fs from 'fs';
-import type { TensorMap } from '../io/safetensors';
+import type { TensorMap } from '../graph/tensors';
 import { StepLines } from '../io/step-lines';
 import { angularUpdate } from './metrics';
 

@@ -9,7 +9,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { NamedTensor, readSafetensors, TensorMap, writeSafetensors } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
+import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { ModelLayout, modelMetadata } from '../nn/model';
 import { ModelSpec, specName } from '../nn/spec';
 
@@ -104,5 +105,3 @@ export function pruneCheckpoints(dir: string, keep: number): void {
 export function stateDictOnly(tensors: TensorMap): TensorMap {
   return new Map([...tensors].filter(([k]) => !k.startsWith(OPTIMIZER_PREFIX)));
 }
-
-export const cloneTensor = (t: NamedTensor): NamedTensor => ({ ...t, data: t.data.slice() as NamedTensor['data'] });

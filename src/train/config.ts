@@ -1,13 +1,18 @@
 /**
  * A training run's configuration: everything that determines its numbers. It is written to the
  * run directory as config.json, and a resumed run reads it back from there.
+ *
+ * Every field is declared once, in FIELDS: its JSON type, its default (or that it is required,
+ * or that it may be absent), its check, and the `ilr train` flag that sets it. The TrainConfig
+ * type, DEFAULTS, resolveConfig's checks, parseConfig's type checks of config files, the options
+ * of `ilr train` and the keys a sweep takes all come from that table.
  */
 import { DATASET_NAMES, DatasetName } from '../data';
 import type { SyntheticSpec } from '../data';
-import { modelSpec } from '../nn/spec';
-import { ADAM_DEFAULTS, OptimizerConfig, optimizerDef, OptimizerName } from '../programs/optimizers';
-import { EXECUTION_PROVIDERS, ExecutionProvider } from '../runtime/providers';
-import { Schedule, validateSchedule } from './schedule';
+import { modelSpec, PRESET_HELP } from '../nn/spec';
+import { ADAM_DEFAULTS, OptimizerConfig, optimizerDef, OptimizerName, OPTIMIZERS } from '../programs/optimizers';
+import { EXECUTION_PROVIDERS, parseExecutionProvider } from '../runtime/providers';
+import { parseSchedule, Schedule, validateSchedule } from './schedule';
 
 export interface WdGroup {
   /** A regular expression on parameter names, e.g. "bn|fc" or "\\.bias$". */
@@ -16,138 +21,257 @@ export interface WdGroup {
   scale: number;
 }
 
-export interface TrainConfig {
-  model: string;
-  /** Overrides of the preset: BN ε (small for exact scale invariance), the last layer's init scale. */
-  bnEps?: number;
-  fcScale?: number;
-  /** cnn4 models: the three conv widths, instead of the preset's (32, 64, 128 times its -wK). */
-  widths?: [number, number, number];
-  dataset: DatasetName;
-  dataDir?: string;
+// ---- the JSON types of config files ----------------------------------------------------------
+
+/** A JSON type a config file's value must have; `T` is the TypeScript type it gives the field. */
+interface Kind<T> {
+  /** What a good value is, for the error message: "a number". */
+  expected: string;
+  holds: (v: unknown) => boolean;
+  /** An object's own fields, each checked for its kind (the synthetic data's spec). */
+  fields?: Record<string, Kind<unknown>>;
+  /** Never set: it carries `T` to the inference of TrainConfig. */
+  readonly type?: T;
+}
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+const quoted = (names: readonly string[]): string => names.map((n) => JSON.stringify(n)).join(', ');
+
+const num: Kind<number> = { expected: 'a number', holds: isNumber };
+const numOrNull: Kind<number | null> = { expected: 'a number or null', holds: (v) => v === null || isNumber(v) };
+const bool: Kind<boolean> = { expected: 'true or false', holds: (v) => typeof v === 'boolean' };
+/** A string; `T` narrows it where another check names the good ones (the optimizer registry's). */
+const text = <T extends string = string>(): Kind<T> => ({ expected: 'a string', holds: (v) => typeof v === 'string' });
+const oneOf = <T extends string>(names: readonly T[]): Kind<T> => ({ expected: `one of ${quoted(names)}`, holds: (v) => (names as readonly unknown[]).includes(v) });
+/** A list of numbers; `T` is its tuple type where its length is checked elsewhere (widths by the model, betas by the optimizer). */
+const numbers = <T extends number[] = number[]>(): Kind<T> => ({ expected: 'a list of numbers', holds: (v) => Array.isArray(v) && v.every(isNumber) });
+/** An object whose contents another check reads (the schedule's validateSchedule). */
+const object = <T>(): Kind<T> => ({ expected: 'an object', holds: isObject });
+const record = <T>(fields: Record<keyof T, Kind<unknown>>): Kind<T> => ({ ...object<T>(), fields });
+const wdGroupList: Kind<WdGroup[]> = {
+  expected: 'a list of {"match": REGEX, "scale": NUMBER}',
+  holds: (v) => Array.isArray(v) && v.every((g) => isObject(g) && typeof g.match === 'string' && isNumber(g.scale) && Object.keys(g).length === 2),
+};
+const synthetic = record<SyntheticSpec>({ shape: numbers(), numClasses: num, trainCount: num, testCount: num, seed: num, signal: num, noise: num });
+
+// ---- the checks of one field ------------------------------------------------------------------
+
+/** A check says why a value is refused, naming the field, or returns undefined for a good one. */
+type Check<T> = (v: T, name: string) => string | undefined;
+
+const integer = (min: 0 | 1, note = ''): Check<number> => (v, name) =>
+  Number.isInteger(v) && v >= min ? undefined : `${name} must be a ${min ? 'positive' : 'non-negative'} integer${note}, got ${v}`;
+const positive: Check<number> = (v, name) => (v > 0 ? undefined : `${name} must be positive, got ${v}`);
+const nonNegative: Check<number> = (v, name) => (v >= 0 ? undefined : `${name} must be non-negative, got ${v}`);
+
+function checkWdGroups(groups: WdGroup[]): string | undefined {
+  for (const g of groups) {
+    try {
+      new RegExp(g.match);
+    } catch {
+      return `wd group pattern ${JSON.stringify(g.match)} is not a regular expression`;
+    }
+    if (!(g.scale >= 0)) return `wd group ${g.match}: scale must be non-negative`;
+  }
+  return undefined;
+}
+
+function checkSchedule(s: Schedule): string | undefined {
+  try {
+    validateSchedule(s);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+// ---- how a flag's text becomes a value --------------------------------------------------------
+
+/** `--betas β₁,β₂` of the Adam optimizers. */
+export function parseBetas(text: string): [number, number] {
+  const betas = text.split(',').map(Number);
+  if (betas.length !== 2 || !betas.every(Number.isFinite)) throw new Error(`--betas "${text}": expected two numbers β₁,β₂, e.g. 0.9,0.999`);
+  return [betas[0], betas[1]];
+}
+
+function parseWdGroup(text: string): WdGroup {
+  const i = text.lastIndexOf('=');
+  const scale = Number(text.slice(i + 1));
+  if (i <= 0 || !Number.isFinite(scale)) throw new Error(`--wd-group "${text}": expected REGEX=SCALE, e.g. "bn|fc=0" (no WD on BN and the last layer)`);
+  return { match: text.slice(0, i), scale };
+}
+
+function parseDataset(text: string): DatasetName {
+  if (!(DATASET_NAMES as readonly string[]).includes(text)) throw new Error(`--dataset "${text}": expected one of ${DATASET_NAMES.join(', ')}`);
+  return text as DatasetName;
+}
+
+// ---- the table --------------------------------------------------------------------------------
+
+/** The `ilr train` option that sets a field. */
+export interface Flag<T> {
+  /** kebab-case, without the dashes. */
+  name: string;
+  describe: string;
+  type: 'string' | 'number' | 'boolean';
+  array?: boolean;
+  choices?: readonly string[];
+  /** The default as the command line writes it, where it is not the field's own value (`--schedule constant`) or only the command line has one (`--dataset`). */
+  default?: string | number | boolean;
+  /** How the command line's value becomes the field's, where yargs's type does not give it already. (A method, so that a parser of a string fits.) */
+  parse?(raw: string | string[]): T;
+}
+
+type Presence = 'required' | 'default' | 'optional';
+
+interface Field<T, P extends Presence> {
+  kind: Kind<T>;
+  /** required: a config must give it; default: `default` fills it; optional: absent means the preset's or the data set's choice. */
+  presence: P;
+  default?: T;
+  /** A method, so that a table of fields of different types can be walked as one. */
+  check?(v: T, name: string): string | undefined;
+  /** Absent: the field is set in config files (and sweeps) only. */
+  flag?: Flag<T>;
+}
+
+interface FieldOptions<T> {
+  check?: Check<T>;
+  flag?: Flag<T>;
+}
+
+const required = <T>(kind: Kind<T>, o: FieldOptions<NoInfer<T>> = {}): Field<T, 'required'> => ({ kind, presence: 'required', ...o });
+const optional = <T>(kind: Kind<T>, o: FieldOptions<NoInfer<T>> = {}): Field<T, 'optional'> => ({ kind, presence: 'optional', ...o });
+const defaulted = <T>(kind: Kind<T>, value: NoInfer<T>, o: FieldOptions<NoInfer<T>> = {}): Field<T, 'default'> => ({ kind, presence: 'default', default: value, ...o });
+
+/**
+ * Every field of a training config, in the order of `ilr train --help` and of config.json
+ * (which lists the fields with defaults first).
+ */
+const FIELDS = {
+  model: required(text(), { flag: { name: 'model', type: 'string', describe: PRESET_HELP } }),
+  dataset: required(oneOf(DATASET_NAMES), { flag: { name: 'dataset', type: 'string', default: 'fashion-mnist', describe: `data set: ${DATASET_NAMES.join(', ')}`, parse: parseDataset } }),
+  dataDir: optional(text(), { flag: { name: 'data-dir', type: 'string', describe: 'directory with the data set files (default: ILR_DATA_DIR, system, cache)' } }),
   /** Class-balanced training subset size; null: the whole training split. */
-  trainSubset: number | null;
+  trainSubset: defaulted(numOrNull, null, { flag: { name: 'train-subset', type: 'number', describe: 'class-balanced training subset size (default: the whole split)' } }),
   /** Test subset size; null: the whole test split. */
-  testSubset: number | null;
+  testSubset: defaulted(numOrNull, null, { flag: { name: 'test-subset', type: 'number', describe: 'class-balanced test subset size (default: the whole split)' } }),
   /** A fixed, class-balanced train subset evaluated like the test set (0: none). */
-  evalTrainSubset: number;
+  evalTrainSubset: defaulted(num, 1000, { check: integer(0), flag: { name: 'eval-train-subset', type: 'number', describe: 'fixed train subset evaluated like the test set (0: none)' } }),
   /**
    * Evaluate with BN statistics recomputed (update_bn) on this many fixed, class-balanced train
    * images instead of the running statistics (0: running statistics, as PyTorch's eval mode).
    * The running statistics average only the last ≈10 batches and lag weights that turn fast.
    */
-  bnRecompute: number;
-  /** Augmentation; undefined: the data set's default (crop+flip for CIFAR-10 only). */
-  augment?: boolean;
-  synthetic?: SyntheticSpec;
+  bnRecompute: defaulted(num, 0, { check: integer(0), flag: { name: 'bn-recompute', type: 'number', describe: 'evaluate with BN statistics recomputed on this many train images (update_bn) instead of the running ones (0: running)' } }),
   /** Images are average-pooled over pool×pool blocks (1: as stored), making a step cheaper. */
-  pool: number;
+  pool: defaulted(num, 1, { check: integer(1) }),
   /** Seed of the subset choices (separate from `seed`, so runs with different seeds can share data). */
-  dataSeed: number;
+  dataSeed: defaulted(num, 0, { flag: { name: 'data-seed', type: 'number', describe: 'seed of the subset choices' } }),
+  /** Augmentation; absent: the data set's default (crop+flip for CIFAR-10 only). */
+  augment: optional(bool, { flag: { name: 'augment', type: 'boolean', describe: 'crop+flip augmentation (default: on for cifar10 only)' } }),
+  synthetic: optional(synthetic),
   /** Images per step; 0 means full-batch gradient descent over the training subset. */
-  batchSize: number;
+  batchSize: defaulted(num, 128, { check: integer(0, ' (0 = full batch)'), flag: { name: 'batch-size', type: 'number', describe: 'images per step; 0 = full-batch gradient descent' } }),
   /** Full-batch mode: the subset is processed in chunks of this many images (BN statistics per chunk). */
-  chunkSize: number;
-  lr: number;
-  wd: number;
-  /** The optimizer (programs/optimizers.ts): sgd (coupled WD, torch.optim.SGD), sgdw (decoupled WD), adamw, adam (WD as L2). */
-  optimizer: OptimizerName;
+  chunkSize: defaulted(num, 500, { check: integer(1), flag: { name: 'chunk-size', type: 'number', describe: 'full-batch mode: images per program run' } }),
+  lr: defaulted(num, 0.1, { check: positive, flag: { name: 'lr', type: 'number', describe: 'learning rate η' } }),
+  wd: defaulted(num, 5e-4, { check: nonNegative, flag: { name: 'wd', type: 'number', describe: 'weight decay λ (coupled for sgd and adam, decoupled for sgdw and adamw)' } }),
+  /** The optimizer (programs/optimizers.ts); it and its settings are checked by the registry, below. */
+  optimizer: defaulted(text<OptimizerName>(), 'sgd', {
+    flag: { name: 'optimizer', type: 'string', choices: Object.keys(OPTIMIZERS), describe: 'sgd (coupled WD, torch.optim.SGD), sgdw (decoupled WD), adamw (torch.optim.AdamW), adam (torch.optim.Adam: WD as L2)' },
+  }),
   /** sgd, sgdw: heavy-ball momentum (torch.optim.SGD semantics); 0 uses the program without momentum buffers. */
-  momentum: number;
-  /** sgd, sgdw: Nesterov momentum. */
-  nesterov: boolean;
-  /** adam, adamw: (β₁, β₂). */
-  betas: [number, number];
-  /** adam, adamw: ε, added to √v̂. */
-  adamEps: number;
-  wdGroups: WdGroup[];
-  schedule: Schedule;
-  /** Total optimisation steps. */
-  steps: number;
-  seed: number;
+  momentum: defaulted(num, 0, { flag: { name: 'momentum', type: 'number', describe: 'sgd, sgdw: heavy-ball momentum β (0: plain SGD, the paper\'s main setting)' } }),
+  nesterov: defaulted(bool, false, { flag: { name: 'nesterov', type: 'boolean', describe: 'sgd, sgdw: Nesterov momentum' } }),
+  betas: defaulted(numbers<[number, number]>(), [...ADAM_DEFAULTS.betas], { flag: { name: 'betas', type: 'string', default: ADAM_DEFAULTS.betas.join(','), describe: 'adam, adamw: β₁,β₂', parse: parseBetas } }),
+  adamEps: defaulted(num, ADAM_DEFAULTS.eps, { flag: { name: 'adam-eps', type: 'number', describe: 'adam, adamw: ε added to √v̂' } }),
+  wdGroups: defaulted(wdGroupList, [], {
+    check: checkWdGroups,
+    flag: { name: 'wd-group', type: 'string', array: true, describe: 'REGEX=SCALE: multiply WD of matching parameters, e.g. "bn|fc=0"', parse: (texts: string[]) => texts.map(parseWdGroup) },
+  }),
+  /** Total optimisation steps (`ilr train --epochs` computes them from the data). */
+  steps: required(num, { check: integer(1), flag: { name: 'steps', type: 'number', describe: 'length in steps (or --epochs)' } }),
+  schedule: defaulted(object<Schedule>(), { kind: 'constant' }, {
+    check: checkSchedule,
+    flag: { name: 'schedule', type: 'string', default: 'constant', describe: 'LR/WD schedule: constant, wd_x_y_lr_z_u, JSON, or a JSON file', parse: parseSchedule },
+  }),
+  seed: defaulted(num, 0, { flag: { name: 'seed', type: 'number', describe: 'random seed (initialisation, data order, augmentation)' } }),
+  /** Overrides of the preset: the norm layers' ε (small for exact scale invariance), the last layer's init scale. */
+  bnEps: optional(num, { flag: { name: 'bn-eps', type: 'number', describe: 'ε of the norm layers (default 1e-5)' } }),
+  fcScale: optional(num, { flag: { name: 'fc-scale', type: 'number', describe: 'last layer init scale (default 1, 10 for -si models)' } }),
+  /** cnn4 models: the three conv widths, instead of the preset's (32, 64, 128 times its -wK); checked by the model, below. */
+  widths: optional(numbers<[number, number, number]>()),
   /** Write a metrics line every this many steps. */
-  logEvery: number;
+  logEvery: defaulted(num, 10, { check: integer(1), flag: { name: 'log-every', type: 'number', describe: 'metrics line every N steps' } }),
   /** Per-layer norms every this many steps (0: never). */
-  layerEvery: number;
+  layerEvery: defaulted(num, 0, { check: integer(0), flag: { name: 'layer-every', type: 'number', describe: 'per-layer norms every N steps (0: never)' } }),
   /** Per-output-channel angular updates of the scale-invariant weights every this many steps, to channels.jsonl (0: never). */
-  channelEvery: number;
+  channelEvery: defaulted(num, 0, {
+    check: integer(0),
+    flag: { name: 'channel-every', type: 'number', describe: 'every N steps, the angular update of each output channel of every scale-invariant weight, in float64, to channels.jsonl (0: never)' },
+  }),
   /** Evaluate on the test set (and the train subset) every this many steps (0: only at the end). */
-  evalEvery: number;
-  evalBatch: number;
+  evalEvery: defaulted(num, 0, { check: integer(0), flag: { name: 'eval-every', type: 'number', describe: 'test evaluation every N steps (0: at the end only)' } }),
+  evalBatch: defaulted(num, 500, { check: integer(1), flag: { name: 'eval-batch', type: 'number', describe: 'evaluation batch size' } }),
   /** At every evaluation, also write the predicted label of each test image (predictions.jsonl). */
-  recordPredictions: boolean;
-  checkpointEvery: number;
+  recordPredictions: defaulted(bool, false),
+  checkpointEvery: defaulted(num, 500, { check: integer(1), flag: { name: 'checkpoint-every', type: 'number', describe: 'checkpoint every N steps' } }),
   /** Extra checkpoints kept under their epoch's name (SWA snapshots). */
-  snapshotEpochs: number[];
+  snapshotEpochs: defaulted(numbers(), [], { flag: { name: 'snapshot-epochs', type: 'number', array: true, describe: 'also keep checkpoints after these epochs (SWA)' } }),
   /** How many rolling checkpoints to keep. */
-  keepCheckpoints: number;
-  ep: ExecutionProvider;
-  threads: number;
-}
-
-export const DEFAULTS: Omit<TrainConfig, 'model' | 'dataset' | 'steps'> = {
-  trainSubset: null,
-  testSubset: null,
-  evalTrainSubset: 1000,
-  bnRecompute: 0,
-  pool: 1,
-  dataSeed: 0,
-  batchSize: 128,
-  chunkSize: 500,
-  lr: 0.1,
-  wd: 5e-4,
-  optimizer: 'sgd',
-  momentum: 0,
-  nesterov: false,
-  betas: [...ADAM_DEFAULTS.betas],
-  adamEps: ADAM_DEFAULTS.eps,
-  wdGroups: [],
-  schedule: { kind: 'constant' },
-  seed: 0,
-  logEvery: 10,
-  layerEvery: 0,
-  channelEvery: 0,
-  evalEvery: 0,
-  evalBatch: 500,
-  recordPredictions: false,
-  checkpointEvery: 500,
-  snapshotEpochs: [],
-  keepCheckpoints: 2,
-  ep: 'cpu',
-  threads: 0,
+  keepCheckpoints: defaulted(num, 2, { check: integer(1), flag: { name: 'keep', type: 'number', describe: 'rolling checkpoints to keep' } }),
+  ep: defaulted(oneOf(EXECUTION_PROVIDERS), 'cpu', {
+    flag: { name: 'ep', type: 'string', describe: 'execution provider: cpu, cuda (needs `make setup ORT_INSTALL=cuda`) or webgpu (needs a Vulkan driver); `ilr doctor --ep EP` checks one', parse: (t: string) => parseExecutionProvider(t, '--ep') },
+  }),
+  threads: defaulted(num, 0, { check: integer(0, ' (0 = one per core)'), flag: { name: 'threads', type: 'number', describe: 'ORT intra-op threads (0 = one per core)' } }),
 };
 
+type Fields = typeof FIELDS;
+type ValueOf<K extends keyof Fields> = Fields[K] extends Field<infer T, Presence> ? T : never;
+type FieldsWith<P extends Presence> = { [K in keyof Fields]: Fields[K]['presence'] extends P ? K : never }[keyof Fields];
+type Flat<T> = { [K in keyof T]: T[K] };
+
+export type TrainConfig = Flat<{ [K in FieldsWith<'required' | 'default'>]: ValueOf<K> } & { [K in FieldsWith<'optional'>]?: ValueOf<K> }>;
+export type RequiredField = FieldsWith<'required'>;
+
+/** A field of the table, walked without its own type. */
+type AnyField = Field<unknown, Presence>;
+const TABLE = Object.entries(FIELDS) as [keyof TrainConfig, AnyField][];
+
+/** Every field a training config has, in the table's order. */
+export const CONFIG_FIELDS = TABLE.map(([name]) => name);
+
+export const DEFAULTS = Object.fromEntries(TABLE.filter(([, f]) => f.presence === 'default').map(([name, f]) => [name, f.default])) as Pick<TrainConfig, FieldsWith<'default'>>;
+
+/** config.json lists the fields with defaults first, then the others, as it always has (configs are compared by content, not order). */
+const WRITTEN_ORDER = [...TABLE.filter(([, f]) => f.presence === 'default'), ...TABLE.filter(([, f]) => f.presence !== 'default')];
+
 /** Fills defaults and rejects what cannot run, before any work starts. */
-export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 'model' | 'dataset' | 'steps'>): TrainConfig {
-  const c: TrainConfig = { ...DEFAULTS, ...partial };
+export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, RequiredField>): TrainConfig {
   const bad = (why: string): never => {
     throw new Error(`invalid training config: ${why}`);
   };
+  // An absent field and one given as undefined are the same: the default fills both.
+  const given: Record<string, unknown> = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  for (const k of Object.keys(given)) if (!(k in FIELDS)) bad(`unknown field "${k}"`);
+  const c = Object.fromEntries(WRITTEN_ORDER.flatMap(([name, f]) => {
+    const v = name in given ? given[name] : f.default;
+    return v === undefined ? [] : [[name, v]];
+  })) as TrainConfig;
+  for (const [name, f] of TABLE) {
+    const v = c[name];
+    if (v === undefined && f.presence === 'required') bad(`${name} is required`);
+    const why = v !== undefined ? f.check?.(v, name) : undefined;
+    if (why) bad(why);
+  }
+  // The checks that read several fields.
   modelSpec(c.model, { widths: c.widths }); // throws on an unknown model or widths it cannot take
-  validateSchedule(c.schedule);
-  if (!Number.isInteger(c.steps) || c.steps < 1) bad(`steps must be a positive integer, got ${c.steps}`);
-  if (!Number.isInteger(c.batchSize) || c.batchSize < 0) bad(`batch size must be a non-negative integer (0 = full batch), got ${c.batchSize}`);
-  if (!(c.lr > 0)) bad(`lr must be positive, got ${c.lr}`);
-  if (!(c.wd >= 0)) bad(`wd must be non-negative, got ${c.wd}`);
   try {
     optimizerDef(c.optimizer).check(optimizerOf(c));
   } catch (e) {
     bad((e as Error).message);
-  }
-  if (!Number.isInteger(c.threads) || c.threads < 0) bad(`threads must be a non-negative integer (0 = one per core), got ${c.threads}`);
-  for (const k of ['logEvery', 'checkpointEvery', 'evalBatch', 'keepCheckpoints', 'chunkSize', 'pool'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be a positive integer, got ${c[k]}`);
-  }
-  for (const k of ['layerEvery', 'channelEvery', 'evalEvery', 'evalTrainSubset', 'bnRecompute'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 0) bad(`${k} must be a non-negative integer, got ${c[k]}`);
-  }
-  for (const g of c.wdGroups) {
-    try {
-      new RegExp(g.match);
-    } catch {
-      bad(`wd group pattern ${JSON.stringify(g.match)} is not a regular expression`);
-    }
-    if (!(g.scale >= 0)) bad(`wd group ${g.match}: scale must be non-negative`);
   }
   return c;
 }
@@ -165,69 +289,68 @@ export function wdScales(config: Pick<TrainConfig, 'wdGroups'>, names: readonly 
   });
 }
 
-/** What each field of a config file must hold; `?` marks fields that may be absent (defaults fill them). */
-type FieldKind = 'string' | 'number' | 'number|null' | 'boolean' | 'object' | 'number[]' | 'wdGroups' | 'dataset' | 'ep';
+// ---- the command line ---------------------------------------------------------------------------
 
-const FIELDS = {
-  model: 'string', widths: 'number[]', bnEps: 'number', fcScale: 'number', dataset: 'dataset', pool: 'number', recordPredictions: 'boolean', dataDir: 'string', trainSubset: 'number|null',
-  testSubset: 'number|null', evalTrainSubset: 'number', bnRecompute: 'number', augment: 'boolean', synthetic: 'object',
-  dataSeed: 'number', batchSize: 'number', chunkSize: 'number', lr: 'number', wd: 'number', optimizer: 'string', momentum: 'number', nesterov: 'boolean', betas: 'number[]', adamEps: 'number',
-  wdGroups: 'wdGroups', schedule: 'object', steps: 'number', seed: 'number', logEvery: 'number', layerEvery: 'number', channelEvery: 'number',
-  evalEvery: 'number', evalBatch: 'number', checkpointEvery: 'number', snapshotEpochs: 'number[]', keepCheckpoints: 'number',
-  ep: 'ep', threads: 'number',
-} as const satisfies Record<keyof TrainConfig, FieldKind>;
+/** The default a flag shows: its own, or its field's (a null default, "all", is not one a flag can take, so it shows none). */
+const flagDefault = (f: AnyField): unknown => f.flag?.default ?? (f.default === null ? undefined : f.default);
 
-/** Every field a training config has (the table above is checked complete by the compiler). */
-export const CONFIG_FIELDS = Object.keys(FIELDS) as (keyof TrainConfig)[];
+/** The fields `ilr train` sets by flag, each with the flag and the default it shows. */
+export const CONFIG_FLAGS = TABLE.flatMap(([field, f]) => (f.flag ? [{ field, flag: f.flag, default: flagDefault(f) }] : []));
 
-const SYNTHETIC_FIELDS = { shape: 'number[]', numClasses: 'number', trainCount: 'number', testCount: 'number', seed: 'number', signal: 'number', noise: 'number' } as const satisfies Record<keyof SyntheticSpec, FieldKind>;
-
-const REQUIRED = ['model', 'dataset', 'steps'] as const;
-
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
-function holds(kind: FieldKind, v: unknown): boolean {
-  switch (kind) {
-    case 'string': return typeof v === 'string';
-    case 'number': return isNumber(v);
-    case 'number|null': return v === null || isNumber(v);
-    case 'boolean': return typeof v === 'boolean';
-    case 'object': return !!v && typeof v === 'object' && !Array.isArray(v);
-    case 'number[]': return Array.isArray(v) && v.every(isNumber);
-    case 'wdGroups': return Array.isArray(v) && v.every((g) => !!g && typeof g.match === 'string' && isNumber(g.scale) && Object.keys(g).length === 2);
-    case 'dataset': return (DATASET_NAMES as readonly unknown[]).includes(v);
-    case 'ep': return (EXECUTION_PROVIDERS as readonly unknown[]).includes(v);
-  }
+/** The config fields that the command line's values give (by flag name, as yargs holds them; absent flags give none). */
+export function fieldsFromFlags(args: Record<string, unknown>): Partial<TrainConfig> {
+  return Object.fromEntries(CONFIG_FLAGS.flatMap(({ field, flag }) => {
+    const raw = args[flag.name] as string | string[] | undefined;
+    return raw === undefined ? [] : [[field, flag.parse ? flag.parse(raw) : raw]];
+  }));
 }
 
-const EXPECTED: Record<FieldKind, string> = {
-  string: 'a string', number: 'a number', 'number|null': 'a number or null', boolean: 'true or false', object: 'an object',
-  'number[]': 'a list of numbers', wdGroups: 'a list of {"match": REGEX, "scale": NUMBER}',
-  dataset: `one of ${DATASET_NAMES.map((d) => JSON.stringify(d)).join(', ')}`, ep: `one of ${EXECUTION_PROVIDERS.map((e) => JSON.stringify(e)).join(', ')}`,
-};
+const kebab = (field: string): string => field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Each name a field goes by: its own (`batchSize`), in kebab-case (`batch-size`), and its flag's (`keep`). */
+const FIELD_OF_NAME = new Map<string, keyof TrainConfig>(TABLE.flatMap(([field, f]) => [[field, field], [kebab(field), field], ...(f.flag ? [[f.flag.name, field] as const] : [])]));
+
+/** The field a key names, in any of its names; undefined when it names none. */
+export const fieldNamed = (key: string): keyof TrainConfig | undefined => FIELD_OF_NAME.get(key);
+
+/**
+ * A field's value as written on a command line or in a sweep: text that the field's flag parses
+ * (a schedule's name, `0.9,0.99` for betas) becomes the field's value; anything else is kept.
+ */
+export function valueFromText(field: keyof TrainConfig, v: unknown): unknown {
+  const flag = FIELDS[field].flag as Flag<unknown> | undefined;
+  return typeof v === 'string' && flag?.parse && !flag.array ? flag.parse(v) : v;
+}
+
+// ---- config files -------------------------------------------------------------------------------
+
+const KINDS: Record<string, Kind<unknown>> = Object.fromEntries(TABLE.map(([name, f]) => [name, f.kind]));
 
 const shown = (v: unknown): string => `${typeof v === 'string' ? 'the string ' : ''}${JSON.stringify(v)}`;
 
-function checkFields(o: Record<string, unknown>, table: Record<string, FieldKind>, where: string): void {
+function checkKinds(o: Record<string, unknown>, kinds: Record<string, Kind<unknown>>, where: string): void {
   for (const [k, v] of Object.entries(o)) {
-    const kind = table[k];
-    if (!kind) throw new Error(`${where}: unknown field "${k}"; the fields are ${Object.keys(table).join(', ')}`);
-    if (v !== undefined && !holds(kind, v)) throw new Error(`${where}: "${k}" must be ${EXPECTED[kind]}, got ${shown(v)}`);
+    const kind = kinds[k];
+    if (!kind) throw new Error(`${where}: unknown field "${k}"; the fields are ${Object.keys(kinds).join(', ')}`);
+    if (v === undefined) continue;
+    if (!kind.holds(v)) throw new Error(`${where}: "${k}" must be ${kind.expected}, got ${shown(v)}`);
+    if (kind.fields) checkKinds(v as Record<string, unknown>, kind.fields, `${where}, "${k}"`);
   }
 }
+
+/** Throws, naming `where` and the field, unless every field of `o` is a config field holding its JSON type. */
+export const checkConfigFields = (o: Record<string, unknown>, where: string): void => checkKinds(o, KINDS, where);
 
 /**
  * A training config read from a file (`source` names it in errors): every field is checked for
  * its type (a quoted number is refused, not coerced), then resolved as from the command line.
  */
 export function parseConfig(raw: unknown, source: string): TrainConfig {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${source}: a training config must be a JSON object, got ${shown(raw)}`);
-  const o = raw as Record<string, unknown>;
-  checkFields(o, FIELDS, source);
-  if (o.synthetic) checkFields(o.synthetic as Record<string, unknown>, SYNTHETIC_FIELDS, `${source}, "synthetic"`);
-  for (const k of REQUIRED) if (o[k] === undefined) throw new Error(`${source}: "${k}" is required`);
+  if (!isObject(raw)) throw new Error(`${source}: a training config must be a JSON object, got ${shown(raw)}`);
+  checkConfigFields(raw, source);
+  for (const [k, f] of TABLE) if (f.presence === 'required' && raw[k] === undefined) throw new Error(`${source}: "${k}" is required`);
   try {
-    return resolveConfig(o as unknown as TrainConfig);
+    return resolveConfig(raw as unknown as TrainConfig);
   } catch (e) {
     throw new Error(`${source}: ${(e as Error).message}`);
   }

@@ -14,7 +14,7 @@
  */
 import type { Batch } from '../data';
 import type { Graph, TypedArray } from '../graph/ir';
-import { TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
 import { initialState } from '../nn/init';
 import { InputShape, ModelLayout, modelLayout, ParamInfo } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
@@ -93,10 +93,20 @@ export class StepEngine {
     return trainStepGraph({ spec: o.spec, batch: o.batch, input: o.input }, o.optimizer);
   }
 
-  static async create(o: EngineOptions): Promise<StepEngine> {
+  /** The programs `create` compiles for `o`: the train step, or full-batch descent's gradient and apply programs. */
+  static graphs(o: Omit<EngineOptions, 'runtime'>): Graph[] {
     const shape = { spec: o.spec, batch: o.batch, input: o.input };
+    return o.fullBatch ? [gradientGraph(shape), applyGraph(shape, o.optimizer)] : [StepEngine.stepGraph(o)];
+  }
+
+  /** The ONNX bytes of the programs `create` compiles for `o`: what the engine runs, to the byte. */
+  static programBytes(o: EngineOptions): Promise<Uint8Array[]> {
+    return Promise.all(StepEngine.graphs(o).map((g) => Program.bytes(g, o.runtime)));
+  }
+
+  static async create(o: EngineOptions): Promise<StepEngine> {
     if (!o.fullBatch) {
-      const graph = StepEngine.stepGraph(o);
+      const [graph] = StepEngine.graphs(o);
       // The next state stays on the device where the provider allows it (WebGPU).
       const step = await Program.create(graph, o.runtime, carriedOutputs(graph.outputs.keys()));
       return new StepEngine(o, [step], async (feeds, batches) => {
@@ -104,8 +114,9 @@ export class StepEngine {
         return step.runOnDevice(feeds({ input: batches[0].x, target: batches[0].y }));
       });
     }
-    const gradient = await Program.create(gradientGraph(shape), o.runtime);
-    const apply = await Program.create(applyGraph(shape, o.optimizer), o.runtime);
+    const graphs = StepEngine.graphs(o);
+    const gradient = await Program.create(graphs[0], o.runtime);
+    const apply = await Program.create(graphs[1], o.runtime);
     return new StepEngine(o, [gradient, apply], (feeds, batches) => fullBatchStep(gradient, apply, feeds, batches));
   }
 

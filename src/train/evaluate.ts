@@ -4,7 +4,7 @@
  * trains, as the ExpLR figure compares it).
  */
 import { Batch, Dataset, fullBatches } from '../data';
-import { TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
 import { InputShape } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
 import { evaluateGraph } from '../programs/programs';

@@ -1,6 +1,7 @@
 /** Exports of a checkpoint: the PyTorch state_dict, and a standalone ONNX inference model. */
 import { serialize } from '../graph/onnx';
-import { readSafetensors, TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
+import { readSafetensors } from '../io/safetensors';
 import { InputShape } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
 import { inferenceGraph } from '../programs/programs';

@@ -169,6 +169,12 @@ export interface MetricsSink {
   resumeAt(step: number, kept: readonly MetricsRecord[]): void;
 }
 
+/** Which records at the step a run resumes from stay in its log: those the run had written before its checkpoint there. */
+export interface AtStep {
+  step: boolean;
+  evaluation: boolean;
+}
+
 /** Append-only JSONL (StepLines), copied to the sinks. A resumed run first cuts the lines written after its checkpoint. */
 export class MetricsLog {
   private readonly lines: StepLines<MetricsRecord>;
@@ -183,52 +189,29 @@ export class MetricsLog {
   }
 
   /** Cuts the log and every sink back to `step`, where a run resumes (see truncateAfter). */
-  resumeAt(step: number, cut: { evalsAtStep?: boolean } = {}): void {
-    this.truncateAfter(step, cut);
+  resumeAt(step: number, atStep: AtStep): void {
+    this.truncateAfter(step, atStep);
     if (this.sinks.length === 0) return;
-    const kept = fs.existsSync(this.file) ? readMetrics(this.file) : [];
+    const kept = fs.existsSync(this.file) ? this.lines.read() : [];
     for (const s of this.sinks) s.resumeAt(step, kept);
   }
 
-  /** Keeps the records of steps ≤ `step` (the checkpoint a run resumes from), without the evaluations at `step` itself unless `evalsAtStep`. */
-  truncateAfter(step: number, { evalsAtStep = true } = {}): void {
-    this.lines.truncateAfter(step, (r) => evalsAtStep || r.type !== 'eval');
+  /** Keeps the records of steps < `step` (the checkpoint a run resumes from), and those at `step` of the kinds `atStep` keeps. */
+  truncateAfter(step: number, atStep: AtStep = { step: true, evaluation: true }): void {
+    this.lines.truncateAfter(step, (r) => (r.type === 'step' ? atStep.step : r.type === 'eval' ? atStep.evaluation : true));
   }
 }
 
 /** The step of the last complete record in `file` (0 when there is none yet). */
 export const lastLoggedStep = (file: string): number => lastRecord(file)?.step ?? 0;
 
-/** The last complete record in `file`, read from its end: a line cut by a crash, or still being written, is skipped. */
-export function lastRecord(file: string): MetricsRecord | undefined {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    const tail = Buffer.alloc(Math.min(size, 64 * 1024));
-    fs.readSync(fd, tail, 0, tail.length, size - tail.length);
-    const lines = tail.toString('utf8').split('\n');
-    lines.pop(); // empty after the last newline, or a line still being written
-    for (let i = lines.length - 1; i >= 0; i--) {
-      try {
-        return JSON.parse(lines[i]) as MetricsRecord;
-      } catch {
-        // the first line of the tail may start mid-record
-      }
-    }
-    return undefined;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+/** The last complete record in `file` (a line cut by a crash, or still being written, is skipped). */
+export const lastRecord = (file: string): MetricsRecord | undefined => new StepLines<MetricsRecord>(file).last();
 
+/** The records of a run's metrics.jsonl, complete lines only (the run may still be writing it). */
 export function readMetrics(file: string): MetricsRecord[] {
   if (!fs.existsSync(file)) throw new Error(`${file}: no metrics; has the run started?`);
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as MetricsRecord);
+  return new StepLines<MetricsRecord>(file).read();
 }
 
 /** Where each step record's field goes in TensorBoard: its group, then the field name. */

@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import { StepLines } from '../io/step-lines';
+import type { AtStep } from './metrics';
 
 export interface PredictionRecord {
   step: number;
@@ -23,15 +24,15 @@ export class PredictionLog {
     this.lines.append({ step, labels: Buffer.from(labels).toString('base64') });
   }
 
-  /** Keeps the evaluations of steps ≤ `step` (the checkpoint a run resumes from), those at `step` only if `evalsAtStep`. */
-  truncateAfter(step: number, { evalsAtStep = true } = {}): void {
-    this.lines.truncateAfter(step, () => evalsAtStep); // every line is an evaluation
+  /** Keeps the evaluations of steps < `step` (the checkpoint a run resumes from), and that at `step` if `atStep.evaluation`. */
+  truncateAfter(step: number, atStep: Pick<AtStep, 'evaluation'>): void {
+    this.lines.truncateAfter(step, () => atStep.evaluation); // every line is an evaluation
   }
 }
 
-/** The predicted labels of a run by evaluation step. */
+/** The predicted labels of a run by evaluation step (complete lines only: the run may still be writing). */
 export function readPredictions(file: string): { steps: number[]; labels: Uint8Array[] } {
   if (!fs.existsSync(file)) throw new Error(`${file}: no predictions; was the run trained with recordPredictions?`);
-  const records = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as PredictionRecord);
+  const records = new StepLines<PredictionRecord>(file).read();
   return { steps: records.map((r) => r.step), labels: records.map((r) => new Uint8Array(Buffer.from(r.labels, 'base64'))) };
 }

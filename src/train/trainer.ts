@@ -4,13 +4,16 @@
  * the step; metrics, evaluations and checkpoints are written to the run directory as it goes.
  *
  * The run directory (run-dir.ts) is locked while the loop runs. Resuming loads the newest
- * checkpoint (or starts from step 0 when there is none yet), cuts metrics.jsonl back to it and
- * continues; on CPU the result is bit-identical to a run that was never interrupted.
+ * checkpoint (or starts from step 0 when there is none yet), cuts its logs back to what a run of
+ * its length had written by then (an extended run's old final evaluation goes) and continues; on
+ * CPU the weights are bit-identical, and the logs byte-identical, to a run that was never
+ * interrupted.
  */
+import * as fs from 'fs';
 import * as path from 'path';
-import { BatchStream, Dataset, describeDataset, fullBatches, loadSubset, poolImages, subsetOf } from '../data';
+import { BatchStream, Dataset, DATASETS, describeDataset, fullBatches, loadSubset, pooledShape, poolImages, resolveSyntheticSpec, subsetOf } from '../data';
 import { shapeSize } from '../graph/ir';
-import { TensorMap } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
 import { StepLines } from '../io/step-lines';
 import { InputShape, modelLayout } from '../nn/model';
 import { ModelSpec, modelSpec } from '../nn/spec';
@@ -20,11 +23,11 @@ import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingName, saveCheckpoi
 import { optimizerOf, TrainConfig, wdScales } from './config';
 import { BnStatistics } from './bn-stats';
 import { ChannelRecord, channelRecord } from './channels';
-import { EngineState, RuntimeOptions, StepEngine } from './engine';
+import { EngineOptions, EngineState, RuntimeOptions, StepEngine } from './engine';
 import { Evaluator } from './evaluate';
 import { EvalRecord, MetricsLog, stepRecord, TensorBoardSink } from './metrics';
 import { PredictionLog } from './predictions';
-import { afterDivergence, openRunDir, OpenRun, ResumeChanges, runFiles, writeRunConfig, writeSummary } from './run-dir';
+import { afterDivergence, openRunDir, OpenRun, ResumeChanges, RunFiles, runFiles, writeRunConfig, writeSummary } from './run-dir';
 import { scheduleAt } from './schedule';
 import { StopSignal, stopOnSignals } from './stop';
 
@@ -37,8 +40,6 @@ export interface RunOptions {
   quiet?: boolean;
   /** Also write the metrics as a TensorBoard event file in the run directory (default true). */
   tensorboard?: boolean;
-  /** Called after each checkpoint is written (tests, experiment drivers). */
-  onCheckpoint?: (step: number, file: string) => void;
 }
 
 export interface RunResult {
@@ -73,6 +74,29 @@ export async function loadRunData(c: TrainConfig): Promise<RunData> {
 
 export function runSpec(c: TrainConfig, data: Pick<Dataset, 'shape' | 'numClasses'>): ModelSpec {
   return modelSpec(c.model, { inChannels: data.shape[0], numClasses: data.numClasses, bnEps: c.bnEps, fcScale: c.fcScale, widths: c.widths });
+}
+
+/** What the step engine is given to train `c` on its training data (of this shape, class count and size), but the runtime. */
+export function engineOptionsFor(c: TrainConfig, train: Pick<Dataset, 'shape' | 'numClasses' | 'count'>): Omit<EngineOptions, 'runtime'> {
+  const fullBatch = c.batchSize === 0;
+  const batch = fullBatch ? Math.min(c.chunkSize, train.count) : c.batchSize;
+  if (fullBatch && train.count % batch !== 0) {
+    throw new Error(`full-batch mode processes ${train.count} images in chunks of ${batch}: choose a chunk size that divides the training set`);
+  }
+  return { spec: runSpec(c, train), input: train.shape as InputShape, batch, optimizer: optimizerOf(c), fullBatch };
+}
+
+/** The shape, class count and size of `c`'s training data as the engine sees it (pooled), from the config alone. */
+export function trainDataShape(c: TrainConfig): Pick<Dataset, 'shape' | 'numClasses' | 'count'> {
+  let stored: Pick<Dataset, 'shape' | 'numClasses' | 'count'>;
+  if (c.dataset === 'synthetic') {
+    const synthetic = resolveSyntheticSpec(c.synthetic);
+    stored = { shape: synthetic.shape, numClasses: synthetic.numClasses, count: synthetic.trainCount };
+  } else {
+    const info = DATASETS[c.dataset];
+    stored = { shape: info.shape, numClasses: info.numClasses, count: info.counts.train };
+  }
+  return { shape: pooledShape(stored.shape, c.pool, c.dataset), numClasses: stored.numClasses, count: Math.min(c.trainSubset ?? stored.count, stored.count) };
 }
 
 function describeRun(spec: ModelSpec, data: RunData) {
@@ -114,31 +138,27 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   const files = runFiles(runDir);
   const runtime: RuntimeOptions = { ep: c.ep, threads: c.threads };
   const data = await loadRunData(c);
-  const input = data.train.shape as InputShape;
-  const spec = runSpec(c, data.train);
+  const engineOptions = engineOptionsFor(c, data.train);
+  const { spec, input, batch, optimizer, fullBatch } = engineOptions;
   const layout = modelLayout(spec, input);
-  const fullBatch = c.batchSize === 0;
-  const batch = fullBatch ? Math.min(c.chunkSize, data.train.count) : c.batchSize;
-  if (fullBatch && data.train.count % batch !== 0) {
-    throw new Error(`full-batch mode processes ${data.train.count} images in chunks of ${batch}: choose a chunk size that divides the training set`);
-  }
   if (run.fresh) writeRunConfig(runDir, c, describeRun(spec, data));
   const resumed = newestCheckpoint(run, { spec, layout });
   if (run.finished) return { status: 'finished', step: resumed!.position.step, runDir, state: resumed!.state, lastEval: run.finished.final };
 
-  const optimizer = optimizerOf(c);
   const rotation = optimizerDef(optimizer.name);
   const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, (lr, wd) => predictedAngle(optimizer, lr, wd))]);
   const predictionLog = c.recordPredictions ? new PredictionLog(files.predictions) : undefined;
   const channelLog = c.channelEvery > 0 ? new StepLines<ChannelRecord>(files.channels) : undefined;
-  const engine = await StepEngine.create({ spec, input, batch, optimizer, runtime, fullBatch });
+  const engine = await StepEngine.create({ ...engineOptions, runtime });
   const start: Checkpoint = resumed ?? { spec, state: engine.initialState(c.seed), position: { step: 0, epoch: 0, index: 0, window: { loss: 0, count: 0 } } };
   const missing = engine.slots.filter((s) => !start.state.has(s.key)).map((s) => s.key);
   if (missing.length) throw new Error(`${runDir}: the checkpoint lacks the optimizer state ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}; it was not written by this run's optimizer`);
-  // At the end already (killed during the final evaluation): that evaluation is done again.
-  const evalsAtStep = start.position.step < c.steps;
-  log.resumeAt(start.position.step, { evalsAtStep });
-  predictionLog?.truncateAfter(start.position.step, { evalsAtStep });
+  if (resumed) warnOfMissingLogs(c, files, start.position.step);
+  // What a run this long has written at the checkpoint's step stays; the rest is written again (an
+  // extended run's old final evaluation, or the one a kill interrupted).
+  const atStart = writesAt(c, start.position.step);
+  log.resumeAt(start.position.step, atStart);
+  predictionLog?.truncateAfter(start.position.step, atStart);
   channelLog?.truncateAfter(start.position.step);
   const channelTensors = engine.trainable.filter((p) => p.scaleInvariant).map((p) => p.name);
 
@@ -160,7 +180,6 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
 
   const checkpoint = async (file: string) => {
     saveCheckpoint(file, { spec, state: await engine.download(state), position }, layout);
-    opts.onCheckpoint?.(position.step, file);
   };
   const bar = new ProgressBar({ total: c.steps, initial: position.step, label: path.basename(runDir), unit: ' steps', quiet: opts.quiet });
   const recompute = data.bnData && { bn: new BnStatistics(spec, input, Math.min(c.evalBatch, data.bnData.count), runtime), on: data.bnData };
@@ -188,7 +207,8 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
       const stepNo = position.step + 1;
       // The state before the step, on the host (the same arrays on the CPU; a download on a device,
       // whose buffers the step frees).
-      const before = channelLog && stepNo % c.channelEvery === 0 ? await engine.download(state) : undefined;
+      const writes = writesAt(c, stepNo);
+      const before = channelLog && writes.channels ? await engine.download(state) : undefined;
       const r = await engine.step(state, nextBatches(), { lr: sched.lr, wd: wdScale.map((s) => s * sched.wd) });
       if (r.diverged) {
         status = 'diverged';
@@ -202,16 +222,18 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
       const window = { loss: position.window.loss + r.loss, count: position.window.count + 1 };
       position = { step: stepNo, epoch: next.epoch, index: next.index, window };
 
-      if (stepNo % c.logEvery === 0 || stepNo === c.steps) {
+      if (writes.step) {
         const layers = c.layerEvery > 0 && stepNo % c.layerEvery === 0;
         const record = stepRecord(r.stats, engine.trainable, { step: stepNo, epoch: stepNo / stepsPerEpoch, ...sched, loss: r.loss, window, acc: r.correct / r.images }, layers, equilibrium(sched));
         log.append(record);
-        position = { ...position, window: { loss: 0, count: 0 } };
+        // The window runs on across an end off the logging schedule, so that a run extended past
+        // that end logs the loss_avg of one that was this long from the start.
+        if (stepNo % c.logEvery === 0) position = { ...position, window: { loss: 0, count: 0 } };
         bar.update(stepNo, `loss ${record.loss_avg.toFixed(3)} acc ${(100 * record.acc).toFixed(1)}% |w| ${record.si_w_norm.toPrecision(4)} ηeff ${record.eff_lr.toExponential(2)}`);
       }
       const epochDone = fullBatch || position.index === 0;
       if (epochDone && c.snapshotEpochs.includes(position.epoch)) await checkpoint(path.join(files.checkpoints, snapshotName(position.epoch)));
-      if (c.evalEvery > 0 && stepNo % c.evalEvery === 0 && stepNo !== c.steps) lastEval = await evaluate();
+      if (writes.evaluation) lastEval = await evaluate();
       if (stepNo % c.checkpointEvery === 0 && stepNo !== c.steps) {
         await checkpoint(path.join(files.checkpoints, rollingName(stepNo)));
         pruneCheckpoints(files.checkpoints, c.keepCheckpoints);
@@ -236,6 +258,37 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
     await recompute?.bn.release();
   }
   return { status, step: position.step, runDir, state: finalState, lastEval, message, signal: stop.signal };
+}
+
+/**
+ * What a run of `c` writes to its logs at step `s`, before its checkpoint there (the final
+ * evaluation comes after the final checkpoint): one rule for the loop, and for what a resume from
+ * a checkpoint at `s` keeps.
+ */
+function writesAt(c: TrainConfig, s: number): { step: boolean; evaluation: boolean; channels: boolean } {
+  return {
+    step: s % c.logEvery === 0 || s === c.steps,
+    evaluation: c.evalEvery > 0 && s % c.evalEvery === 0 && s !== c.steps,
+    channels: c.channelEvery > 0 && s % c.channelEvery === 0,
+  };
+}
+
+/**
+ * A log that the run had written to by its checkpoint at `step` but is not there now restarts
+ * after that step, its earlier records lost: that is said, not done silently.
+ */
+function warnOfMissingLogs(c: TrainConfig, files: RunFiles, step: number): void {
+  const logs: [string, boolean, (w: ReturnType<typeof writesAt>) => boolean][] = [
+    [files.metrics, true, (w) => w.step || w.evaluation],
+    [files.predictions, c.recordPredictions, (w) => w.evaluation],
+    [files.channels, c.channelEvery > 0, (w) => w.channels],
+  ];
+  for (const [file, written, writesTo] of logs) {
+    if (!written || fs.existsSync(file)) continue;
+    let wrote = false;
+    for (let s = 1; s <= step && !wrote; s++) wrote = writesTo(writesAt(c, s));
+    if (wrote) console.warn(`warning: ${file} is missing: the records of steps 1 to ${step} are lost, and it starts again after the checkpoint at step ${step}`);
+  }
 }
 
 /** The line an evaluation prints: `step 500 (epoch 1.07): test loss 0.4321 acc 85.20%  train loss … acc …`. */

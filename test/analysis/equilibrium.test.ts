@@ -1,6 +1,7 @@
 import {
-  blockMeans, firstBelow, isMonotone, logProgress, maxRelativeDeviation, predictedAngularUpdate, relativeSpikes, spikeSteps, spread, windowGeoMean, windowMean,
+  blockMeans, EquilibriumRecord, equilibriumVerdict, firstBelow, isMonotone, logProgress, maxRelativeDeviation, predictedAngularUpdate, relativeSpikes, spikeSteps, spread, windowGeoMean, windowMean,
 } from '../../src/analysis/equilibrium';
+import { Rng } from '../../src/util/rng';
 
 describe('equilibrium helpers', () => {
   it('predicts √(2ηλ/(1+β))', () => {
@@ -59,5 +60,52 @@ describe('equilibrium helpers', () => {
     expect(spread([5]).std).toBe(0);
     expect(maxRelativeDeviation([1, 1, 1])).toBeCloseTo(0, 12);
     expect(maxRelativeDeviation([1, 4])).toBeCloseTo(1, 12); // geometric mean 2
+  });
+});
+
+describe('equilibriumVerdict', () => {
+  const lambdaEta = 1e-3;
+  /** A metrics series every 10 steps: |w| and the angular update as functions of λη·step, the angle scattered by 25% per record as a real run's (docs/science.md). */
+  function series(steps: number, w: (t: number) => number, angle: (t: number) => number, le: (step: number) => number = () => lambdaEta): EquilibriumRecord[] {
+    const rng = new Rng('equilibrium-test');
+    return Array.from({ length: steps / 10 }, (_, i) => {
+      const step = 10 * (i + 1);
+      return { step, lambda_eta: le(step), si_w_norm: w(lambdaEta * step), angular_update: angle(lambdaEta * step) * Math.exp(0.25 * rng.normal()) };
+    });
+  }
+  const level = Math.sqrt(2 * lambdaEta);
+
+  it('reads a settled series as at equilibrium', () => {
+    const v = equilibriumVerdict(series(4000, () => 12, () => level), 3000, 4000);
+    expect(v.reason).toMatch(/^λη·step 3\.00 ≥ 1\.25; /);
+    expect(v.atEquilibrium).toBe(true);
+    expect(v.timeConstants).toBeCloseTo(3, 12);
+    expect(Math.abs(v.wNormDrift.slope)).toBeLessThan(1e-12);
+  });
+
+  it('reads a short run whose |w| still shrinks at the pure-WD rate as not at equilibrium, and says why', () => {
+    const v = equilibriumVerdict(series(400, (t) => 12 * Math.exp(-t), () => level), 300, 400);
+    expect(v.atEquilibrium).toBe(false);
+    expect(v.wNormDrift.slope).toBeCloseTo(-1, 9);
+    expect(v.reason).toMatch(/^λη·step 0\.30 < 1\.25 at the window's start; \|w\| drifts -1\.00 ± 0\.00 per 1\/λη/);
+  });
+
+  it('reads a long run still drifting as not at equilibrium: |w| growing, or the angular update rising', () => {
+    const growing = equilibriumVerdict(series(4000, (t) => 12 * Math.exp(0.3 * t), () => level), 3000, 4000);
+    expect([growing.atEquilibrium, growing.reason]).toEqual([false, '|w| drifts +0.30 ± 0.00 per 1/λη (tolerance ±0.1)']);
+    const rising = equilibriumVerdict(series(4000, () => 12, (t) => level * Math.exp(0.6 * t)), 3000, 4000);
+    expect(rising.atEquilibrium).toBe(false);
+    expect(rising.reason).toMatch(/^angular update drifts \+0\.[4-8]\d ± 0\.\d\d per 1\/λη \(tolerance ±0\.1\)$/);
+  });
+
+  it('counts the time since λη last changed, and refuses a window λη changes in', () => {
+    const decayed = series(4000, () => 12, () => level, (step) => (step <= 1000 ? 10 * lambdaEta : lambdaEta));
+    const v = equilibriumVerdict(decayed, 3000, 4000);
+    expect(v.timeConstants).toBeCloseTo(2, 12);
+    expect(v.atEquilibrium).toBe(true);
+    expect(equilibriumVerdict(decayed, 2000, 2500).reason).toMatch(/^λη·step 1\.00 < 1\.25/);
+    const inside = equilibriumVerdict(series(4000, () => 12, () => level, (step) => (step <= 3500 ? 2 * lambdaEta : lambdaEta)), 3000, 4000);
+    expect([inside.atEquilibrium, inside.reason]).toEqual([false, 'λη changes inside the window (step 3500)']);
+    expect(equilibriumVerdict(series(40, () => 12, () => level), 30, 40).reason).toBe('1 step record in the window (steps 30–40): too few to tell');
   });
 });

@@ -41,3 +41,14 @@ test("the dashed prediction is the run's own optimizer's: AdamW's √(2ηλ(1−
   expect(angular({ ...adamw, optimizer: { ...adamw.optimizer, name: 'adam' } }).filter((s) => s.dashed)).toEqual([]);
   expect(angular(run('fig/a', 0.1)).find((s) => s.dashed)!.name).toBe('predicted √(2ηλ/(1+β)), β = 0');
 });
+
+test("the angular update's legend says whether the run's last quarter is at equilibrium, and why not", () => {
+  const measured = (v: RunView) => dashboardPanels([v]).find((p) => p.key === 'angular')!.chart.series.find((s) => !s.dashed)!.name;
+  // 400 steps at λη 1e-3, |w| shrinking at the pure-WD rate.
+  const steps = (count: number, w: (step: number) => number) =>
+    Array.from({ length: count / 10 }, (_, i) => ({ type: 'step', step: 10 * (i + 1), lr: 0.1, wd: 0.01, lambda_eta: 1e-3, si_w_norm: w(10 * (i + 1)), angular_update: 0.045 }) as StepRecord);
+  const short = { ...run('fig/a', 0.1), records: { steps: steps(400, (s) => 12 * Math.exp(-1e-3 * s)), evals: [] } };
+  expect(measured(short)).toMatch(/^measured \(last 25% not at equilibrium: λη·step 0\.30 < 1\.25 at the window's start; \|w\| drifts -1\.00/);
+  const settled = { ...run('fig/a', 0.1), records: { steps: steps(4000, () => 12), evals: [] } };
+  expect(measured(settled)).toBe('measured (last 25% at equilibrium)');
+});

@@ -4,8 +4,11 @@
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as http from 'http';
+import { AddressInfo } from 'net';
 import * as path from 'path';
 import { clearDatasetCache, downloadDataset, loadDataset } from '../../src/data';
+import { fetchToPart, InterruptedDownload } from '../../src/data/fetch';
 import { cifarArchive, rmrf, startServer, TestServer, tmpDir, writeIdxSet } from './helpers';
 
 const md5 = (b: Buffer) => crypto.createHash('md5').update(b).digest('hex');
@@ -173,6 +176,33 @@ test('HTTP 404 is reported without retrying', async () => {
   const dir = path.join(work, 'fm-404');
   await expect(downloadDataset('mnist', { ...common, dir, retries: 3, baseUrl: `${server.baseUrl}/nothing-here/` })).rejects.toThrow(/HTTP 404/);
   expect(server.requests.length).toBe(1);
+});
+
+test('a redirect is followed; a server that stops sending is given up on after the idle timeout, the partial file kept', async () => {
+  const stalled = http.createServer((req, res) => {
+    if (req.url === '/moved') {
+      res.writeHead(302, { Location: `${server.baseUrl}/cifar/cifar-10-binary.tar.gz` }).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Length': 1000 });
+    res.write(Buffer.alloc(10, 1)); // and then nothing
+  });
+  await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`;
+  const part = path.join(work, 'fetch.part');
+  try {
+    await fetchToPart(`${base}/moved`, part, { label: 'moved', progress: false });
+    expect(fs.readFileSync(part).equals(archive)).toBe(true);
+
+    fs.rmSync(part);
+    const err = await fetchToPart(`${base}/stall`, part, { label: 'stall', progress: false, idleTimeoutMs: 300 }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(InterruptedDownload);
+    expect((err as Error).message).toMatch(/stall: connection lost after 10 bytes \(no data for 0.3 s\); the partial file .*fetch.part is kept/);
+    expect(fs.statSync(part).size).toBe(10);
+  } finally {
+    stalled.closeAllConnections();
+    await new Promise<void>((resolve) => stalled.close(() => resolve()));
+  }
 });
 
 function byPublishedOrder(a: string, b: string): number {

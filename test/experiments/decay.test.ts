@@ -1,5 +1,5 @@
 import { checkDecay, DecayPreset, DecayTrace, expectedRecovery } from '../../src/experiments/decay';
-import { passedNamed } from './verdicts';
+import { checksNamed, failedChecks, passedNamed } from './verdicts';
 
 const p: DecayPreset = {
   model: 'cnn4-si', dataset: 'fashion-mnist', trainSubset: null, testSubset: 1000, batchSize: 32, bnEps: 1e-8,
@@ -29,11 +29,10 @@ function wdRun(tau = 1000, bump = 0): DecayTrace {
   };
 }
 const passed = (a: DecayTrace, b: DecayTrace, check: string) => passedNamed(checkDecay(a, b, p), check);
-const allPassed = (a: DecayTrace, b: DecayTrace) => checkDecay(a, b, p).map((v) => v.passed);
 
 describe('decay check', () => {
   it('passes on curves with the phenomenon', () => {
-    expect(allPassed(lrRun(), wdRun())).toEqual([true, true, true, true, true, true, true]);
+    expect(failedChecks(checkDecay(lrRun(), wdRun(), p))).toEqual([]);
   });
   it('fails when the angular update does not settle √10 lower', () => {
     expect(passed(lrRun(100, A0 / 2), wdRun(), 'the angular update settles √10 lower')).toBe(false);
@@ -53,8 +52,11 @@ describe('decay check', () => {
   });
   it('adds the long-run checks at paper scale', () => {
     const v = checkDecay(lrRun(100, A1, 300), wdRun(300), { ...p, long: true });
-    expect(v.map((x) => x.passed)).toEqual([true, true, true, true, true, true, true, true, true]);
-    expect(checkDecay(lrRun(), wdRun(), { ...p, long: true }).slice(7).map((x) => x.passed)).toEqual([false, false]);
+    expect(v).toHaveLength(checkDecay(lrRun(), wdRun(), p).length + 2);
+    expect(failedChecks(v)).toEqual([]);
+    // Recovering with the default time constants, the runs have not settled by the end.
+    const early = checkDecay(lrRun(), wdRun(), { ...p, long: true });
+    expect(failedChecks(early)).toEqual(checksNamed(early, 'the effective LR settles √10 lower', 'arrives at the new level'));
   });
   it('expects the recovery from e^(−4λη t)', () => {
     expect(expectedRecovery(0)).toBeCloseTo(0, 12);

@@ -10,11 +10,12 @@ import {
 } from '../../src/experiments/explr';
 import { Context } from '../../src/experiments/frame';
 import { renderChart } from '../../src/plot/chart';
-import { TensorMap } from '../../src/io/safetensors';
+import { TensorMap } from '../../src/graph/tensors';
 import { InputShape } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
 import { StepEngine } from '../../src/train/engine';
 import { Rng } from '../../src/util/rng';
+import { checksNamed, failedChecks, passedNamed } from './verdicts';
 
 const thresholds = { factor: 10, baselineEnd: 1e-2, controlEnd: 1e-3, normWindow: 1e-3, normTol: 0.01 };
 
@@ -36,11 +37,15 @@ function curves(over: Partial<ExplrCurves> = {}): ExplrCurves {
   };
 }
 
-const passed = (c: ExplrCurves) => checkCurves(c, thresholds).map((v) => v.passed);
+const verdicts = (c: ExplrCurves) => checkCurves(c, thresholds);
+const passed = (c: ExplrCurves, check: string) => passedNamed(verdicts(c), check);
+const PAIR = 'ExpLR pair (a) within';
+const CONTROL = 'control (c) at least';
+const NORM_RATIO = 'weight-norm ratio';
 
 describe('explr checks', () => {
   it('pass on curves with the phenomenon', () => {
-    expect(passed(curves())).toEqual([true, true, true]);
+    expect(failedChecks(verdicts(curves()))).toEqual([]);
   });
 
   it('the windows end where the baseline first reaches the threshold', () => {
@@ -52,32 +57,33 @@ describe('explr checks', () => {
 
   it('fail when the ExpLR pair diverges faster than rounding', () => {
     // A real discrepancy (e.g. B's buffer from zero): 1e-4 at step 1, then amplified by the same chaos.
-    expect(passed(curves({ explr: growth(1e-4, 4, 30) }))[0]).toBe(false);
+    expect(passed(curves({ explr: growth(1e-4, 4, 30) }), PAIR)).toBe(false);
     // One late excursion above 10× inside the window is enough.
     const c = curves();
     const explr = [...c.explr];
     explr[3] = 11 * c.baseline[3];
-    expect(passed({ ...c, explr })[0]).toBe(false);
+    expect(passed({ ...c, explr }, PAIR)).toBe(false);
     // After the baseline passed 1e-2 anything goes.
     const late = [...c.explr];
     late[25] = 100 * c.baseline[25];
-    expect(passed({ ...c, explr: late })[0]).toBe(true);
+    expect(passed({ ...c, explr: late }, PAIR)).toBe(true);
   });
 
   it('fail when the control is not separated from the rounding baseline', () => {
-    expect(passed(curves({ control: growth(2e-6, 4, 30) }))[1]).toBe(false);
+    expect(passed(curves({ control: growth(2e-6, 4, 30) }), CONTROL)).toBe(false);
   });
 
   it('fail when the norm ratio does not follow α^(−t)', () => {
     const c = curves();
     // Ratio 1 (no rescaling at all), and α^(−t) with a 2% wrong exponent.
-    expect(passed({ ...c, normB: c.normA })[2]).toBe(false);
-    expect(passed({ ...c, normB: c.normA.map((n, i) => n * explrNormRatio(c.alpha, c.steps[i]) ** 1.02) })[2]).toBe(false);
-    expect(passed({ ...c, normB: c.normA.map((n, i) => n * explrNormRatio(c.alpha, c.steps[i]) ** 1.005) })[2]).toBe(true);
+    expect(passed({ ...c, normB: c.normA }, NORM_RATIO)).toBe(false);
+    expect(passed({ ...c, normB: c.normA.map((n, i) => n * explrNormRatio(c.alpha, c.steps[i]) ** 1.02) }, NORM_RATIO)).toBe(false);
+    expect(passed({ ...c, normB: c.normA.map((n, i) => n * explrNormRatio(c.alpha, c.steps[i]) ** 1.005) }, NORM_RATIO)).toBe(true);
   });
 
   it('fail with empty windows (the baseline already at 1e-2 at step 1)', () => {
-    expect(passed(curves({ baseline: new Array(30).fill(2e-2) }))).toEqual([false, false, false]);
+    const v = verdicts(curves({ baseline: new Array(30).fill(2e-2) }));
+    expect(failedChecks(v)).toEqual(checksNamed(v, PAIR, CONTROL, NORM_RATIO));
   });
 
   it('BN ε is negligible in float32 only below 2^−24 of the smallest variance', () => {

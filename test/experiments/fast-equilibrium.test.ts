@@ -7,6 +7,7 @@ import { plannedRunsOf, readRunTrace, RunPlan, runPlanned } from '../../src/expe
 import { Context, TrainingPreset } from '../../src/experiments/frame';
 import { Dataset, poolImages } from '../../src/data';
 import { tmpDir } from '../cli';
+import { failedChecks, passedNamed } from './verdicts';
 
 const steps = Array.from({ length: 15 }, (_, i) => 125 * i);
 const w = { equalizeStep: 500, timeScale: 500, settle: 1.5, before: 0.5 };
@@ -21,21 +22,24 @@ function curves(early: number, late: number, tau: number): DistanceCurves {
   const base = steps.map((_, i) => (halves[0].d[i] + halves[1].d[i] + halves[2].d[i]) / 3);
   return { steps, cross, pairs: [{ name: 'A vs B', d: cross }], halves, base };
 }
-const passed = (c: DistanceCurves) => checkFastEquilibrium(c, w).map((v) => v.passed);
+const verdicts = (c: DistanceCurves) => checkFastEquilibrium(c, w);
+const passed = (c: DistanceCurves, check: string) => passedNamed(verdicts(c), check);
+const APART_BEFORE = 'before E the schedules\' distance is clearly above';
+const AT_BASELINE_AFTER = 'on the distance is at the baseline';
 
 describe('fast-equilibrium check', () => {
   it('passes when the distance is high before E and falls to the baseline within O(1/λη)', () => {
-    expect(passed(curves(0.8, 0.4, 150))).toEqual([true, true]);
+    expect(failedChecks(verdicts(curves(0.8, 0.4, 150)))).toEqual([]);
     expect(settleStep(curves(0.8, 0.4, 150), 500, 0.03)).toBeLessThanOrEqual(1250);
   });
   it('fails when the schedules never differ', () => {
-    expect(passed(curves(0.42, 0.4, 150))[0]).toBe(false);
+    expect(passed(curves(0.42, 0.4, 150), APART_BEFORE)).toBe(false);
   });
   it('fails when the distance stays above the baseline', () => {
-    expect(passed(curves(0.8, 0.55, 150))[1]).toBe(false);
+    expect(passed(curves(0.8, 0.55, 150), AT_BASELINE_AFTER)).toBe(false);
   });
   it('fails when the distance falls too slowly', () => {
-    expect(passed(curves(0.8, 0.4, 3000))[1]).toBe(false);
+    expect(passed(curves(0.8, 0.4, 3000), AT_BASELINE_AFTER)).toBe(false);
     expect(settleStep(curves(0.8, 0.4, 3000), 500, 0.03)).toBeUndefined();
   });
 });

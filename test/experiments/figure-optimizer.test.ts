@@ -11,6 +11,7 @@ import { experimentById } from '../../src/experiments/registry';
 import { figureContext } from '../../src/experiments/reproduce';
 import { figureOptimizerLabel } from '../../src/experiments/runs';
 import { runCli as runCliIn, tmpDir } from '../cli';
+import { verdictNamed } from './verdicts';
 
 const adamw: FigureOptimizer = { optimizer: 'adamw', momentum: 0, nesterov: false, betas: [0.9, 0.999], adamEps: 1e-8 };
 const base = { scale: 'smoke' as const, out: '/tmp/unused', seed: 0, ep: 'cpu' as const, threads: 1, jobs: 1, quiet: true };
@@ -49,14 +50,14 @@ it('marks the checks informative: calibrated for the figure\'s own optimizer', a
     const decay = experimentById('decay');
     const stub: Experiment = { ...decay, run: async () => undefined, plot: async () => [], notes: undefined, check: () => [verdict('decay', 'a check', false, '1', '2')] };
     const section = await runExperiment(stub, figureContext({ ...base, out: dir, optimizer: adamw }, 'decay'), dir);
-    expect(section.verdicts[0]).toMatchObject({ passed: false, informative: true, expected: '2 (calibrated for the figure\'s own optimizer; this run: adamw)' });
+    expect(verdictNamed(section.verdicts, 'a check')).toMatchObject({ passed: false, informative: true, expected: '2 (calibrated for the figure\'s own optimizer; this run: adamw)' });
     expect(section.settings.optimizer).toMatch(/^adamw for every run/);
     expect(section.notes![0]).toMatch(/reported as information/);
     const own = await runExperiment(stub, figureContext({ ...base, out: dir }, 'decay'), dir);
-    expect(own.verdicts[0].informative).toBeUndefined();
+    expect(verdictNamed(own.verdicts, 'a check').informative).toBeUndefined();
     // Naming the figure's own optimizer changes no run: the checks stay checks.
     const sgd = await runExperiment(stub, figureContext({ ...base, out: dir, optimizer: { ...adamw, optimizer: 'sgd' } }, 'decay'), dir);
-    expect(sgd.verdicts[0].informative).toBeUndefined();
+    expect(verdictNamed(sgd.verdicts, 'a check').informative).toBeUndefined();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

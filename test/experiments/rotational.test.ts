@@ -3,23 +3,33 @@
  * scale in reproduce.test.ts).
  */
 import { checkRotational, LayerSummary, logLogSlope, logSpread, referenceAngle, RotationalRun, siLayers, summarizeLayers } from '../../src/experiments/rotational';
+import { checksNamed, failedChecks } from './verdicts';
 
 const p = { window: [2, 3] as [number, number], tolerance: 0.1, spreadFactor: 2, slopeBand: [0.4, 0.6] as [number, number] };
 const sizes = [288, 18432, 73728];
 /** Layers at `ratios` of their prediction (angle 0.01·ratio), with norms c·C^slope. */
 const layers = (ratios: number[], slope = 0.5): LayerSummary[] =>
   sizes.map((weights, i) => ({ name: `conv${i + 1}.weight`, weights, angle: 0.01 * ratios[i], ratio: ratios[i], norm: 0.2 * weights ** slope }));
-const passed = (s: Parameters<typeof checkRotational>[1]) => checkRotational(p, s).map((v) => v.passed);
+const SGD_AT_PREDICTION = 'SGD: every layer';
+const ADAMW_AT_PREDICTION = 'AdamW: every layer';
+const L2_SPREADS = 'Adam + L2: the layers\' angles spread';
+const ADAMW_SQRT_C = 'AdamW: the equilibrium norm grows as √C';
 
 describe('rotational check', () => {
   it('passes when every layer is at its prediction, Adam + L2 spreads and AdamW\'s norms grow as √C', () => {
     const at = layers([0.97, 1.02, 1.05]);
-    expect(passed({ sgd: at, sgdm: at, adamw: at, 'adam-l2': layers([0.3, 1, 3]) })).toEqual([true, true, true, true, true]);
+    const v = checkRotational(p, { sgd: at, sgdm: at, adamw: at, 'adam-l2': layers([0.3, 1, 3]) });
+    expect(v).toHaveLength(5);
+    expect(failedChecks(v)).toEqual([]);
   });
   it('fails a layer more than the tolerance away, a spread no larger than AdamW\'s, and a slope outside the band', () => {
     const at = layers([0.97, 1.02, 1.05]);
-    expect(passed({ sgd: layers([0.85, 1, 1]), sgdm: at, adamw: at, 'adam-l2': at })).toEqual([false, true, true, false, true]);
-    expect(passed({ adamw: layers([1, 1, 1], 0.3) })).toEqual([true, false]);
+    const all = checkRotational(p, { sgd: layers([0.85, 1, 1]), sgdm: at, adamw: at, 'adam-l2': at });
+    expect(failedChecks(all)).toEqual(checksNamed(all, SGD_AT_PREDICTION, L2_SPREADS));
+    // AdamW alone: its two checks, and only the slope fails.
+    const adamw = checkRotational(p, { adamw: layers([1, 1, 1], 0.3) });
+    expect(adamw.map((x) => x.check)).toEqual(checksNamed(adamw, ADAMW_AT_PREDICTION, ADAMW_SQRT_C));
+    expect(failedChecks(adamw)).toEqual(checksNamed(adamw, ADAMW_SQRT_C));
   });
   it('measures the spread as ln(largest / smallest) and the slope by least squares', () => {
     expect(logSpread(layers([0.5, 1, 2]))).toBeCloseTo(Math.log(4), 12);

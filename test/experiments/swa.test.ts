@@ -1,5 +1,6 @@
 import { DriftCurve, driftCurves } from '../../src/analysis/trajectory';
 import { checkSwa, SwaMeasures, swaFigure } from '../../src/experiments/swa';
+import { failedChecks, passedNamed, verdictNamed } from './verdicts';
 
 const p = { k: 4, equilibriumTolerance: 0.2, minRho: 0.9 };
 const epochs = [5, 6, 7, 8, 9, 10];
@@ -26,31 +27,35 @@ function measures(o: Partial<SwaMeasures> & { plateau?: boolean } = {}): SwaMeas
     ...o,
   };
 }
-const passed = (m: SwaMeasures) => checkSwa(m, p).map((v) => v.passed);
+const passed = (m: SwaMeasures, check: string) => passedNamed(checkSwa(m, p), check);
+const AT_EQUILIBRIUM = 'the snapshots are taken at equilibrium';
+const SWA_BEATS = 'snapshots beats their mean accuracy';
+const TWO_RUNS = 'averaging two runs';
+const DRIFTS = 'increases with Δ for every start T';
 
 describe('swa checks', () => {
   it('pass for SWA above its snapshots, a useless two-run average, and drifting iterates', () => {
-    expect(passed(measures())).toEqual([true, true, true, true]);
+    expect(failedChecks(checkSwa(measures(), p))).toEqual([]);
   });
   it('use the SWA of exactly the last k snapshots', () => {
     // SWA from epoch 7 (the last 4) is below the mean of those 4 iterates (0.805): fails, although later starts are above.
-    expect(passed(measures({ swaAcc: [0.80, 0.9, 0.9, 0.82] }))[1]).toBe(false);
+    expect(passed(measures({ swaAcc: [0.80, 0.9, 0.9, 0.82] }), SWA_BEATS)).toBe(false);
   });
   it('fail when the two-run average beats the better run', () => {
-    expect(passed(measures({ twoRuns: 0.83 }))[2]).toBe(false);
+    expect(passed(measures({ twoRuns: 0.83 }), TWO_RUNS)).toBe(false);
   });
   it('fail when the distance plateaus (a mixing process)', () => {
-    expect(passed(measures({ plateau: true }))[3]).toBe(false);
-    expect(passed(measures({ driftByRun: [plateau, plateau, plateau] }))[3]).toBe(false);
+    expect(passed(measures({ plateau: true }), DRIFTS)).toBe(false);
+    expect(passed(measures({ driftByRun: [plateau, plateau, plateau] }), DRIFTS)).toBe(false);
   });
   it('judge the mean of the trajectories: one flat stretch among drifting ones passes, alone it fails', () => {
     const mixed = measures({ driftByRun: [flatStretch, drifting, drifting] });
-    expect(passed(mixed)[3]).toBe(true);
-    expect(checkSwa(mixed, p)[3].measured).toMatch(/mean of 3 trajectories \(each alone: min ρ -?[0-9.]+, 1, 1\)/);
-    expect(passed(measures({ driftByRun: [flatStretch] as DriftCurve[][] }))[3]).toBe(false);
+    expect(passed(mixed, DRIFTS)).toBe(true);
+    expect(verdictNamed(checkSwa(mixed, p), DRIFTS).measured).toMatch(/mean of 3 trajectories \(each alone: min ρ -?[0-9.]+, 1, 1\)/);
+    expect(passed(measures({ driftByRun: [flatStretch] as DriftCurve[][] }), DRIFTS)).toBe(false);
   });
   it('fail when the snapshots are not at equilibrium', () => {
-    expect(passed(measures({ angular: 0.03 }))[0]).toBe(false);
+    expect(passed(measures({ angular: 0.03 }), AT_EQUILIBRIUM)).toBe(false);
   });
 });
 

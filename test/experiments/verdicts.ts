@@ -9,3 +9,16 @@ export function verdictNamed(verdicts: readonly Verdict[], name: string): Verdic
 
 /** Whether the verdict named `name` passed. */
 export const passedNamed = (verdicts: readonly Verdict[], name: string): boolean => verdictNamed(verdicts, name).passed;
+
+/** The checks that failed, in full and in the report's order. */
+export const failedChecks = (verdicts: readonly Verdict[]): string[] => verdicts.filter((v) => !v.passed).map((v) => v.check);
+
+/**
+ * The checks named (each name picks out exactly one), in full and in the report's order, so that
+ * `expect(failedChecks(v)).toEqual(checksNamed(v, 'a', 'b'))` says a and b fail and every other
+ * check passes, and a surprise prints the whole check.
+ */
+export function checksNamed(verdicts: readonly Verdict[], ...names: string[]): string[] {
+  const named = new Set(names.map((name) => verdictNamed(verdicts, name)));
+  return verdicts.filter((v) => named.has(v)).map((v) => v.check);
+}

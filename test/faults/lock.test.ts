@@ -10,8 +10,6 @@ import { faultConfig, leftovers, outcome, resumeArgs, trainArgs, waitFor } from 
 
 let dir: string;
 let config: string;
-/** The run that won the race below: uninterrupted, the reference for the others. */
-let reference: string;
 beforeAll(() => {
   dir = tmpDir('ilr-lock-');
   config = writeConfig(dir, 'config.json', faultConfig());
@@ -29,7 +27,6 @@ it('two `ilr train` with the same --out started together: one trains, the other 
   // Refused while the winner trained, or (if it came very late) because the run was there already.
   expect(loser.stderr).toMatch(new RegExp(`in use by process ${winner.pid} |already holds a run`));
   expect(leftovers(run)).toEqual([]);
-  reference = run;
 });
 
 it('a second start and a --resume while a run is live are refused with its PID; once it is killed, its stale lock is taken over and the run resumes to the same bytes', async () => {
@@ -55,5 +52,8 @@ it('a second start and a --resume while a run is live are refused with its PID; 
   const resumed = await runCli(resumeArgs(run));
   expect([resumed.code, resumed.stderr]).toEqual([0, '']);
   expect(leftovers(run)).toEqual([]);
+  const reference = path.join(dir, 'reference');
+  const uninterrupted = await runCli(trainArgs(config, reference));
+  expect([uninterrupted.code, uninterrupted.stderr]).toEqual([0, '']);
   expect(outcome(run)).toEqual(outcome(reference));
 });

@@ -5,7 +5,8 @@ import { describeCost, stepSeconds } from '../../src/launch/cost';
 import { prepareRunDir } from '../../src/launch/task';
 import { train } from '../../src/train/trainer';
 import { tmpDir } from '../cli';
-import { tinyConfig } from '../train/fixtures';
+import type { TrainConfig } from '../../src/train/config';
+import { tinyConfig, TINY_DATA } from '../train/fixtures';
 
 let root: string;
 beforeAll(() => {
@@ -34,7 +35,7 @@ it('skips a finished run, resumes one with a checkpoint, restarts one without, a
   expect(fs.existsSync(path.join(dir, 'config.json'))).toBe(false);
 });
 
-it('estimates a dry run from a measured step time, cached per model and batch', async () => {
+it('estimates a dry run from a measured step time, cached per step program', async () => {
   process.env.ILR_CACHE_DIR = path.join(root, 'cache');
   try {
     const config = tinyConfig({ steps: 400 });
@@ -42,7 +43,7 @@ it('estimates a dry run from a measured step time, cached per model and batch', 
     expect(seconds).toBeGreaterThan(0);
     const cache = JSON.parse(fs.readFileSync(path.join(root, 'cache', 'step-times.json'), 'utf8'));
     const [key] = Object.keys(cache);
-    expect(key).toMatch(/^cnn4 \| 1x12x12 \| batch 32 \| sgd \| threads 1 \| /);
+    expect(key).toMatch(/^cnn4 \| 1x12x12 \| batch 32 \| programs [0-9a-f]{16} \| threads 1 \| /);
     cache[key] = 0.5; // a cached time is used, not measured again
     fs.writeFileSync(path.join(root, 'cache', 'step-times.json'), JSON.stringify(cache));
     const lines = await describeCost([{ name: 'a', config }, { name: 'b', config: { ...config, steps: 200 } }], 1);
@@ -54,4 +55,43 @@ it('estimates a dry run from a measured step time, cached per model and batch', 
   } finally {
     delete process.env.ILR_CACHE_DIR;
   }
+});
+
+describe('a dry run prices the programs the run steps through', () => {
+  const TINY_24 = { ...TINY_DATA, shape: [1, 24, 24] as [number, number, number] };
+  /** The cache after pricing both configs, in a cache of its own. */
+  const priced = async (name: string, a: TrainConfig, b: TrainConfig) => {
+    const cache = path.join(root, `cache-${name}`);
+    process.env.ILR_CACHE_DIR = cache;
+    try {
+      const seconds = [await stepSeconds(a, 1), await stepSeconds(b, 1)];
+      return { seconds, keys: Object.keys(JSON.parse(fs.readFileSync(path.join(cache, 'step-times.json'), 'utf8'))) };
+    } finally {
+      delete process.env.ILR_CACHE_DIR;
+    }
+  };
+
+  it('pooled input: its own key, and a cheaper step', async () => {
+    const { keys, seconds } = await priced('pool', tinyConfig({ synthetic: TINY_24 }), tinyConfig({ synthetic: TINY_24, pool: 2 }));
+    expect(keys.length).toBe(2);
+    expect(keys[1]).toMatch(/^cnn4 \| 1x12x12 \| /);
+    expect(seconds[1]).toBeLessThan(seconds[0]);
+  });
+
+  it('narrow widths: their own key, and a cheaper step', async () => {
+    const { keys, seconds } = await priced('widths', tinyConfig(), tinyConfig({ widths: [4, 8, 16] }));
+    expect(keys.length).toBe(2);
+    expect(seconds[1]).toBeLessThan(seconds[0]);
+  });
+
+  it('another optimizer: its own key', async () => {
+    const { keys } = await priced('optimizer', tinyConfig({ momentum: 0.9 }), tinyConfig({ optimizer: 'sgdw', momentum: 0.9 }));
+    expect(keys.length).toBe(2);
+  });
+
+  it('full-batch descent: the gradient and apply programs over every chunk', async () => {
+    const { keys } = await priced('full-batch', tinyConfig({ batchSize: 0, chunkSize: 64 }), tinyConfig({ batchSize: 0, chunkSize: 128 }));
+    expect(keys.length).toBe(2);
+    expect(keys[0]).toMatch(/ \| batch 64 × 4 chunks \| /);
+  });
 });

@@ -3,9 +3,9 @@
  * scale-invariant (read off the graph, checked here against the loss itself), and the
  * architecture the PyTorch twin is built from.
  */
-import { feedsOf, randomBatch } from '../../src/bridge/parity';
+import { feedsOf, randomBatch } from '../../src/runtime/sample';
 import { Graph } from '../../src/graph/ir';
-import { TensorMap } from '../../src/io/safetensors';
+import { TensorMap } from '../../src/graph/tensors';
 import { initialState } from '../../src/nn/init';
 import { LayerBuilder } from '../../src/nn/layers';
 import { InputShape, modelLayout } from '../../src/nn/model';

@@ -3,11 +3,12 @@
  * ⟨W, ∇L⟩ ≈ 0 and L(2W) = L(W), up to BN's ε. The ordinary model is scale-invariant in its conv
  * weights too, but not in its BN affine parameters or its last layer.
  */
-import { feedsOf, randomBatch } from '../../src/bridge/parity';
-import { TensorMap } from '../../src/io/safetensors';
+import { feedsOf, randomBatch } from '../../src/runtime/sample';
+import { TensorMap } from '../../src/graph/tensors';
 import { initialState } from '../../src/nn/init';
 import { InputShape, modelLayout } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
+import { OPS } from '../../src/ops/registry';
 import { gradientGraph } from '../../src/programs/programs';
 import { Program } from '../../src/runtime/session';
 import { Rng } from '../../src/util/rng';
@@ -44,6 +45,13 @@ async function probe(model: string) {
   };
   return { layout, trained, lossAt, cosine, loss: out.loss[0] as number, release: () => program.release() };
 }
+
+it('every registered op states its homogeneity rule, and exactly the norm ops normalise', () => {
+  for (const [name, op] of Object.entries(OPS)) {
+    expect([name, typeof op.homogeneity === 'function' || op.homogeneity === 'normalizing']).toEqual([name, true]);
+  }
+  expect(Object.entries(OPS).filter(([, op]) => op.homogeneity === 'normalizing').map(([name]) => name).sort()).toEqual(['BatchNormTrain', 'GroupNorm']);
+});
 
 const relChange = (a: number, b: number) => Math.abs(a - b) / b;
 

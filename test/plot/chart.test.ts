@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { FigureSpec, minMaxIndices, renderChart, writeChart } from '../../src/plot/chart';
+import { FigureSpec, minMaxIndices, renderChart, toVegaLite, writeChart } from '../../src/plot/chart';
 
 /** Shaped like the toy figure: a loss that falls then spikes, a shrinking |w| and its prediction. */
 function exampleFigure(): FigureSpec {
@@ -71,6 +71,16 @@ describe('charts', () => {
     expect(fs.readFileSync(out.svg, 'utf8').startsWith('<svg')).toBe(true);
     // To look at the figure: ILR_PLOT_KEEP=/tmp/toy.png npx jest test/plot/chart
     if (process.env.ILR_PLOT_KEEP) fs.copyFileSync(out.png, process.env.ILR_PLOT_KEEP);
+  });
+
+  test('a scatter series is hollow dots that no line joins', async () => {
+    const spec = { title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'line', x: [1, 2], y: [1, 2], points: true }, { name: 'loose', x: [1, 3], y: [3, 1], scatter: true }] };
+    const layers = (toVegaLite(spec) as unknown as { layer: { mark: { type: string; filled?: boolean }; data: { values: { name: string }[] } }[] }).layer;
+    const names = (type: string, filled: boolean) => layers.filter((l) => l.mark.type === type && (type === 'line' || l.mark.filled === filled)).flatMap((l) => l.data.values.map((v) => v.name));
+    expect(names('line', false)).toEqual(['line', 'line']);
+    expect(names('point', true)).toEqual(['line', 'line']);
+    expect(names('point', false)).toEqual(['loose', 'loose']);
+    expect((await renderChart(spec)).svg).toContain('>loose<');
   });
 
   test('min/max decimation keeps spikes and the ends', () => {

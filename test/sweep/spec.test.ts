@@ -43,3 +43,13 @@ it('takes every training option, the ones added after the sweep was written too 
   const points = expandSweep({ grid: { widths: [[4, 8, 16], [8, 16, 32]], optimizer: ['sgd', 'adamw'] } }, base);
   expect(points.map((p) => [p.config.widths, p.config.optimizer])).toEqual([[[4, 8, 16], 'sgd'], [[4, 8, 16], 'adamw'], [[8, 16, 32], 'sgd'], [[8, 16, 32], 'adamw']]);
 });
+
+it('checks each value for its field\'s type, so no run is planned with a config its own config.json would refuse on resume', () => {
+  expect(() => expandSweep({ grid: { augment: [1] } }, base)).toThrow(/grid: "augment" must be true or false, got 1/);
+  expect(() => expandSweep({ list: [{ 'train-subset': 'null' }] }, base)).toThrow(/list: "trainSubset" must be a number or null, got the string "null"/);
+});
+
+it('takes a key as ilr train spells the option, and a value as the option\'s text', () => {
+  const [p] = expandSweep({ list: [{ keep: 3, betas: '0.8,0.99', optimizer: 'adamw' }] }, base);
+  expect([p.config.keepCheckpoints, p.config.betas]).toEqual([3, [0.8, 0.99]]);
+});

@@ -46,6 +46,8 @@ it('runs a grid × seeds in worker processes, reports its status, and collects t
 
   const collect = await runCli(['sweep', 'collect', dir, '--window', '0.5']);
   expect(collect.code).toBe(0);
+  // 20 steps at λη 1e-3 and 2e-3: λη·step 0.01–0.02 at the window's start, far from equilibrium.
+  expect(collect.stdout).toContain("not at equilibrium (4 of 4; kept out of the collapse's lines):\n  lr0.1-s0: λη·step 0.01 < 1.25 at the window's start");
   const [head, ...rows] = fs.readFileSync(path.join(dir, 'results.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
   const col = (row: string[], name: string) => Number(row[head.indexOf(name)]);
   expect(head.slice(0, 4)).toEqual(['run', 'lr', 'seed', 'status']);
@@ -58,6 +60,11 @@ it('runs a grid × seeds in worker processes, reports its status, and collects t
     expect(col(row, 'final_eff_lr')).toBe(steps.at(-1)!.eff_lr);
     expect(col(row, 'predicted_angular_update')).toBeCloseTo(Math.sqrt(2 * col(row, 'lr') * 0.01), 12);
     expect(col(row, 'lambda_eta')).toBeCloseTo(col(row, 'lr') * 0.01, 12);
+    expect(row[head.indexOf('at_equilibrium')]).toBe('no');
   }
+  expect(fs.readFileSync(path.join(dir, 'results.csv'), 'utf8')).toMatch(/,no,λη·step 0\.01 < 1\.25 at the window's start/);
+  // A reason's "|w|" must not end a markdown cell: every row has the header's cells.
+  const md = fs.readFileSync(path.join(dir, 'results.md'), 'utf8').split('\n');
+  expect(md.slice(2, 6).every((l) => l.split(/(?<!\\)\|/).length === md[0].split('|').length)).toBe(true);
   expect(fs.readFileSync(path.join(dir, 'results.md'), 'utf8').split('\n')[1]).toMatch(/^\| --- \|/);
 }, 120_000);

@@ -3,7 +3,7 @@
  * metrics it reports measured directly from the weights before and after a step.
  */
 import { fullBatches, syntheticDataset } from '../../src/data';
-import { TensorMap } from '../../src/io/safetensors';
+import { TensorMap } from '../../src/graph/tensors';
 import { InputShape } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
 import { StepEngine } from '../../src/train/engine';

@@ -20,6 +20,10 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+/** A finished run of 20 steps with checkpoints at 10 and 20, which tests only read: trained by the first that asks for it, so each test runs alone too. */
+let finished: Promise<string> | undefined;
+const finishedRun = (): Promise<string> => (finished ??= train(tinyConfig({ steps: 20, checkpointEvery: 10 }), path.join(dir, 'finished'), { quiet: true }).then((r) => r.runDir));
+
 const ckpt = (run: string, step: number) => path.join(runFiles(run).checkpoints, rollingName(step));
 const input = TINY_DATA.shape;
 const cnn4 = modelSpec('cnn4', { inChannels: 1 });
@@ -68,7 +72,8 @@ describe('corrupt checkpoints', () => {
   });
 
   it('the CLI reports the same and exits non-zero', async () => {
-    const run = path.join(dir, 'resume-truncated');
+    const run = path.join(dir, 'cli-truncated');
+    await train(tinyConfig({ steps: 30, checkpointEvery: 10 }), run, { quiet: true });
     truncate(ckpt(run, 30));
     fs.rmSync(runFiles(run).summary);
     const r = await runCli(['train', '--resume', run, '--quiet']);
@@ -77,7 +82,7 @@ describe('corrupt checkpoints', () => {
   });
 
   it('a checkpoint of another architecture is refused, naming both models', async () => {
-    const run = path.join(dir, 'truncated');
+    const run = await finishedRun();
     const file = ckpt(run, 10);
     const pre = modelSpec('preresnet8', { inChannels: 1 });
     expect(() => loadCheckpoint(file, { spec: pre, layout: modelLayout(pre, input) })).toThrow(/is a checkpoint of cnn4 .*but this run uses preresnet8/);
@@ -88,7 +93,7 @@ describe('corrupt checkpoints', () => {
   });
 
   it('an exported state dict is not a training checkpoint', async () => {
-    const run = path.join(dir, 'truncated');
+    const run = await finishedRun();
     const out = path.join(dir, 'sd.safetensors');
     const r = await runCli(['export', '--checkpoint', ckpt(run, 10), '--format', 'safetensors', '--out', out]);
     expect(r.code).toBe(0);
@@ -165,7 +170,7 @@ describe('bad input is refused before any work starts', () => {
   });
 
   it('starting a run in a directory that already holds one', async () => {
-    const run = path.join(dir, 'truncated');
+    const run = await finishedRun();
     const before = fs.readFileSync(runFiles(run).metrics, 'utf8');
     const config = writeConfig(dir, 'again.json', tinyConfig());
     const r = await runCli(['train', '--config', config, '--out', run, '--quiet']);
@@ -242,7 +247,7 @@ describe('a run directory edited or cut short by hand', () => {
 
 describe('flags given with --resume', () => {
   it('flags that would change the trajectory are refused by name, and nothing is touched', async () => {
-    const run = path.join(dir, 'truncated');
+    const run = await finishedRun();
     const config = fs.readFileSync(runFiles(run).config, 'utf8');
     const r = await runCli(['train', '--resume', run, '--lr', '5', '--steps', '1000', '--ep', 'cuda', '--seed', '3', '--quiet']);
     expect(r.code).not.toBe(0);
@@ -275,10 +280,10 @@ describe('flags given with --resume', () => {
   });
 
   it('--steps below the steps done is refused', async () => {
-    const run = path.join(dir, 'extended');
+    const run = await finishedRun();
     const r = await runCli(['train', '--resume', run, '--steps', '10', '--quiet']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain(`--steps 10: the run in ${run} has already done 30 steps`);
+    expect(r.stderr).toContain(`--steps 10: the run in ${run} has already done 20 steps`);
   });
 });
 
@@ -294,7 +299,7 @@ describe('messages', () => {
   });
 
   it('ilr export names a loader that scripts/safetensors_io.py has', async () => {
-    const run = path.join(dir, 'truncated');
+    const run = await finishedRun();
     const r = await runCli(['export', '--checkpoint', ckpt(run, 10), '--format', 'safetensors', '--out', path.join(dir, 'sd2.safetensors')]);
     const loader = /from safetensors_io import (\w+)/.exec(r.stdout)![1];
     expect(fs.readFileSync(path.join(ROOT, 'scripts', 'safetensors_io.py'), 'utf8')).toContain(`def ${loader}(path)`);

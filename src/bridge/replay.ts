@@ -1,42 +1,45 @@
 /**
  * Optimizer parity against torch.optim: K steps of the step engine from the same weights on the
  * same batches, compared by the bridge's float64 replay with the optimizer's torch class
- * (parameters, optimizer state and BN running statistics).
+ * (parameters, optimizer state and BN running statistics). What the replay needs to know of the
+ * optimizer (its hyperparameters, settings and state slots) comes from its entry in OPTIMIZERS and
+ * travels in the file's `optim` metadata; the bridge knows only which torch class replays each name.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { TensorMap, writeSafetensors } from '../io/safetensors';
+import { TensorMap } from '../graph/tensors';
+import { writeSafetensors } from '../io/safetensors';
 import { initialState } from '../nn/init';
 import { InputShape, modelMetadata } from '../nn/model';
 import { modelSpec } from '../nn/spec';
 import { OptimizerConfig, optimizerDef } from '../programs/optimizers';
 import { StepEngine } from '../train/engine';
 import { Rng } from '../util/rng';
-import { ParityReport, randomBatch } from './parity';
+import { randomBatch } from '../runtime/sample';
+import { ParityReport } from './parity';
 import { runBridge } from './python';
 
-export interface SgdCheckOptions {
+export interface ReplayOptions {
   model: string;
   steps: number;
   lr: number;
   wd: number;
-  /** sgd with heavy-ball momentum β unless `optimizer` says otherwise. */
-  momentum: number;
-  optimizer?: Omit<OptimizerConfig, 'momentum'>;
+  optimizer: OptimizerConfig;
   batch?: number;
   input?: InputShape;
   seed?: number;
   tol?: number;
+  /** Keep the comparison file (replay.safetensors) here instead of a temp dir, to rerun by hand. */
+  keep?: string;
 }
 
-export async function runSgdCheck(o: SgdCheckOptions): Promise<ParityReport> {
+export async function runOptimizerReplay(o: ReplayOptions): Promise<ParityReport> {
   const input = o.input ?? [3, 16, 16];
   const batch = o.batch ?? 8;
   const spec = modelSpec(o.model, { inChannels: input[0] });
-  const rng = new Rng([o.seed ?? 0, 'sgd-check']);
-  const optimizer: OptimizerConfig = { name: 'sgd', ...o.optimizer, momentum: o.momentum };
-  const engine = await StepEngine.create({ spec, input, batch, optimizer, runtime: { threads: 1 } });
+  const rng = new Rng([o.seed ?? 0, 'replay']);
+  const engine = await StepEngine.create({ spec, input, batch, optimizer: o.optimizer, runtime: { threads: 1 } });
   const init = engine.withZeroSlots(initialState(engine.layout, rng.fork('init')));
 
   const file: TensorMap = new Map();
@@ -54,16 +57,22 @@ export async function runSgdCheck(o: SgdCheckOptions): Promise<ParityReport> {
 
   for (const info of [...engine.trainable, ...engine.layout.buffers]) file.set(`final.${info.name}`, final.get(info.name)!);
   for (const { key } of engine.slots) file.set(`final.${key}`, final.get(key)!);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-sgd-'));
-  const target = path.join(dir, 'sgd-check.safetensors');
-  // The hyperparameters the programs ran with, so that the referee uses the same ones.
-  const h = optimizerDef(optimizer.name).hyper(optimizer);
-  const adam = 'beta1' in h ? { betas: [h.beta1, h.beta2], eps: h.eps } : {};
-  const optim = { optimizer: optimizer.name, lr: o.lr, wd: o.wd, momentum: o.momentum, nesterov: !!optimizer.nesterov, ...adam, steps: o.steps };
-  writeSafetensors(target, file, { ...modelMetadata(engine.layout), optim: JSON.stringify(optim) });
+  const dir = o.keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-replay-'));
+  const target = path.join(dir, 'replay.safetensors');
+  writeSafetensors(target, file, { ...modelMetadata(engine.layout), optim: JSON.stringify(replayMetadata(o)) });
   try {
-    return runBridge<ParityReport>(['sgd-check', '--file', target, '--tol', String(o.tol ?? 1e-4)]).result;
+    return runBridge<ParityReport>(['replay', '--file', target, '--tol', String(o.tol ?? 1e-4)]).result;
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!o.keep) fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The run as the registry describes it: the hyperparameters the programs ran with (so that the
+ * referee uses the same ones), the settings the optimizer reads, and its state slots.
+ */
+function replayMetadata({ optimizer, lr, wd, steps }: ReplayOptions) {
+  const def = optimizerDef(optimizer.name);
+  const settings = Object.fromEntries(def.settings.filter((k) => optimizer[k] !== undefined).map((k) => [k, optimizer[k]]));
+  return { optimizer: optimizer.name, hyper: def.hyper(optimizer), settings, slots: def.slots(optimizer), lr, wd, steps };
 }

@@ -1,0 +1,73 @@
+"""Training runs in PyTorch alone, as referees of a figure's dynamics: `angular` (the decay figure),
+and the angle and data helpers scripts/rotational_calibration.py shares."""
+
+import glob
+import gzip
+import math
+import os
+import statistics
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .twin import BadInput, build_model, parse_model_arg
+
+
+def angle_between(a, b):
+    """(stable angle, naive angle) between two float32 weight vectors. The stable one splits b - a
+    into its parts along and across a in float64 (as src/train/metrics.ts angularUpdate); the naive
+    one is acos of the float32 cosine, whose rounding floor is about 1e-2 rad for 1e5 weights."""
+    a64, d = a.double(), (b - a).double()
+    along = float(d @ a64) / float(a64.norm())
+    across = math.sqrt(max(float(d @ d) - along * along, 0.0))
+    naive = math.acos(max(-1.0, min(1.0, float(a @ b / (a.norm() * b.norm())))))
+    return math.atan2(across, float(a64.norm()) + along), naive
+
+
+def read_idx(path):
+    with (gzip.open(path) if path.endswith(".gz") else open(path, "rb")) as f:
+        data = f.read()
+    if len(data) < 8 or data[2] != 8 or data[3] not in (1, 3):
+        raise BadInput(f"{path}: not an IDX file of unsigned bytes")
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * data[3])
+
+
+def cmd_angular(args):
+    """PyTorch's own run of the angular-update dynamics, as the decay figure measures them."""
+    found = {k: glob.glob(os.path.join(args.data_dir, f"{k}-idx*-ubyte*")) for k in ("train-images", "train-labels")}
+    if not all(found.values()):
+        raise BadInput(f"--data-dir {args.data_dir}: no train-images/train-labels IDX files (Fashion-MNIST or MNIST)")
+    x = read_idx(found["train-images"][0]).reshape(-1, 1, 28, 28) / 255.0
+    x = torch.tensor((x - x.mean()) / x.std(), dtype=torch.float32)
+    y = torch.tensor(read_idx(found["train-labels"][0]).astype(np.int64))
+    arch = parse_model_arg(args.model)
+    if arch["inChannels"] != 1:
+        raise BadInput(f"--model has inChannels={arch['inChannels']}; the IDX images have 1 channel")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    model = build_model(arch)  # with the TypeScript side's init distributions, fcScale included
+    convs = [model.get_submodule(s["name"]).weight for s in arch["steps"] if s["call"] == "Conv2d"]
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.wd)
+    perm, pos, windows, acc = torch.randperm(len(x)), 0, [], []
+    for t in range(args.steps):
+        if t == args.decay_step:
+            for g in opt.param_groups:
+                g[args.decay] /= 10
+        if pos + args.batch > len(x):
+            perm, pos = torch.randperm(len(x)), 0
+        idx = perm[pos:pos + args.batch]
+        pos += args.batch
+        before = torch.cat([p.detach().flatten() for p in convs])
+        opt.zero_grad()
+        F.cross_entropy(model(x[idx]), y[idx]).backward()
+        opt.step()
+        acc.append(angle_between(before, torch.cat([p.detach().flatten() for p in convs])))
+        if (t + 1) % args.window == 0:
+            g = opt.param_groups[0]
+            windows.append({"from": t + 1 - args.window, "to": t + 1, "lr": g["lr"], "wd": g["weight_decay"],
+                            "predicted": math.sqrt(2 * g["lr"] * g["weight_decay"]),
+                            "angular_update": statistics.fmean(a for a, _ in acc),
+                            "angular_update_float32_acos": statistics.fmean(b for _, b in acc)})
+            acc = []
+    return {"model": arch["model"], "batch": args.batch, "windows": windows, "torch": torch.__version__}
