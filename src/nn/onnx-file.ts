@@ -113,10 +113,9 @@ export function readTensor(file: string, t: onnx.ITensorProto, what = `tensor ${
 function dimsOf(file: string, v: onnx.IValueInfoProto): OnnxDim[] {
   const dims = v.type?.tensorType?.shape?.dim;
   if (!dims) throw new OnnxImportError(file, `${v.name} has no declared shape; export with a sample input so that the shapes are recorded`);
-  return dims.map((d, i) => {
-    if (d.dimParam || d.dimValue === null || d.dimValue === undefined) return d.dimParam || `dim${i}`;
-    return safeDims(file, `${v.name}`, [d.dimValue])[0];
-  });
+  const fixed = dims.filter((d) => !d.dimParam && d.dimValue !== null && d.dimValue !== undefined);
+  safeDims(file, `${v.name}`, fixed.map((d) => d.dimValue!));
+  return dims.map((d, i) => (fixed.includes(d) ? Number(int64(d.dimValue)) : d.dimParam || `dim${i}`));
 }
 
 /** The unsupported nodes, by op: `Softmax ×2 (/Softmax, /Softmax_1)`, in the order they first appear. */

@@ -62,6 +62,8 @@ export const Log = unary('Log', constantOnly, (n, [dy]) => [div(dy!, n.inputs[0]
  */
 export const Clip: OpDef = {
   name: 'Clip',
+  // clip(c·x) ≠ c·clip(x): the bounds do not scale, so a weight in front of a Clip (ReLU6) is not made invariant by it.
+  homogeneity: constantOnly,
   infer(inputs) {
     expectArity('Clip', inputs, 1);
     expectFloat('Clip', inputs);

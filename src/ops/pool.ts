@@ -10,11 +10,13 @@
  */
 import { OpDef, ShapeError, Value } from '../graph/ir';
 import { convOutputSize } from './conv';
-import { expectArity, expectFloat, ints, onnxAttrs, typed } from './util';
+import { expectArity, expectFloat, firstInputDegree, ints, onnxAttrs, typed } from './util';
 
 /** Attributes kernel_shape, strides, pads [top, left, bottom, right]; outputs Y and Indices (int64). */
 export const MaxPool: OpDef = {
   name: 'MaxPool',
+  // max(c·x) = c·max(x) for c > 0 (the indices do not change).
+  homogeneity: firstInputDegree,
   infer(inputs, attrs) {
     expectArity('MaxPool', inputs, 1);
     expectFloat('MaxPool', inputs);
@@ -39,6 +41,7 @@ export const MaxPool: OpDef = {
 /** out = data.flat[indices]: inputs data and int64 indices; the output has the indices' shape. */
 export const GatherFlat: OpDef = {
   name: 'GatherFlat',
+  homogeneity: firstInputDegree,
   infer(inputs) {
     expectArity('GatherFlat', inputs, 2);
     const [data, indices] = inputs;
@@ -61,6 +64,7 @@ export const GatherFlat: OpDef = {
 /** Zeros of the attribute `shape`, with each update added at its flat index: inputs updates and int64 indices of one shape. */
 export const ScatterAddFlat: OpDef = {
   name: 'ScatterAddFlat',
+  homogeneity: firstInputDegree,
   infer(inputs, attrs) {
     expectArity('ScatterAddFlat', inputs, 2);
     const [updates, indices] = inputs;
