@@ -51,6 +51,8 @@ export interface ParityOptions {
 export interface ParityReport {
   model: ModelSpec;
   max_rel_err: number;
+  /** PyTorch's own float32 computation against its float64 one: the rounding floor of the comparison. */
+  baseline_f32_max_rel_err?: number;
   tol: number;
   ok: boolean;
   errors: Record<string, number>;
