@@ -31,6 +31,9 @@ import { Init, LayerBuilder, ParamDecl } from './layers';
 import { batchNormLayer } from './norms';
 import { OnnxImportError, OnnxModel, OnnxNode, OnnxTensor, int64, readOnnxModel, readTensor } from './onnx-file';
 
+/** A model name that names an ONNX file. */
+export const isImportedName = (name: string): boolean => name.endsWith('.onnx');
+
 export interface ImportedSpec extends CommonSpec {
   arch: 'onnx';
   /** The model file as it was named; its content is pinned by `sha256`, and a changed file is refused. */
@@ -355,7 +358,7 @@ export const IMPORTED: ModelEntry<ImportedSpec> = {
   arch: 'onnx',
   help: 'path/to/net.onnx (a network exported by torch.onnx.export; --si for its fully scale-invariant variant)',
   parse(name, overrides) {
-    if (!name.endsWith('.onnx')) return undefined;
+    if (!isImportedName(name)) return undefined;
     const model = loadFile(name);
     const [, channels, h, w] = model.input.dims;
     const [, classes] = model.output.dims;

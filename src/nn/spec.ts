@@ -36,5 +36,14 @@ export function modelSpec(name: string, overrides: ModelOverrides = {}): ModelSp
   throw new Error(`unknown model "${name}". Known models: ${PRESET_HELP}`);
 }
 
+/**
+ * Whether two specs name the same model: equal JSON, but an imported model's file path does not
+ * count (its content does, by SHA-256), so a run directory read under another path resumes.
+ */
+export function sameModel(a: ModelSpec, b: ModelSpec): boolean {
+  const key = (s: ModelSpec) => JSON.stringify(s.arch === 'onnx' ? { ...s, file: undefined } : s);
+  return key(a) === key(b);
+}
+
 /** A short name for a spec, the inverse of modelSpec. */
 export const specName = (spec: ModelSpec): string => modelEntry(spec).name(spec);

@@ -17,6 +17,7 @@ import { TensorMap } from '../graph/tensors';
 import { StepLines } from '../io/step-lines';
 import { InputShape, modelLayout } from '../nn/model';
 import { ModelSpec, modelSpec } from '../nn/spec';
+import { pinModelFile } from './model-file';
 import { optimizerDef, predictedAngle } from '../programs/optimizers';
 import { ProgressBar } from '../util/progress';
 import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
@@ -134,14 +135,14 @@ function newestCheckpoint(run: OpenRun, expected: Parameters<typeof loadCheckpoi
 }
 
 async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: RunOptions): Promise<RunResult> {
-  const c = run.config;
+  const { recorded, used: c } = pinModelFile(run.config, runDir, run.fresh);
   const files = runFiles(runDir);
   const runtime: RuntimeOptions = { ep: c.ep, threads: c.threads };
   const data = await loadRunData(c);
   const engineOptions = engineOptionsFor(c, data.train);
   const { spec, input, batch, optimizer, fullBatch } = engineOptions;
   const layout = modelLayout(spec, input);
-  if (run.fresh) writeRunConfig(runDir, c, describeRun(spec, data));
+  if (run.fresh) writeRunConfig(runDir, recorded, describeRun(spec, data));
   const resumed = newestCheckpoint(run, { spec, layout });
   if (run.finished) return { status: 'finished', step: resumed!.position.step, runDir, state: resumed!.state, lastEval: run.finished.final };
 
