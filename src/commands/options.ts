@@ -47,7 +47,7 @@ export const commonOptions = {
 
 /** Options of the commands that take an imported model (path/to/net.onnx). */
 export const importOptions = {
-  si: { type: 'boolean', describe: 'imported models: the fully scale-invariant variant (norm layers\' γ, β frozen at 1, 0; the last layer frozen). A preset says it with -si' },
+  si: { type: 'boolean', describe: describeOf('si') },
   torch: { type: 'string', describe: 'imported models: the PyTorch module they were exported from, MODULE:FACTORY (torchvision.models:resnet18, path/to/nets.py:Net)' },
   'torch-kwargs': { type: 'string', default: '{}', describe: 'keyword arguments of the --torch factory, as JSON, e.g. \'{"num_classes": 10}\'' },
 } as const;

@@ -32,7 +32,7 @@ export interface ModelOverrides {
   fcScale?: number;
   /** cnn4 only: the three conv widths. */
   widths?: [number, number, number];
-  /** Imported models only (--si): the fully scale-invariant variant; a zoo preset says it with -si. */
+  /** The fully scale-invariant variant (--si): what a preset's -si says, and the only way to say it for an imported model. */
   si?: boolean;
 }
 
@@ -59,14 +59,13 @@ export interface Preset {
 export function parsePreset(name: string, family: string, overrides: ModelOverrides): Preset | undefined {
   const m = new RegExp(`^${family}(?:-w(\\d+))?(?:-(?!si$)([a-z]+\\d*))?(-si)?$`).exec(name);
   if (!m) return undefined;
-  if (overrides.si !== undefined) throw new Error(`model "${name}": --si is for imported models; a preset's scale-invariant variant is ${name.replace(/-si$/, '')}-si`);
   const groups = m.slice(1, m.length - 3);
   const [widthTag, tag, siTag] = m.slice(m.length - 3);
   const norm = normFromTag(tag ?? '');
   if (!norm) return undefined;
   const width = widthTag ? Number(widthTag) : 1;
   if (width < 1) throw new Error(`model "${name}": width multiplier must be at least 1`);
-  const si = !!siTag;
+  const si = !!siTag || overrides.si === true;
   const common: CommonSpec = {
     inChannels: overrides.inChannels ?? 3,
     numClasses: overrides.numClasses ?? 10,

@@ -74,7 +74,7 @@ export async function loadRunData(c: TrainConfig): Promise<RunData> {
 }
 
 export function runSpec(c: TrainConfig, data: Pick<Dataset, 'shape' | 'numClasses'>): ModelSpec {
-  return modelSpec(c.model, { inChannels: data.shape[0], numClasses: data.numClasses, bnEps: c.bnEps, fcScale: c.fcScale, widths: c.widths });
+  return modelSpec(c.model, { inChannels: data.shape[0], numClasses: data.numClasses, bnEps: c.bnEps, fcScale: c.fcScale, widths: c.widths, si: c.si });
 }
 
 /** What the step engine is given to train `c` on its training data (of this shape, class count and size), but the runtime. */
