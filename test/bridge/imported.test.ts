@@ -8,8 +8,9 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { runParity, TorchModuleRef, torchModuleMetadata } from '../../src/bridge/parity';
+import { ParityReport, runParity, TorchModuleRef, torchModuleMetadata } from '../../src/bridge/parity';
 import { runBridge, torchPython } from '../../src/bridge/python';
+import { runOptimizerReplay } from '../../src/bridge/replay';
 import { fullBatches, loadDataset } from '../../src/data';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors';
 import { InputShape, modelLayout } from '../../src/nn/model';
@@ -24,12 +25,32 @@ import { itTorch } from '../helpers';
 
 const NETS_PY = `
 import torch, torchvision
+import torch.nn as nn
+import torch.nn.functional as F
 
 def vgg11_bn(num_classes=10):
     m = torchvision.models.vgg11_bn(num_classes=num_classes)
     m.avgpool = torch.nn.Identity()
     m.classifier = torch.nn.Linear(512, num_classes)
     return m
+
+
+class Small(nn.Module):
+    """Small enough for a well-conditioned float32 replay: a conv, a grouped strided conv, MaxPool, ReLU6."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 16, 3, stride=2, padding=1, groups=2, bias=False)
+        self.bn2 = nn.BatchNorm2d(16)
+        self.relu6 = nn.ReLU6(inplace=True)
+        self.fc = nn.Linear(16, num_classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        x = self.relu6(self.bn2(self.conv2(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 `;
 
 const EXPORT_PY = `
@@ -37,7 +58,7 @@ import sys, torch, torchvision
 sys.path.insert(0, sys.argv[1])
 import nets
 models = {"resnet18": torchvision.models.resnet18(num_classes=10), "vgg11_bn": nets.vgg11_bn(),
-          "mobilenet_v2": torchvision.models.mobilenet_v2(num_classes=10, dropout=0.0)}
+          "mobilenet_v2": torchvision.models.mobilenet_v2(num_classes=10, dropout=0.0), "small": nets.Small()}
 for name, m in models.items():
     torch.onnx.export(m.train(), torch.randn(2, 3, 32, 32), f"{sys.argv[1]}/{name}.onnx", opset_version=17,
                       training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False)
@@ -82,6 +103,22 @@ describe('imported torchvision models against the original module (float64, batc
     expect(r.max_rel_err).toBeLessThan(Math.max(1e-4, 4 * r.baseline_f32_max_rel_err!));
   }, 120_000);
 });
+
+// The replay runs on a small imported module: over several float32 steps the torchvision networks
+// at batch 8 drift from float64 by 1e-2 in PyTorch's own float32 too (resnet18, 3 steps of sgd at
+// lr 0.05: its conv weights; of adamw: up to 0.3). A ReLU tie is retried with the next seed, as
+// for the zoo.
+for (const [optimizer, lr, wd] of [[{ name: 'sgd', momentum: 0.9 }, 0.1, 5e-4], [{ name: 'adamw', momentum: 0 }, 1e-2, 5e-2]] as const) {
+  itTorch(`the ${optimizer.name} replay of an imported module (conv, grouped conv, MaxPool, ReLU6): parameters, running statistics and optimizer state after 5 steps`, async () => {
+    let r!: ParityReport;
+    for (let seed = 1; seed <= 3; seed++) {
+      r = await runOptimizerReplay({ model: path.join(dir, 'small.onnx'), torch: { factory: `${dir}/nets.py:Small`, kwargs: {} }, optimizer, steps: 5, lr, wd, batch: 8, input: [3, 16, 16], seed });
+      if (r.ok || !r.relu_near_ties?.count) break;
+    }
+    expect(Object.entries(r.errors).filter(([, e]) => e >= 1e-4)).toEqual([]);
+    expect(r.ok).toBe(true);
+  }, 120_000);
+}
 
 itTorch('a trained imported resnet18: its checkpoint loads into torchvision.models.resnet18 strictly with the same eval logits', async () => {
   const input: InputShape = [3, 16, 16];
