@@ -64,24 +64,24 @@ describe('a dry run prices the programs the run steps through', () => {
     const cache = path.join(root, `cache-${name}`);
     process.env.ILR_CACHE_DIR = cache;
     try {
-      const seconds = [await stepSeconds(a, 1), await stepSeconds(b, 1)];
-      return { seconds, keys: Object.keys(JSON.parse(fs.readFileSync(path.join(cache, 'step-times.json'), 'utf8'))) };
+      await stepSeconds(a, 1);
+      await stepSeconds(b, 1);
+      return { keys: Object.keys(JSON.parse(fs.readFileSync(path.join(cache, 'step-times.json'), 'utf8'))) };
     } finally {
       delete process.env.ILR_CACHE_DIR;
     }
   };
 
-  it('pooled input: its own key, and a cheaper step', async () => {
-    const { keys, seconds } = await priced('pool', tinyConfig({ synthetic: TINY_24 }), tinyConfig({ synthetic: TINY_24, pool: 2 }));
+  // Which step is cheaper is not asserted: a timing on a shared machine is not a test (`ilr bench` measures speed).
+  it('pooled input: its own key, on the pooled shape', async () => {
+    const { keys } = await priced('pool', tinyConfig({ synthetic: TINY_24 }), tinyConfig({ synthetic: TINY_24, pool: 2 }));
     expect(keys.length).toBe(2);
     expect(keys[1]).toMatch(/^cnn4 \| 1x12x12 \| /);
-    expect(seconds[1]).toBeLessThan(seconds[0]);
   });
 
-  it('narrow widths: their own key, and a cheaper step', async () => {
-    const { keys, seconds } = await priced('widths', tinyConfig(), tinyConfig({ widths: [4, 8, 16] }));
+  it('narrow widths: their own key', async () => {
+    const { keys } = await priced('widths', tinyConfig(), tinyConfig({ widths: [4, 8, 16] }));
     expect(keys.length).toBe(2);
-    expect(seconds[1]).toBeLessThan(seconds[0]);
   });
 
   it('another optimizer: its own key', async () => {
