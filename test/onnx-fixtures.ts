@@ -27,7 +27,7 @@ const valueInfo = (name: string, dims: (number | string)[]): onnx.IValueInfoProt
 });
 
 /** conv1 → bn1 → ACT → MaxPool → conv2 → bn2 → Relu → GlobalAveragePool → Flatten → fc, as torch.onnx.export writes it. */
-export function smallNet(o: { act?: 'Relu' | 'Clip'; input?: (number | string)[]; classes?: number; opset?: number; extra?: onnx.INodeProto[]; inits?: Init[] } = {}): onnx.IModelProto {
+export function smallNet(o: { act?: 'Relu' | 'Clip'; input?: (number | string)[]; conv1In?: number; classes?: number; opset?: number; extra?: onnx.INodeProto[]; inits?: Init[] } = {}): onnx.IModelProto {
   const bn = (prefix: string, c: number): Init[] => ['weight', 'bias', 'running_mean', 'running_var'].map((k) => ({ name: `${prefix}.${k}`, dims: [c] }));
   const bnNode = (x: string, prefix: string, y: string) =>
     node('BatchNormalization', [x, ...['weight', 'bias', 'running_mean', 'running_var'].map((k) => `${prefix}.${k}`)], [y], [float('epsilon', 1e-5), float('momentum', 0.9)]);
@@ -41,7 +41,7 @@ export function smallNet(o: { act?: 'Relu' | 'Clip'; input?: (number | string)[]
       input: [valueInfo('input.1', o.input ?? [2, 3, 16, 16])],
       output: [valueInfo('logits', [2, classes])],
       initializer: [
-        { name: 'conv1.weight', dims: [8, 3, 3, 3] },
+        { name: 'conv1.weight', dims: [8, o.conv1In ?? 3, 3, 3] },
         ...bn('bn1', 8),
         { name: 'conv2.weight', dims: [8, 8, 3, 3] },
         ...bn('bn2', 8),
