@@ -33,7 +33,7 @@ export function modelSpec(name: string, overrides: ModelOverrides = {}): ModelSp
     const spec = entry.parse(name, overrides);
     if (spec) return spec;
   }
-  throw new Error(`unknown model "${name}". Known models: ${PRESET_HELP}`);
+  throw new Error(`unknown model "${name}". Known presets: ${PRESET_HELP}`);
 }
 
 /**
