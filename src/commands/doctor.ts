@@ -112,8 +112,13 @@ export async function trainStepFinding(ep: ExecutionProvider, c: DoctorCase = DO
   } catch (e) {
     const message = (e as Error).message;
     if (!/would run on the CPU/.test(message)) return { ok: false, what, detail: message };
-    const nodes = await cpuFallbackNodes(graph, feeds, ep);
-    return { ok: false, what, detail: `nodes without a ${ep} kernel: ${nodes.map((n) => `${n.node} (${n.opType})`).join(', ')}` };
+    try {
+      const nodes = await cpuFallbackNodes(graph, feeds, ep);
+      return { ok: false, what, detail: `nodes without a ${ep} kernel: ${nodes.map((n) => `${n.node} (${n.opType})`).join(', ')}` };
+    } catch (e2) {
+      // A kernel that exists but refuses the node at run time (WebGPU's MaxPool has no Indices output).
+      return { ok: false, what, detail: `${message}; with fallback to the CPU allowed, the run fails: ${(e2 as Error).message}` };
+    }
   }
 }
 
