@@ -111,6 +111,8 @@ function describeRun(spec: ModelSpec, data: RunData) {
  * step with a checkpoint.
  */
 export async function train(config: TrainConfig, runDir: string, opts: RunOptions = {}): Promise<RunResult> {
+  // The model must fit the data (an imported model's channels and classes) before a run directory exists.
+  if (!opts.resume) runSpec(config, trainDataShape(config));
   const stop = stopOnSignals();
   try {
     const run = openRunDir(runDir, opts.resume ? { resume: true, changes: opts.changes ?? {} } : { resume: false, config });

@@ -76,6 +76,17 @@ it(`an imported model: ${2 * N} steps straight = ${N}, kill -9, original file go
   expect(changed.stderr).toMatch(/model\.onnx changed since the run started \(sha256 [0-9a-f]{12}… in config\.json, now [0-9a-f]{12}…\); restore it, or start a new run/);
 }, 180_000);
 
+it('a model that does not fit the data: one line naming the file and what to change, and no run directory written', async () => {
+  const model = path.join(dir, 'rgb.onnx');
+  fs.writeFileSync(model, onnx.ModelProto.encode(smallNet()).finish());
+  const out = path.join(dir, 'misfit');
+  const r = await runCli(['train', '--model', model, '--dataset', 'fashion-mnist', '--steps', '2', '--out', out, '--quiet']);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toContain(`${model}: the model takes 3 input channels, the data has 1: choose a data set with 3 channels, or export the model with a first conv of 1`);
+  expect(fs.existsSync(out)).toBe(false);
+});
+
 it('a bad model file: one line, and no run directory written', async () => {
   const bad = path.join(dir, 'bad.onnx');
   fs.writeFileSync(bad, 'not a model');
