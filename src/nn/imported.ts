@@ -143,9 +143,14 @@ class Importer {
   private operand(n: OnnxNode, name: string): Value {
     const v = this.values.get(name);
     if (v) return v;
-    const t = this.statics.get(name) ?? this.model.initializers.get(name);
+    const stored = this.model.initializers.get(name);
+    if (stored?.dtype === 'float32') {
+      // It would be a constant here while the module trains it: refused rather than frozen silently.
+      this.refuse(n, `reads the stored tensor ${name}; a parameter outside Conv, BatchNormalization, Gemm and MatMul is not supported (the importer would not train it)`);
+    }
+    const t = this.statics.get(name) ?? stored;
     if (!t) this.refuse(n, `reads ${name}, which no earlier node computes`);
-    const c = this.b.graph.constant(t.data, t.shape, t.dtype, undefined);
+    const c = this.b.graph.constant(t.data, t.shape, t.dtype);
     this.values.set(name, c);
     return c;
   }
@@ -283,14 +288,12 @@ class Importer {
     const stored = this.model.initializers.get(wName);
     if (stored && stored.shape.length !== 4) this.refuse(n, `weight ${wName} has shape [${stored.shape}]; only 2-D convolutions (weights [M, C/group, kh, kw]) are supported`);
     const fanIn = stored ? stored.shape.slice(1).reduce((a, b) => a * b, 1) : 1;
-    const last = n === this.lastLayer && this.spec.frozenFc;
-    const decl = { init: uniform(fanIn, last ? this.spec.fcScale : 1), trainable: !last, kind: 'conv' as const };
-    const w = this.param(n, wName, decl);
+    const w = this.param(n, wName, this.layerDecl(n, fanIn, 'conv'));
     const [sh, sw] = attrInts(n, 'strides', [1, 1]);
     const [dh, dw] = attrInts(n, 'dilations', [1, 1]);
     const p = attrInts(n, 'pads', [0, 0, 0, 0]);
     let y = convolve(x, w, { strides: [sh, sw], pads: [p[0], p[1], p[2], p[3]], dilations: [dh, dw], group: attrInt(n, 'group', 1) });
-    if (biasName) y = add(y, reshape(this.param(n, biasName, decl), [1, w.shape[0], 1, 1]));
+    if (biasName) y = add(y, reshape(this.param(n, biasName, this.layerDecl(n, fanIn, 'conv')), [1, w.shape[0], 1, 1]));
     this.emit(n, [x], y);
   }
 
@@ -331,22 +334,20 @@ class Importer {
     }
     const transB = attrInt(n, 'transB', 0) === 1;
     const stored = this.model.initializers.get(bName);
-    let weight: Value;
-    if (stored) {
-      const fanIn = stored.shape[transB ? 1 : 0];
-      const last = n === this.lastLayer;
-      weight = this.param(n, bName, { init: uniform(fanIn, last ? this.spec.fcScale : 1), trainable: !(last && this.spec.frozenFc), kind: 'linear' });
-    } else {
-      weight = this.operand(n, bName);
-    }
+    const decl = this.layerDecl(n, stored ? stored.shape[transB ? 1 : 0] : 1, 'linear');
+    const weight = stored ? this.param(n, bName, decl) : this.operand(n, bName);
     if (n.op === 'MatMul') return this.emit(n, [a, weight], matmul(a, weight));
-    const c = cName ? (this.model.initializers.has(cName) ? this.param(n, cName, { ...this.declOf(weight), kind: 'linear' }) : this.operand(n, cName)) : undefined;
+    const c = cName ? (this.model.initializers.has(cName) ? this.param(n, cName, decl) : this.operand(n, cName)) : undefined;
     this.emit(n, [a, weight], gemm(a, weight, { transB }, c));
   }
 
-  private declOf(v: Value): Pick<ParamDecl, 'init' | 'trainable'> {
-    const p = this.b.params.find((q) => q.name === v.name);
-    return p ? { init: p.init, trainable: p.trainable } : { init: { kind: 'fill', value: 0 }, trainable: true };
+  /**
+   * A conv's or linear layer's weight and bias: torch.nn's default U(±1/√fan_in), times fcScale for
+   * the last layer (as the zoo's fc), which --si freezes.
+   */
+  private layerDecl(n: OnnxNode, fanIn: number, kind: 'conv' | 'linear'): Omit<ParamDecl, 'name' | 'shape'> {
+    const last = n === this.lastLayer;
+    return { init: uniform(fanIn, last ? this.spec.fcScale : 1), trainable: !(last && this.spec.frozenFc), kind };
   }
 }
 

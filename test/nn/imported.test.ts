@@ -106,6 +106,13 @@ describe('bad input: one line naming the file and what to do', () => {
     expect(refusal(file, { numClasses: 100 })).toMatch(/the model outputs 10 classes, the data set has 100: export it with num_classes=100/);
   });
 
+  it('a stored tensor outside the layers the importer trains (a learned scale in a Mul) is refused, not frozen silently', () => {
+    const extra = [node('Mul', ['f', 'head.scale'], ['f2'], [], '/head/Mul')];
+    const m = smallNet({ extra, inits: [{ name: 'head.scale', dims: [8] }] });
+    m.graph!.node!.at(-1)!.input![0] = 'f2';
+    expect(refusal(write(m))).toMatch(/Mul node \/head\/Mul: reads the stored tensor head.scale; a parameter outside Conv, BatchNormalization, Gemm and MatMul is not supported/);
+  });
+
   it('dropout in training mode, and an eval-mode export that folded BatchNorm away', () => {
     const dropout = [node('Dropout', ['f', 'ratio', 'training'], ['d'], [], '/classifier/Dropout'), node('Identity', ['d'], ['f2'])];
     const m = smallNet({ extra: dropout, inits: [{ name: 'ratio', dims: [], values: [0.2] }] });
