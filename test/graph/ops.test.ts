@@ -8,7 +8,7 @@ import { OpName } from '../../src/ops/registry';
 import * as E from '../../src/ops/elementwise';
 import { batchNormTrain } from '../../src/ops/batchnorm';
 import { groupNorm } from '../../src/ops/groupnorm';
-import { conv, convTranspose } from '../../src/ops/conv';
+import { conv, convTranspose, convWeightGrad } from '../../src/ops/conv';
 import { gatherFlat, maxPool, scatterAddFlat } from '../../src/ops/pool';
 import { OPS } from '../../src/ops/registry';
 import { gemm, matmul } from '../../src/ops/matmul';
@@ -39,6 +39,7 @@ const CASES = {
   Clip: (g) => E.clip(f(g, 'a', [2, 3]), 0, 6),
   Conv: (g) => g.apply(OPS.Conv, [f(g, 'x', [2, 6, 9, 7]), f(g, 'w', [4, 3, 3, 3])], { strides: [2, 1], pads: [1, 1, 1, 1], dilations: [2, 1], group: 2 })[0],
   ConvTranspose: (g) => convTranspose(f(g, 'x', [2, 4, 5, 4]), f(g, 'w', [4, 3, 3, 3]), { strides: [2, 2], pads: [1, 1, 1, 1], outputPadding: [0, 1] }),
+  ConvWeightGrad: (g) => convWeightGrad(f(g, 'x', [2, 3, 9, 8]), f(g, 'dy', [2, 4, 5, 4]), [4, 3, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }),
   MatMul: (g) => matmul(f(g, 'a', [3, 4]), f(g, 'b', [4, 5])),
   MaxPool: (g) => maxPool(f(g, 'x', [2, 3, 9, 8]), { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }),
   GatherFlat: (g) => gatherFlat(f(g, 'a', [2, 3, 4]), g.constant([5, 0, 23, 5], [2, 2], 'int64')),

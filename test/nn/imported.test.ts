@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { onnx } from 'onnx-proto';
-import { A, node, smallNet } from '../onnx-fixtures';
+import { node, smallNet } from '../onnx-fixtures';
 import { modelLayout } from '../../src/nn/model';
 import { MAX_TENSOR_VALUES } from '../../src/nn/onnx-file';
 import { ImportedSpec, modelSpec, specName } from '../../src/nn/spec';
