@@ -8,10 +8,11 @@
 # (test/faults).
 # Installs only as root with apt-get; otherwise says what is missing and goes on.
 set -u
-PACKAGES=(python3-torch python3-onnx python3-numpy python3-protobuf chromium libvulkan1 dataset-fashion-mnist fonts-dejavu-core slurm-wlm munge strace)
+PACKAGES=(python3-torch python3-torchvision python3-onnx python3-numpy python3-protobuf chromium libvulkan1 dataset-fashion-mnist fonts-dejavu-core slurm-wlm munge strace)
 
 missing=()
 /usr/bin/python3 -c 'import torch' 2>/dev/null || missing+=(python3-torch)
+/usr/bin/python3 -c 'import torchvision' 2>/dev/null || missing+=(python3-torchvision)
 /usr/bin/python3 -c 'import onnx' 2>/dev/null || missing+=(python3-onnx)
 /usr/bin/python3 -c 'import numpy' 2>/dev/null || missing+=(python3-numpy)
 /usr/bin/python3 -c 'import google.protobuf' 2>/dev/null || missing+=(python3-protobuf)

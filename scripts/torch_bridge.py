@@ -82,6 +82,7 @@ def build_parser():
     s.add_argument("--wd", type=float, default=5e-4)
     s.add_argument("--lr", type=float, default=0.1)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--torch-module", help="an imported model's PyTorch module, as the torch_module metadata (JSON: factory, kwargs, frozen)")
     s.add_argument("--device", choices=["cpu", "cuda", "cuda-if-available"], default="cpu",
                    help="where the step runs (default cpu); cuda-if-available falls back to the CPU without CUDA")
     s.add_argument("--profile", action="store_true",

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .twin import BadInput, build_model, parse_model_arg
+from .user_module import UserModuleError, parse_torch_module
 
 
 def cmd_bench(args):
@@ -18,6 +19,11 @@ def cmd_bench(args):
     except (ValueError, AssertionError):
         raise BadInput(f"--input must look like 3x32x32 (C x H x W), got {args.input!r}")
     arch = parse_model_arg(args.model)
+    if args.torch_module:
+        try:
+            arch = dict(arch, torch_module=parse_torch_module(args.torch_module))
+        except UserModuleError as e:
+            raise BadInput(f"--torch-module: {e}")
     if arch["inChannels"] != shape[0]:
         raise BadInput(f"--input has {shape[0]} channels, the model has inChannels={arch['inChannels']}")
     if args.steps < 1 or args.warmup < 0 or args.batch < 1 or args.threads < 1:

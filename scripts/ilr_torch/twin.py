@@ -17,6 +17,8 @@ import torch.nn.functional as F
 
 from safetensors_io import SafetensorsError, read_safetensors  # scripts/ is on sys.path: the entry points put it there
 
+from .user_module import UserModuleError, build_user_model, parse_torch_module
+
 
 class BadInput(Exception):
     """The input files or arguments do not follow the contract: exit status 2."""
@@ -49,6 +51,8 @@ def parse_architecture(arch):
     for key in ("inChannels", "numClasses"):
         if not isinstance(arch[key], int) or arch[key] < 1:
             raise BadInput(f"architecture: {key} must be a positive integer, got {arch[key]!r}")
+    if imported(arch):
+        return arch  # its steps are ONNX nodes; its twin is the user's module (user_module.py)
     made = {0}
     for i, step in enumerate(arch["steps"]):
         where = f"architecture step {i} ({step.get('name') or step.get('call')})" if isinstance(step, dict) else f"architecture step {i}"
@@ -106,13 +110,30 @@ class Twin(nn.Module):
         return values[self.output]
 
 
+def imported(arch):
+    """An architecture of a network imported from ONNX (src/nn/imported.ts)."""
+    return isinstance(arch.get("model"), dict) and arch["model"].get("arch") == "onnx"
+
+
 def build_model(arch):
     """The PyTorch module of an architecture (dict or JSON text), float32, initialised with the
     distributions the TypeScript side draws from (not its values: those come from a file).
 
     With `frozen` (frozenFc) a module's parameters have requires_grad=False: they are neither
-    updated nor given a gradient.
+    updated nor given a gradient. An imported model's module is the user's own (read_file attaches
+    its reference from the file's `torch_module` metadata).
     """
+    if isinstance(arch, dict) and imported(arch):
+        if "torch_module" not in arch:
+            raise BadInput(f"{arch['model']['file']} is an imported model: its PyTorch module must be named (--torch MODULE:FACTORY)")
+        try:
+            model = build_user_model(arch["torch_module"])
+        except UserModuleError as e:
+            raise BadInput(str(e))
+        for module in model.modules():
+            if isinstance(module, (nn.ReLU, nn.Hardtanh)):  # nn.ReLU6 is a Hardtanh
+                module.register_forward_pre_hook(watch_kinks)
+        return model
     arch = parse_architecture(arch)
     model = Twin(arch)
     with torch.no_grad():
@@ -168,6 +189,18 @@ class ReluWatch:
                 "min_margin_rel": json_number(self.min_margin) if self.min_margin != math.inf else None}
 
 
+def watch_kinks(module, inputs):
+    """A user module's ReLU, ReLU6 or Hardtanh: its inputs near a kink count as ReLU near ties."""
+    if ReluWatch.active is None:
+        return
+    x = inputs[0]
+    if isinstance(module, nn.Hardtanh):
+        ReluWatch.active.see(x - module.min_val)
+        ReluWatch.active.see(x - module.max_val)
+    else:
+        ReluWatch.active.see(x)
+
+
 def relu(x):
     if ReluWatch.active is not None:
         ReluWatch.active.see(x)
@@ -197,7 +230,9 @@ def read_file(path):
                        f"records); metadata keys present: {sorted(meta)}. Files written before it existed need rewriting.")
     try:
         arch = parse_architecture(meta["architecture"])
-    except BadInput as e:
+        if "torch_module" in meta:
+            arch = dict(arch, torch_module=parse_torch_module(meta["torch_module"]))
+    except (BadInput, UserModuleError) as e:
         raise BadInput(f"{path}: {e}")
     return tensors, meta, arch
 

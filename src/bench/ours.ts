@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import type { TorchModuleRef } from '../bridge/parity';
 import { Graph } from '../graph/ir';
 import { InputShape } from '../nn/model';
 import { modelSpec } from '../nn/spec';
@@ -16,6 +17,8 @@ import { Rng } from '../util/rng';
 
 export interface BenchCase {
   model: string;
+  /** An imported model's PyTorch module, for the PyTorch side (--torch). */
+  torch?: TorchModuleRef;
   batch: number;
   input: InputShape;
   steps: number;

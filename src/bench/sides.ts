@@ -1,6 +1,7 @@
 /** Runs each side of a benchmark case in a child process: ours (worker.js) and PyTorch (torch_bridge.py bench). */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
+import { torchModuleMetadata } from '../bridge/parity';
 import { runBridge } from '../bridge/python';
 import { modelLayout } from '../nn/model';
 import { modelSpec } from '../nn/spec';
@@ -19,8 +20,9 @@ export function runOursChild(c: BenchCase): SideResult {
  * (torch.profiler), from a separate run.
  */
 export function runTorchChild(c: BenchCase, profile = false): SideResult {
-  const { architecture } = modelLayout(modelSpec(c.model, { inChannels: c.input[0] }), c.input);
-  const args = ['bench', '--model', JSON.stringify(architecture), '--batch', String(c.batch), '--input', c.input.join('x'), '--steps', String(c.steps),
+  const layout = modelLayout(modelSpec(c.model, { inChannels: c.input[0] }), c.input);
+  const module = torchModuleMetadata(c.torch, layout).torch_module;
+  const args = ['bench', '--model', JSON.stringify(layout.architecture), ...(module ? ['--torch-module', module] : []), '--batch', String(c.batch), '--input', c.input.join('x'), '--steps', String(c.steps),
     '--warmup', String(c.warmup), '--threads', String(c.threads), '--momentum', String(c.momentum), '--wd', String(c.wd), '--lr', String(c.lr),
     '--seed', String(c.seed), '--device', c.ep === 'cpu' ? 'cpu' : 'cuda-if-available', ...(profile ? ['--profile'] : [])];
   const { status, result, stderr } = runBridge<SideResult>(args, c.threads);

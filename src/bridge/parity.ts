@@ -9,16 +9,36 @@ import * as path from 'path';
 import { TensorMap } from '../graph/tensors';
 import { writeSafetensors } from '../io/safetensors';
 import { initialState } from '../nn/init';
-import { InputShape, modelLayout, modelMetadata } from '../nn/model';
-import { ModelSpec, modelSpec } from '../nn/spec';
+import { InputShape, ModelLayout, modelLayout, modelMetadata } from '../nn/model';
+import { ModelSpec, modelSpec, specName } from '../nn/spec';
 import { gradientGraph } from '../programs/programs';
 import { feedsOf, randomBatch } from '../runtime/sample';
 import { Program } from '../runtime/session';
 import { Rng } from '../util/rng';
 import { runBridge } from './python';
 
+/** The user's PyTorch module, the referee of an imported model: MODULE:FACTORY and its keyword arguments (scripts/user_module.py). */
+export interface TorchModuleRef {
+  factory: string;
+  kwargs: Record<string, unknown>;
+}
+
+/** The metadata that names an imported model's PyTorch module, with the parameters our side does not train. */
+export function torchModuleMetadata(ref: TorchModuleRef | undefined, layout: ModelLayout): Record<string, string> {
+  if (!ref) {
+    if (layout.architecture.model.arch === 'onnx') throw new Error(`${layout.architecture.model.file} is an imported model: name its PyTorch module with --torch MODULE:FACTORY (e.g. torchvision.models:resnet18, or path/to/nets.py:Net)`);
+    return {};
+  }
+  const frozen = layout.params.filter((p) => !p.trainable).map((p) => p.name);
+  return { torch_module: JSON.stringify({ factory: ref.factory, kwargs: ref.kwargs, frozen }) };
+}
+
 export interface ParityOptions {
   model: string;
+  /** Imported models: the PyTorch module that is their referee. */
+  torch?: TorchModuleRef;
+  /** Imported models: the fully scale-invariant variant. */
+  si?: boolean;
   batch?: number;
   input?: InputShape;
   seed?: number;
@@ -31,6 +51,8 @@ export interface ParityOptions {
 export interface ParityReport {
   model: ModelSpec;
   max_rel_err: number;
+  /** PyTorch's own float32 computation against its float64 one: the rounding floor of the comparison. */
+  baseline_f32_max_rel_err?: number;
   tol: number;
   ok: boolean;
   errors: Record<string, number>;
@@ -42,9 +64,10 @@ export interface ParityReport {
 export async function runParity(o: ParityOptions): Promise<ParityReport> {
   const input = o.input ?? [3, 32, 32];
   const batch = o.batch ?? 8;
-  const spec = modelSpec(o.model, { inChannels: input[0] });
+  const spec = modelSpec(o.model, { inChannels: input[0], ...(o.si === undefined ? {} : { si: o.si }) });
   const rng = new Rng([o.seed ?? 0, 'parity']);
   const layout = modelLayout(spec, input);
+  const metadata = { ...modelMetadata(layout), ...torchModuleMetadata(o.torch, layout) };
   const state = initialState(layout, rng.fork('init'));
   const data = randomBatch(rng.fork('data'), batch, input, spec.numClasses);
 
@@ -61,8 +84,8 @@ export async function runParity(o: ParityOptions): Promise<ParityReport> {
     if (name.startsWith('grad.')) file.set(`ours.${name}`, { dtype: 'float32', shape: state.get(name.slice(5))!.shape, data: out[name] });
   }
   const dir = o.keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-parity-'));
-  const target = path.join(dir, `parity-${o.model}.safetensors`);
-  writeSafetensors(target, file, modelMetadata(layout));
+  const target = path.join(dir, `parity-${specName(spec)}.safetensors`);
+  writeSafetensors(target, file, metadata);
   try {
     return runBridge<ParityReport>(['parity', '--file', target, '--tol', String(o.tol ?? 1e-4)]).result;
   } finally {

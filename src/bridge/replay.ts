@@ -17,11 +17,13 @@ import { OptimizerConfig, optimizerDef } from '../programs/optimizers';
 import { StepEngine } from '../train/engine';
 import { Rng } from '../util/rng';
 import { randomBatch } from '../runtime/sample';
-import { ParityReport } from './parity';
+import { ParityReport, TorchModuleRef, torchModuleMetadata } from './parity';
 import { runBridge } from './python';
 
 export interface ReplayOptions {
   model: string;
+  /** Imported models: the PyTorch module that is their referee. */
+  torch?: TorchModuleRef;
   steps: number;
   lr: number;
   wd: number;
@@ -59,7 +61,7 @@ export async function runOptimizerReplay(o: ReplayOptions): Promise<ParityReport
   for (const { key } of engine.slots) file.set(`final.${key}`, final.get(key)!);
   const dir = o.keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-replay-'));
   const target = path.join(dir, 'replay.safetensors');
-  writeSafetensors(target, file, { ...modelMetadata(engine.layout), optim: JSON.stringify(replayMetadata(o)) });
+  writeSafetensors(target, file, { ...modelMetadata(engine.layout), ...torchModuleMetadata(o.torch, engine.layout), optim: JSON.stringify(replayMetadata(o)) });
   try {
     return runBridge<ParityReport>(['replay', '--file', target, '--tol', String(o.tol ?? 1e-4)]).result;
   } finally {

@@ -10,10 +10,12 @@ import { runOursChild, runTorchChild } from '../bench/sides';
 import { BenchRow, combineRounds, formatTable, speedRounds } from '../bench/table';
 import { benchGraph } from '../bench/ours';
 import { InputShape } from '../nn/model';
-import { parseBatches, parseEp, parseInputShape } from './options';
+import { importOptions, parseBatches, parseEp, parseInputShape, parseTorchModule } from './options';
 
 interface Args {
   model?: string;
+  torch?: string;
+  'torch-kwargs': string;
   input?: string;
   batch: string;
   steps: number;
@@ -47,6 +49,8 @@ export const benchCommand: CommandModule<object, Args> = {
     y
       .option('model', { type: 'string', describe: 'one model (default: preresnet20, preresnet32 on 3x32x32 and cnn4 on 1x28x28)' })
       .option('input', { type: 'string', describe: 'input shape CxHxW for --model (default 3x32x32)' })
+      .option('torch', importOptions.torch)
+      .option('torch-kwargs', importOptions['torch-kwargs'])
       .option('batch', { type: 'string', default: '128', describe: 'images per step; a list such as 32,128,256 gives a row per batch size' })
       .option('steps', { type: 'number', default: 12, describe: 'timed steps per round' })
       .option('warmup', { type: 'number', default: 3, describe: 'untimed steps first' })
@@ -69,7 +73,7 @@ export const benchCommand: CommandModule<object, Args> = {
       `${a.warmup} warm-up + ${a.steps} timed steps × ${a.rounds} rounds${a['vs-torch'] ? ', ours and PyTorch alternating' : ''}; each side in its own process (peak = its max RSS)`);
     const rows: BenchRow[] = [];
     const cases = suite.flatMap(({ model, input }) => batches.map((batch): BenchCase => (
-      { model, input, batch, steps: a.steps, warmup: a.warmup, threads: a.threads, lr: a.lr, momentum: a.momentum, wd: a.wd, seed: a.seed, nchwc: a.nchwc, ep }
+      { model, torch: parseTorchModule(a.torch, a['torch-kwargs']), input, batch, steps: a.steps, warmup: a.warmup, threads: a.threads, lr: a.lr, momentum: a.momentum, wd: a.wd, seed: a.seed, nchwc: a.nchwc, ep }
     )));
     for (const c of cases) {
       const ours: SideResult[] = [];

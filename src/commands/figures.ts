@@ -27,6 +27,7 @@ interface FigureArgs extends LaunchArgs {
   quiet: boolean;
   only?: string[];
   optimizer?: string;
+  model?: string;
   momentum?: number;
   nesterov?: boolean;
   betas?: string;
@@ -45,6 +46,7 @@ const figureOptions = {
   'dry-run': { type: 'boolean', default: false, describe: 'print the planned runs, their steps and estimated time (from a measured, cached step time per model), run nothing' },
   quiet: { type: 'boolean', default: false, describe: 'no progress bars' },
   optimizer: { choices: Object.keys(OPTIMIZERS), describe: 'train every run of the figures with this optimizer instead of their own (SGD); the checks, calibrated for SGD, are then reported as information. Written to <out>/<figure>-<optimizer>/. Refused by figures whose runs are not trainer runs (toy, explr) and by rotational' },
+  model: { type: 'string', describe: 'train every run of the figures with this model instead of their own: a preset, or path/to/net.onnx (README, "Your own network"); the checks are then reported as information. Written to <out>/<figure>-<model>/. Refused by figures whose runs are not trainer runs (toy, explr, rotational)' },
   momentum: { type: 'number', describe: 'with --optimizer sgd or sgdw: heavy-ball momentum β (default 0)' },
   nesterov: { type: 'boolean', describe: 'with --optimizer sgd or sgdw and --momentum: Nesterov momentum' },
   betas: { type: 'string', describe: `with --optimizer adam or adamw: β₁,β₂ (default ${ADAM_DEFAULTS.betas.join(',')})` },
@@ -65,6 +67,7 @@ function options(a: FigureArgs): FigureOptions {
     jobs: a.jobs,
     launcher: parseLauncher(a),
     optimizer: figureOptimizer(a),
+    model: a.model,
     quiet: a.quiet,
   };
 }
@@ -89,9 +92,10 @@ function figureOptimizer(a: FigureArgs): FigureOptimizer | undefined {
 async function runFigures(experiments: Experiment[], a: FigureArgs): Promise<void> {
   const o = options(a);
   const refusing = experiments.filter((e) => e.optimizerRefusal);
-  if (o.optimizer && refusing.length > 0) {
+  const flags = [o.model && '--model', o.optimizer && '--optimizer'].filter(Boolean).join(' and ');
+  if (flags && refusing.length > 0) {
     const takers = EXPERIMENTS.filter((e) => !e.optimizerRefusal).map((e) => e.id);
-    throw new Error(`--optimizer does not apply to ${refusing.map((e) => `${e.id} (${e.optimizerRefusal})`).join('; ')}. ` +
+    throw new Error(`${flags} does not apply to ${refusing.map((e) => `${e.id} (${e.optimizerRefusal})`).join('; ')}. ` +
       `The figures that take it: ${takers.join(', ')}${experiments.length > 1 ? ' (choose them with --only)' : ''}`);
   }
   if (a['dry-run']) {

@@ -1,4 +1,5 @@
 /** Option parsing shared by the commands: each parser says what is wrong and what a good value looks like. */
+import type { TorchModuleRef } from '../bridge/parity';
 import { InputShape } from '../nn/model';
 import { ExecutionProvider, parseExecutionProvider } from '../runtime/providers';
 import { optimizerDef, OptimizerSetting } from '../programs/optimizers';
@@ -43,3 +44,24 @@ export const commonOptions = {
   threads: { type: 'number', default: DEFAULTS.threads, describe: describeOf('threads') },
   seed: { type: 'number', default: DEFAULTS.seed, describe: describeOf('seed') },
 } as const;
+
+/** Options of the commands that take an imported model (path/to/net.onnx). */
+export const importOptions = {
+  si: { type: 'boolean', describe: describeOf('si') },
+  torch: { type: 'string', describe: 'imported models: the PyTorch module they were exported from, MODULE:FACTORY (torchvision.models:resnet18, path/to/nets.py:Net)' },
+  'torch-kwargs': { type: 'string', default: '{}', describe: 'keyword arguments of the --torch factory, as JSON, e.g. \'{"num_classes": 10}\'' },
+} as const;
+
+/** --torch and --torch-kwargs as the referee's module reference. */
+export function parseTorchModule(factory: string | undefined, kwargs: string): TorchModuleRef | undefined {
+  if (factory === undefined) return undefined;
+  if (!/^[^:]+:[A-Za-z_][A-Za-z0-9_]*$/.test(factory)) throw new Error(`--torch "${factory}": expected MODULE:FACTORY, e.g. torchvision.models:resnet18 or path/to/nets.py:Net`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(kwargs);
+  } catch (e) {
+    throw new Error(`--torch-kwargs ${kwargs}: not JSON (${(e as Error).message}); e.g. '{"num_classes": 10}'`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`--torch-kwargs ${kwargs}: expected a JSON object, e.g. '{"num_classes": 10}'`);
+  return { factory, kwargs: parsed as Record<string, unknown> };
+}

@@ -8,7 +8,7 @@ import type { LauncherChoice } from '../launch/launcher';
 import type { Verdict } from '../plot/report';
 import type { ExecutionProvider } from '../train/engine';
 import type { TrainConfig } from '../train/config';
-import { withFigureOptimizer } from './runs';
+import { withFigureOverrides } from './runs';
 
 export type Scale = 'smoke' | 'cpu' | 'paper';
 export const SCALES: readonly Scale[] = ['smoke', 'cpu', 'paper'];
@@ -42,6 +42,8 @@ export interface Context {
   launcher?: LauncherChoice;
   /** Another optimizer for every training run than the figure's own (`--optimizer`): its checks then are informative only. */
   optimizer?: FigureOptimizer;
+  /** Another model for every training run (`--model`: a preset, or path/to/net.onnx): its checks then are informative only. */
+  model?: string;
   quiet: boolean;
 }
 
@@ -133,15 +135,16 @@ export function verdict(figure: string, check: string, passed: boolean, measured
   return { figure, check, passed, measured, expected };
 }
 
-/** `--optimizer` on a figure that cannot take it is refused, with the reason. */
-export function refuseOptimizer(exp: Experiment, ctx: Pick<Context, 'optimizer'>): void {
-  if (ctx.optimizer && exp.optimizerRefusal) throw new Error(`--optimizer does not apply to ${exp.id}: ${exp.optimizerRefusal}`);
+/** `--optimizer` or `--model` on a figure that cannot take them (its runs are not trainer runs) is refused, with the reason. */
+export function refuseOverrides(exp: Experiment, ctx: Pick<Context, 'optimizer' | 'model'>): void {
+  const flags = [ctx.model && '--model', ctx.optimizer && '--optimizer'].filter(Boolean).join(' and ');
+  if (flags && exp.optimizerRefusal) throw new Error(`${flags} does not apply to ${exp.id}: ${exp.optimizerRefusal}`);
 }
 
 /** The training runs a figure plans, with `--optimizer` applied: what it runs, and what --dry-run shows and prices. */
 export function figurePlan(exp: Experiment, ctx: Context): PlannedRun[] {
-  refuseOptimizer(exp, ctx);
-  return withFigureOptimizer(exp.plan(exp.preset(ctx.scale, ctx), ctx), ctx);
+  refuseOverrides(exp, ctx);
+  return withFigureOverrides(exp.plan(exp.preset(ctx.scale, ctx), ctx), ctx);
 }
 
 /** The planned runs of a figure, for --dry-run: names, models, steps. */

@@ -3,14 +3,15 @@ import * as path from 'path';
 import { FigureSection, writeReport } from '../plot/report';
 import { BUDGET_SECONDS, Context, Experiment, Scale } from './frame';
 import { runExperiment } from './run-experiment';
-import { figureOptimizerLabel, RunsSubmitted } from './runs';
+import { figureOverridesLabel, RunsSubmitted } from './runs';
 
 export type FigureOptions = Omit<Context, 'dir'> & { out: string };
 
-/** A figure's directory is <out>/<id>; with `--optimizer`, <out>/<id>-<optimizer>, so the figure's own runs are kept. */
+/** A figure's directory is <out>/<id>; with `--model` or `--optimizer`, <out>/<id>-<model>-<optimizer>, so the figure's own runs are kept. */
 export const figureContext = (o: FigureOptions, id: string): Context => {
   const { out, ...ctx } = o;
-  return { ...ctx, dir: path.join(out, o.optimizer ? `${id}-${figureOptimizerLabel(o.optimizer)}` : id) };
+  const label = figureOverridesLabel(o);
+  return { ...ctx, dir: path.join(out, label ? `${id}-${label}` : id) };
 };
 
 export async function reproduce(experiments: Experiment[], o: FigureOptions, command?: string): Promise<FigureSection[]> {

@@ -6,6 +6,7 @@
  */
 import * as path from 'path';
 import { launcherFor } from '../launch/launcher';
+import { isImportedName } from '../nn/imported';
 import { ADAM_DEFAULTS } from '../programs/optimizers';
 import { resolveConfig, TrainConfig } from '../train/config';
 import { readMetrics, MetricsRecord, EvalRecord, StepRecord } from '../train/metrics';
@@ -21,23 +22,33 @@ export class RunsSubmitted extends Error {}
 
 /** Runs every planned run that is not finished, or submits them (throwing RunsSubmitted) with a launcher that queues. */
 export async function runPlanned(runs: PlannedRun[], ctx: Context): Promise<void> {
-  const tasks = withFigureOptimizer(runs, ctx).map((r) => ({ name: r.name, dir: runDir(ctx, r.name), config: r.config }));
+  const tasks = withFigureOverrides(runs, ctx).map((r) => ({ name: r.name, dir: runDir(ctx, r.name), config: r.config }));
   const launcher = launcherFor(ctx.launcher ?? { kind: 'local' });
   const result = await launcher.launch(tasks, { dir: ctx.dir, name: `ilr-${path.basename(ctx.dir)}`, jobs: ctx.jobs, threads: ctx.threads, ep: ctx.ep, quiet: ctx.quiet });
   if (result.kind === 'submitted') throw new RunsSubmitted(result.message);
 }
 
-/** The runs with `--optimizer` (and its companions) in place of their own optimizer, where one was chosen. */
-export function withFigureOptimizer(runs: PlannedRun[], ctx: Pick<Context, 'optimizer'>): PlannedRun[] {
-  const o = ctx.optimizer;
-  if (!o) return runs;
+/**
+ * The runs with `--optimizer` (and its companions) in place of their own optimizer, and `--model`
+ * in place of their model (the preset's cnn4 widths go with its model), where chosen.
+ */
+export function withFigureOverrides(runs: PlannedRun[], ctx: Pick<Context, 'optimizer' | 'model'>): PlannedRun[] {
+  const { optimizer, model } = ctx;
+  if (!optimizer && !model) return runs;
   return runs.map((r) => {
     try {
-      return { ...r, config: resolveConfig({ ...r.config, ...o }) };
+      return { ...r, config: resolveConfig({ ...r.config, ...optimizer, ...(model ? { model, widths: undefined } : {}) }) };
     } catch (e) {
-      throw new Error(`--optimizer ${figureOptimizerLabel(o)}, run ${r.name}: ${(e as Error).message}`);
+      const flags = [model && `--model ${model}`, optimizer && `--optimizer ${figureOptimizerLabel(optimizer)}`].filter(Boolean).join(' ');
+      throw new Error(`${flags}, run ${r.name}: ${(e as Error).message}`);
     }
   });
+}
+
+/** `--model` and `--optimizer` as short names joined by `sep`: `vgg11_bn-adamw` names the figure's directory `<figure>-vgg11_bn-adamw`. */
+export function figureOverridesLabel({ optimizer, model }: Pick<Context, 'optimizer' | 'model'>, sep = '-'): string {
+  const modelName = model && (isImportedName(model) ? path.basename(model, '.onnx') : model);
+  return [modelName, optimizer && figureOptimizerLabel(optimizer)].filter(Boolean).join(sep);
 }
 
 /** A short name of the chosen optimizer, e.g. `adamw`, `sgd-m0.9-nesterov`, `adam-b0.8,0.99`: the figure's directory suffix. */

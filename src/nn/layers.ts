@@ -134,6 +134,17 @@ export class LayerBuilder {
     return { model: this.spec, inChannels: this.spec.inChannels, numClasses: this.spec.numClasses, output: this.number(output), steps: this.steps };
   }
 
+  /**
+   * Records a node of an imported ONNX graph as a step (`onnx.<op type>`, named by the node): the
+   * architecture of an imported network documents it; its PyTorch twin is the user's own module.
+   * `inputs` are the activations it reads (not its parameters or constants).
+   */
+  imported(opType: string, node: string, inputs: Value[], output: Value): Value {
+    this.record(inputs, output, `onnx.${opType}`);
+    this.steps[this.steps.length - 1].name = node;
+    return output;
+  }
+
   conv(name: string, x: Value, outChannels: number, kernel: number, stride = 1, pad = 0): Value {
     const fanIn = x.shape[1] * kernel * kernel;
     const w = this.param({

@@ -1,10 +1,8 @@
 /** A model: its spec, its forward pass, and the parameter and buffer lists that pass declares. */
 import { Graph, Value } from '../graph/ir';
-import { cnn4 } from './cnn4';
 import { homogeneity } from './invariance';
 import { Architecture, LayerBuilder, ParamDecl, TensorInfo } from './layers';
-import { preResNet } from './preresnet';
-import { ModelSpec } from './spec';
+import { ModelSpec, modelEntry } from './spec';
 
 export type InputShape = [number, number, number];
 
@@ -15,7 +13,7 @@ export function forward(b: LayerBuilder, x: Value): Value {
     throw new Error(`model expects ${spec.inChannels} input channels, the data has ${x.shape[1]} (set inChannels to match the data set)`);
   }
   if (Math.min(x.shape[2], x.shape[3]) < 8) throw new Error(`input ${x.shape.slice(1).join('×')} is too small: at least 8×8`);
-  return spec.arch === 'preresnet' ? preResNet(b, spec, x) : cnn4(b, spec, x);
+  return modelEntry(spec).forward(b, spec, x);
 }
 
 export interface ParamInfo extends ParamDecl {

@@ -52,20 +52,26 @@ function applyAffine(xhat: Value, affine: { weight: Value; bias: Value } | undef
   return affine ? add(mul(xhat, reshape(affine.weight, shape)), reshape(affine.bias, shape)) : xhat;
 }
 
+/**
+ * A BatchNorm layer with the given γ and β (or none): declares its running statistics as buffers;
+ * in 'train' mode it normalises with the batch statistics and records them for the running
+ * statistics' update, in 'eval' mode it reads the running statistics. Imported networks' layers too.
+ */
+export function batchNormLayer(b: LayerBuilder, name: string, x: Value, eps: number, affine: { weight: Value; bias: Value } | undefined): Value {
+  const c = x.shape[1];
+  const runningMean = b.buffer({ name: `${name}.running_mean`, shape: [c], init: { kind: 'fill', value: 0 } });
+  const runningVar = b.buffer({ name: `${name}.running_var`, shape: [c], init: { kind: 'fill', value: 1 } });
+  if (b.mode === 'eval') return batchNormEval(x, runningMean, runningVar, eps, affine);
+  const { y, mean, variance } = batchNormTrain(x, eps, affine);
+  const count = x.shape[0] * x.shape[2] * x.shape[3];
+  b.batchStats.push({ prefix: name, mean, unbiasedVar: scale(variance, count / (count - 1)) });
+  return y;
+}
+
 const batch: NormLayer<{ kind: 'batch' }> = {
   fromTag: (tag) => (tag === '' ? { kind: 'batch' } : undefined),
   tag: () => '',
-  apply(b, name, x) {
-    const c = x.shape[1];
-    const affine = affineParams(b, name, [c]);
-    const runningMean = b.buffer({ name: `${name}.running_mean`, shape: [c], init: { kind: 'fill', value: 0 } });
-    const runningVar = b.buffer({ name: `${name}.running_var`, shape: [c], init: { kind: 'fill', value: 1 } });
-    if (b.mode === 'eval') return batchNormEval(x, runningMean, runningVar, b.spec.bnEps, affine);
-    const { y, mean, variance } = batchNormTrain(x, b.spec.bnEps, affine);
-    const count = x.shape[0] * x.shape[2] * x.shape[3];
-    b.batchStats.push({ prefix: name, mean, unbiasedVar: scale(variance, count / (count - 1)) });
-    return y;
-  },
+  apply: (b, name, x) => batchNormLayer(b, name, x, b.spec.bnEps, affineParams(b, name, [x.shape[1]])),
   torch: (b, x) => ({ module: 'BatchNorm2d', args: { num_features: x.shape[1], eps: b.spec.bnEps, momentum: b.spec.bnMomentum, affine: b.spec.affine } }),
 };
 

@@ -6,8 +6,14 @@
  * feed a residual sum.
  */
 import { Value } from '../graph/ir';
+import { CommonSpec, ModelEntry, parsePreset, presetSuffix } from './entry';
 import { LayerBuilder } from './layers';
-import { PreResNetSpec } from './spec';
+
+export interface PreResNetSpec extends CommonSpec {
+  arch: 'preresnet';
+  depth: number;
+  width: number;
+}
 
 function basicBlock(b: LayerBuilder, name: string, x: Value, planes: number, stride: number): Value {
   const a = b.relu(b.norm(`${name}.bn1`, x));
@@ -18,7 +24,7 @@ function basicBlock(b: LayerBuilder, name: string, x: Value, planes: number, str
   return b.add(out, shortcut);
 }
 
-export function preResNet(b: LayerBuilder, spec: PreResNetSpec, x: Value): Value {
+function preResNet(b: LayerBuilder, spec: PreResNetSpec, x: Value): Value {
   const blocks = (spec.depth - 2) / 6;
   const widths = [16, 32, 64].map((w) => w * spec.width);
   let h = b.conv('conv1', x, widths[0], 3, 1, 1);
@@ -30,3 +36,18 @@ export function preResNet(b: LayerBuilder, spec: PreResNetSpec, x: Value): Value
   h = b.relu(b.norm('bn', h));
   return b.linear('fc', b.globalAvgPool(h), spec.numClasses);
 }
+
+export const PRERESNET: ModelEntry<PreResNetSpec> = {
+  arch: 'preresnet',
+  help: 'preresnet{D}[-w{K}][-NORM][-si] with D = 6n+2 (8, 14, 20, 32, 56, 110) and width multiplier K',
+  parse(name, overrides) {
+    const p = parsePreset(name, 'preresnet(\\d+)', overrides);
+    if (!p) return undefined;
+    if (overrides.widths) throw new Error(`model "${name}": conv widths can be set for cnn4 models only (PreResNet widths come from -w{K})`);
+    const depth = Number(p.groups[0]);
+    if ((depth - 2) % 6 !== 0 || depth < 8) throw new Error(`model "${name}": PreResNet depth must be 6n+2 with n ≥ 1 (8, 14, 20, 32, 56, 110)`);
+    return { arch: 'preresnet', depth, width: p.width, ...p.common };
+  },
+  name: (s) => `preresnet${s.depth}${s.width !== 1 ? `-w${s.width}` : ''}${presetSuffix(s)}`,
+  forward: preResNet,
+};

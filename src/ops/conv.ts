@@ -1,14 +1,14 @@
 /**
- * Conv (2-D, groups = 1) and ConvTranspose, with the backward pass built from standard ops.
+ * Conv (2-D, with groups and dilations) and ConvTranspose, with the backward pass built from standard ops.
  *
  * Conv is linear in each input. The input gradient is the transposed convolution of dY with the
  * same kernel (for stride 1, a plain Conv with the flipped kernel); the weight gradient is the
  * correlation of the input with dY, an op of its own (ConvWeightGrad) because its fastest form,
  * an NCHWc convolution or im2col + Gemm, depends on the CPU and is chosen at serialization.
  */
-import { Emitter, NCHWC_DOMAIN, Node, OnnxAttrs, OpDef, ShapeError, Value } from '../graph/ir';
-import { bilinearPlus, constantOnly, emitOne, expectArity, expectFloat, ints, onnxAttrs, typed } from './util';
-import { slice, transpose } from './shape';
+import { Attrs, Emitter, NCHWC_DOMAIN, Node, OnnxAttrs, OpDef, ShapeError, Value } from '../graph/ir';
+import { bilinearPlus, constantOnly, emitOne, expectArity, expectFloat, int, ints, onnxAttrs, typed } from './util';
+import { reshape, slice, transpose } from './shape';
 
 /**
  * Every ONNX value of a weight gradient's expansion is named `dw_…`, so a profile can tell its nodes
@@ -17,11 +17,17 @@ import { slice, transpose } from './shape';
 const WEIGHT_GRAD_HINT = 'dw';
 export const WEIGHT_GRAD_PREFIX = `${WEIGHT_GRAD_HINT}_`;
 
-/** Geometry of a 2-D convolution, with ONNX's pad order [top, left, bottom, right]. */
+/** Geometry of a 2-D convolution, with ONNX's pad order [top, left, bottom, right]; no dilations and one group unless given. */
 export interface ConvGeometry {
   strides: [number, number];
   pads: [number, number, number, number];
+  dilations?: [number, number];
+  /** Input and output channels split into this many groups, each convolved with its own filters (depthwise: one channel each). */
+  group?: number;
 }
+
+/** The extent a dilated kernel covers: d·(k − 1) + 1. The output-size and padding arithmetic below takes it as the kernel. */
+export const dilatedKernel = (kernel: number, dilation: number): number => dilation * (kernel - 1) + 1;
 
 /** Output extent of one spatial axis: floor((in + padBegin + padEnd − k) / s) + 1. */
 export function convOutputSize(input: number, kernel: number, stride: number, padBegin: number, padEnd: number): number {
@@ -63,11 +69,24 @@ export function flippedConvPads(kernel: number, padBegin: number, padEnd: number
   return pads.every((p) => p >= 0) ? pads : undefined;
 }
 
-function geometry(attrs: Record<string, unknown>): ConvGeometry {
-  const s = ints(attrs as never, 'strides', [1, 1]);
-  const p = ints(attrs as never, 'pads', [0, 0, 0, 0]);
-  return { strides: [s[0], s[1]], pads: [p[0], p[1], p[2], p[3]] };
+type FullGeometry = Required<ConvGeometry>;
+
+function geometry(attrs: Attrs): FullGeometry {
+  const s = ints(attrs, 'strides', [1, 1]);
+  const p = ints(attrs, 'pads', [0, 0, 0, 0]);
+  const d = ints(attrs, 'dilations', [1, 1]);
+  return { strides: [s[0], s[1]], pads: [p[0], p[1], p[2], p[3]], dilations: [d[0], d[1]], group: int(attrs, 'group', 1) };
 }
+
+/** A geometry as op attributes; dilations and group only where they are not the default, so that plain convs serialize as before. */
+function geometryAttrs({ strides, pads, dilations = [1, 1], group = 1 }: ConvGeometry): Record<string, number | number[]> {
+  const attrs: Record<string, number | number[]> = { strides: [...strides], pads: [...pads] };
+  if (dilations.some((d) => d !== 1)) attrs.dilations = [...dilations];
+  if (group !== 1) attrs.group = group;
+  return attrs;
+}
+
+const plain = (g: FullGeometry): boolean => g.group === 1 && g.dilations.every((d) => d === 1);
 
 /** The two float rank-4 operands of Conv, ConvWeightGrad and ConvTranspose; `expected` names them in the error. */
 function expectConvOperands(op: string, inputs: readonly Value[], expected: string): void {
@@ -82,10 +101,12 @@ export const Conv: OpDef = {
   infer(inputs, attrs) {
     expectConvOperands('Conv', inputs, 'X [N,C,H,W] and W [M,C,kh,kw]');
     const [x, w] = inputs;
-    if (x.shape[1] !== w.shape[1]) throw new ShapeError('Conv', `X has ${x.shape[1]} channels but W expects ${w.shape[1]}`, inputs);
-    const { strides, pads } = geometry(attrs);
-    const h = convOutputSize(x.shape[2], w.shape[2], strides[0], pads[0], pads[2]);
-    const wo = convOutputSize(x.shape[3], w.shape[3], strides[1], pads[1], pads[3]);
+    const { strides, pads, dilations, group } = geometry(attrs);
+    if (group < 1 || x.shape[1] !== w.shape[1] * group || w.shape[0] % group !== 0) {
+      throw new ShapeError('Conv', `X has ${x.shape[1]} channels but W expects ${w.shape[1]} per group in ${group} group(s) of ${w.shape[0]} filters`, inputs);
+    }
+    const h = convOutputSize(x.shape[2], dilatedKernel(w.shape[2], dilations[0]), strides[0], pads[0], pads[2]);
+    const wo = convOutputSize(x.shape[3], dilatedKernel(w.shape[3], dilations[1]), strides[1], pads[1], pads[3]);
     if (h < 1 || wo < 1) throw new ShapeError('Conv', 'kernel larger than the padded input', inputs);
     return [typed([x.shape[0], w.shape[0], h, wo], x.dtype)];
   },
@@ -93,7 +114,7 @@ export const Conv: OpDef = {
     const [x, w] = node.inputs;
     const [m, c, kh, kw] = w.shape;
     const b = e.nchwcBlock;
-    if (!b || x.dtype !== 'float32' || c % b !== 0 || m % b !== 0) return emitOne('Conv')(node, e);
+    if (!b || x.dtype !== 'float32' || c % b !== 0 || m % b !== 0 || !plain(geometry(node.attrs))) return emitOne('Conv')(node, e);
     // ORT's NCHWc convolution (MLAS, the kernels its optimizer uses for constant weights) with the
     // weights reordered every run, as they are inputs here: [M,C,kh,kw] → OIHWBiBo, i.e.
     // [M/b, C/b, kh, kw, b_in, b_out], and the activations reordered to and from blocks of b channels.
@@ -122,28 +143,33 @@ export const Conv: OpDef = {
  * the forward conv of the same size (32 vs 16 ms at N=128, 16 ch, 32×32, 2 threads; preresnet20
  * train step 835 → 639 ms). Strided convs use ConvTranspose with output_padding.
  */
-export function convInputGrad(dy: Value, w: Value, xShape: readonly number[], { strides, pads }: ConvGeometry): Value {
-  const [, , kh, kw] = w.shape;
+export function convInputGrad(dy: Value, w: Value, xShape: readonly number[], geom: ConvGeometry): Value {
+  const { strides, pads, dilations = [1, 1], group = 1 } = geom;
+  const [m, cg, kh, kw] = w.shape;
   const ph = flippedConvPads(kh, pads[0], pads[2]);
   const pw = flippedConvPads(kw, pads[1], pads[3]);
-  if (strides[0] === 1 && strides[1] === 1 && ph && pw) {
+  if (strides[0] === 1 && strides[1] === 1 && dilations.every((d) => d === 1) && ph && pw) {
     // Steps −1 from the last tap to before the first reverse both spatial axes of the (small) kernel.
-    const flipped = transpose(slice(w, [2, 3], [-1, -1], [-kh - 1, -kw - 1], [-1, -1]), [1, 0, 2, 3]);
-    return dy.graph.apply(Conv, [dy, flipped], { strides: [1, 1], pads: [ph[0], pw[0], ph[1], pw[1]] })[0];
+    const taps = slice(w, [2, 3], [-1, -1], [-kh - 1, -kw - 1], [-1, -1]);
+    // Within each group, the flipped kernel maps the group's M/g output channels back to its C/g inputs.
+    const flipped = group === 1
+      ? transpose(taps, [1, 0, 2, 3])
+      : reshape(transpose(reshape(taps, [group, m / group, cg, kh, kw]), [0, 2, 1, 3, 4]), [group * cg, m / group, kh, kw]);
+    return dy.graph.apply(Conv, [dy, flipped], geometryAttrs({ strides: [1, 1], pads: [ph[0], pw[0], ph[1], pw[1]], group }))[0];
   }
   const outputPadding = [
-    convTransposeOutputPadding(xShape[2], kh, strides[0], pads[0], pads[2]),
-    convTransposeOutputPadding(xShape[3], kw, strides[1], pads[1], pads[3]),
+    convTransposeOutputPadding(xShape[2], dilatedKernel(kh, dilations[0]), strides[0], pads[0], pads[2]),
+    convTransposeOutputPadding(xShape[3], dilatedKernel(kw, dilations[1]), strides[1], pads[1], pads[3]),
   ];
-  return convTranspose(dy, w, { strides, pads, outputPadding });
+  return convTranspose(dy, w, { strides, pads, dilations, group, outputPadding });
 }
 
 /**
  * dW[m,c,i,j] = Σ_{n,y,x} dY[n,m,y,x] · Xpad[n,c,y·s+i,x·s+j]: the ConvWeightGrad op, whose form
  * is chosen when the program is serialized (only then is the NCHWc block size known).
  */
-export function convWeightGrad(x: Value, dy: Value, wShape: readonly number[], { strides, pads }: ConvGeometry): Value {
-  const attrs = { kernel_shape: [wShape[2], wShape[3]], strides: [...strides], pads: [...pads] };
+export function convWeightGrad(x: Value, dy: Value, wShape: readonly number[], geom: ConvGeometry): Value {
+  const attrs = { kernel_shape: [wShape[2], wShape[3]], ...geometryAttrs(geom) };
   return x.graph.apply(ConvWeightGrad, [x, dy], attrs, WEIGHT_GRAD_HINT)[0];
 }
 
@@ -155,17 +181,18 @@ export const ConvWeightGrad: OpDef = {
     expectConvOperands('ConvWeightGrad', inputs, 'X [N,C,H,W] and dY [N,M,Ho,Wo]');
     const [x, dy] = inputs;
     const [kh, kw] = ints(attrs, 'kernel_shape', []);
-    const { strides, pads } = geometry(attrs);
-    const expected = [x.shape[0], dy.shape[1], convOutputSize(x.shape[2], kh, strides[0], pads[0], pads[2]), convOutputSize(x.shape[3], kw, strides[1], pads[1], pads[3])];
-    if (!expected.every((d, i) => d === dy.shape[i])) {
-      throw new ShapeError('ConvWeightGrad', `dY must be the conv output [${expected}]`, inputs);
+    const { strides, pads, dilations, group } = geometry(attrs);
+    const size = (axis: 2 | 3, k: number) => convOutputSize(x.shape[axis], dilatedKernel(k, dilations[axis - 2]), strides[axis - 2], pads[axis - 2], pads[axis]);
+    const expected = [x.shape[0], dy.shape[1], size(2, kh), size(3, kw)];
+    if (!expected.every((d, i) => d === dy.shape[i]) || x.shape[1] % group !== 0 || dy.shape[1] % group !== 0) {
+      throw new ShapeError('ConvWeightGrad', `dY must be the conv output [${expected}], its channels and X's split into ${group} group(s)`, inputs);
     }
-    return [typed([dy.shape[1], x.shape[1], kh, kw], x.dtype)];
+    return [typed([dy.shape[1], x.shape[1] / group, kh, kw], x.dtype)];
   },
   emit(node, e) {
     const [x, dy] = node.inputs;
     const b = e.nchwcBlock;
-    const blocked = b > 0 && x.dtype === 'float32' && x.shape[0] % b === 0 && dy.shape[1] % b === 0;
+    const blocked = b > 0 && x.dtype === 'float32' && x.shape[0] % b === 0 && dy.shape[1] % b === 0 && plain(geometry(node.attrs));
     (blocked ? emitBlockedWeightGrad : emitIm2colWeightGrad)(node, e);
   },
   // dW is bilinear in X and dY. Against an output gradient G [M,C,kh,kw]: through X, G acts as the
@@ -175,7 +202,7 @@ export const ConvWeightGrad: OpDef = {
     const geom = geometry(n.attrs);
     return [
       needs[0] ? convInputGrad(dy, g!, x.shape, geom) : undefined,
-      needs[1] ? n.graph.apply(Conv, [x, g!], { strides: [...geom.strides], pads: [...geom.pads] })[0] : undefined,
+      needs[1] ? n.graph.apply(Conv, [x, g!], geometryAttrs(geom))[0] : undefined,
     ];
   },
 };
@@ -254,9 +281,10 @@ function emitBlockedWeightGrad(node: Node, e: Emitter): void {
  */
 function emitIm2colWeightGrad(node: Node, e: Emitter): void {
   const [x, dy] = node.inputs;
-  const [m, c, kh, kw] = node.outputs[0].shape;
+  const [m, cg, kh, kw] = node.outputs[0].shape;
+  const c = x.shape[1];
   const [n, , ho, wo] = dy.shape;
-  const { strides, pads } = geometry(node.attrs);
+  const { strides, pads, dilations, group } = geometry(node.attrs);
   let xt = weightGradStep(e, 'Transpose', [x.name], 'xt', { perm: { ints: [1, 0, 2, 3] } });
   if (pads.some((p) => p !== 0)) {
     xt = weightGradStep(e, 'Pad', [xt, e.constInt64([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])], 'xpad', { mode: { string: 'constant' } });
@@ -265,19 +293,29 @@ function emitIm2colWeightGrad(node: Node, e: Emitter): void {
   const taps: string[] = [];
   for (let i = 0; i < kh; i++) {
     for (let j = 0; j < kw; j++) {
-      const r = im2colSlice(i, strides[0], ho);
-      const q = im2colSlice(j, strides[1], wo);
+      const r = im2colSlice(i * dilations[0], strides[0], ho);
+      const q = im2colSlice(j * dilations[1], strides[1], wo);
       const whole = r.start === 0 && q.start === 0 && r.end === hp && q.end === wp && r.step === 1 && q.step === 1;
       const bounds = () => [[r.start, q.start], [r.end, q.end], [2, 3], [r.step, q.step]].map((v) => e.constInt64(v));
       taps.push(whole ? xt : weightGradStep(e, 'Slice', [xt, ...bounds()], 'tap'));
     }
   }
   const stacked = taps.length > 1 ? weightGradStep(e, 'Concat', taps, 'taps', { axis: { int: 0 } }) : taps[0];
-  const cols = weightGradStep(e, 'Reshape', [stacked, e.constInt64([kh * kw * c, n * ho * wo])], 'cols');
   const dyt = weightGradStep(e, 'Transpose', [dy.name], 'dyt', { perm: { ints: [1, 0, 2, 3] } });
-  const rows = weightGradStep(e, 'Reshape', [dyt, e.constInt64([m, n * ho * wo])], 'dy_rows');
-  const product = weightGradStep(e, 'Gemm', [rows, cols], 'mkkc', { transB: { int: 1 } });
-  const mkkc = weightGradStep(e, 'Reshape', [product, e.constInt64([m, kh, kw, c])], 'mkkc4');
+  let product: string;
+  if (group === 1) {
+    const cols = weightGradStep(e, 'Reshape', [stacked, e.constInt64([kh * kw * c, n * ho * wo])], 'cols');
+    const rows = weightGradStep(e, 'Reshape', [dyt, e.constInt64([m, n * ho * wo])], 'dy_rows');
+    product = weightGradStep(e, 'Gemm', [rows, cols], 'mkkc', { transB: { int: 1 } });
+  } else {
+    // One product per group, batched: dY's rows of group g [M/g, N·Ho·Wo] times the taps of its channels [N·Ho·Wo, kh·kw·C/g].
+    const byGroup = weightGradStep(e, 'Reshape', [stacked, e.constInt64([kh * kw, group, cg, n * ho * wo])], 'cols_groups');
+    const grouped = weightGradStep(e, 'Transpose', [byGroup], 'cols_gpkc', { perm: { ints: [1, 3, 0, 2] } });
+    const cols = weightGradStep(e, 'Reshape', [grouped, e.constInt64([group, n * ho * wo, kh * kw * cg])], 'cols');
+    const rows = weightGradStep(e, 'Reshape', [dyt, e.constInt64([group, m / group, n * ho * wo])], 'dy_rows');
+    product = weightGradStep(e, 'MatMul', [rows, cols], 'mkkc');
+  }
+  const mkkc = weightGradStep(e, 'Reshape', [product, e.constInt64([m, kh, kw, cg])], 'mkkc4');
   e.node('Transpose', [mkkc], [node.outputs[0].name], { perm: { ints: [0, 3, 1, 2] } });
 }
 
@@ -288,7 +326,7 @@ function weightGradStep(e: Emitter, opType: string, inputs: string[], hint: stri
   return out;
 }
 
-/** ConvTranspose with W [Cin, Cout, kh, kw] (groups = 1). Used by Conv's backward pass. */
+/** ConvTranspose with W [Cin, Cout/g, kh, kw]. Used by Conv's backward pass. */
 export const ConvTranspose: OpDef = {
   name: 'ConvTranspose',
   homogeneity: constantOnly,
@@ -296,14 +334,13 @@ export const ConvTranspose: OpDef = {
     const expected = 'X [N,C,H,W] and W [C,M,kh,kw]';
     expectConvOperands('ConvTranspose', inputs, expected);
     const [x, w] = inputs;
-    if (x.shape[1] !== w.shape[0]) throw new ShapeError('ConvTranspose', `expects ${expected}`, inputs);
-    const s = ints(attrs, 'strides', [1, 1]);
-    const p = ints(attrs, 'pads', [0, 0, 0, 0]);
+    const { strides: s, pads: p, dilations: d, group } = geometry(attrs);
+    if (x.shape[1] !== w.shape[0] || x.shape[1] % group !== 0) throw new ShapeError('ConvTranspose', `expects ${expected} in ${group} group(s)`, inputs);
     const op = ints(attrs, 'output_padding', [0, 0]);
-    const h = s[0] * (x.shape[2] - 1) + op[0] + w.shape[2] - p[0] - p[2];
-    const wo = s[1] * (x.shape[3] - 1) + op[1] + w.shape[3] - p[1] - p[3];
+    const h = s[0] * (x.shape[2] - 1) + op[0] + dilatedKernel(w.shape[2], d[0]) - p[0] - p[2];
+    const wo = s[1] * (x.shape[3] - 1) + op[1] + dilatedKernel(w.shape[3], d[1]) - p[1] - p[3];
     if (op[0] >= s[0] || op[1] >= s[1] || op.some((v) => v < 0)) throw new ShapeError('ConvTranspose', `output_padding [${op}] must be below the stride`, inputs);
-    return [typed([x.shape[0], w.shape[1], h, wo], x.dtype)];
+    return [typed([x.shape[0], w.shape[1] * group, h, wo], x.dtype)];
   },
   emit: emitOne('ConvTranspose'),
   // ConvTranspose is the adjoint of Conv with the same kernel and geometry: ⟨G, ConvT_W(X)⟩ =
@@ -313,7 +350,7 @@ export const ConvTranspose: OpDef = {
     const [x, w] = n.inputs;
     const geom = geometry(n.attrs);
     return [
-      needs[0] ? n.graph.apply(Conv, [dy!, w], { strides: [...geom.strides], pads: [...geom.pads] })[0] : undefined,
+      needs[0] ? n.graph.apply(Conv, [dy!, w], geometryAttrs(geom))[0] : undefined,
       needs[1] ? convWeightGrad(dy!, x, w.shape, geom) : undefined,
     ];
   },
@@ -325,11 +362,14 @@ export interface ConvOptions {
 }
 
 export function conv(x: Value, w: Value, { stride = 1, pad = 0 }: ConvOptions = {}): Value {
-  return x.graph.apply(Conv, [x, w], { strides: [stride, stride], pads: [pad, pad, pad, pad] })[0];
+  return convolve(x, w, { strides: [stride, stride], pads: [pad, pad, pad, pad] });
 }
 
+/** Conv with any geometry: groups, dilations, per-axis strides and pads. */
+export const convolve = (x: Value, w: Value, geom: ConvGeometry): Value => x.graph.apply(Conv, [x, w], geometryAttrs(geom))[0];
+
 export function convTranspose(x: Value, w: Value, g: ConvGeometry & { outputPadding: number[] }): Value {
-  const attrs: Record<string, number[]> = { strides: [...g.strides], pads: [...g.pads] };
+  const attrs = geometryAttrs(g);
   if (g.outputPadding.some((v) => v !== 0)) attrs.output_padding = g.outputPadding;
   return x.graph.apply(ConvTranspose, [x, w], attrs)[0];
 }

@@ -56,6 +56,37 @@ export const Reciprocal = unary('Reciprocal', constantOnly, (n, [dy]) => {
 export const Exp = unary('Exp', constantOnly, (n, [dy]) => [mul(dy!, n.outputs[0])]);
 export const Log = unary('Log', constantOnly, (n, [dy]) => [div(dy!, n.inputs[0])]);
 
+/**
+ * Clip to [min, max] (attributes; either may be left out). Its gradient passes where min < x < max,
+ * as PyTorch's hardtanh (ReLU6) has it: zero at the bounds themselves, like Relu's at 0.
+ */
+export const Clip: OpDef = {
+  name: 'Clip',
+  // clip(c·x) ≠ c·clip(x): the bounds do not scale, so a weight in front of a Clip (ReLU6) is not made invariant by it.
+  homogeneity: constantOnly,
+  infer(inputs) {
+    expectArity('Clip', inputs, 1);
+    expectFloat('Clip', inputs);
+    return [same(inputs[0])];
+  },
+  emit(node, e) {
+    const [x] = node.inputs;
+    const bound = (k: string) => (typeof node.attrs[k] === 'number' ? e.constFloat([node.attrs[k] as number], x.dtype, []) : '');
+    e.node('Clip', [x.name, bound('min'), bound('max')], [node.outputs[0].name]);
+  },
+  grad: (n, [dy]) => {
+    const x = n.inputs[0];
+    let mask: Value | undefined;
+    const inside = (c: Value) => cast(c, dy!.dtype);
+    if (typeof n.attrs.min === 'number') mask = inside(greater(x, n.graph.scalar(n.attrs.min, x)));
+    if (typeof n.attrs.max === 'number') {
+      const below = inside(greater(n.graph.scalar(n.attrs.max, x), x));
+      mask = mask ? mul(mask, below) : below;
+    }
+    return [mask ? mul(dy!, mask) : dy];
+  },
+};
+
 function comparison(name: string): OpDef {
   return {
     name,
@@ -123,5 +154,8 @@ export const equal = (a: Value, b: Value): Value => apply1(Equal, a, b);
 export const greater = (a: Value, b: Value): Value => apply1(Greater, a, b);
 export const where = (c: Value, a: Value, b: Value): Value => apply1(Where, c, a, b);
 export const cast = (x: Value, to: DType): Value => x.graph.apply(Cast, [x], { to })[0];
+export function clip(x: Value, min?: number, max?: number): Value {
+  return x.graph.apply(Clip, [x], { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) })[0];
+}
 /** a * s for a JS number s, in a's dtype. */
 export const scale = (a: Value, s: number): Value => mul(a, a.graph.scalar(s, a));

@@ -12,7 +12,7 @@ import * as path from 'path';
 import { TensorMap } from '../graph/tensors';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { ModelLayout, modelMetadata } from '../nn/model';
-import { ModelSpec, specName } from '../nn/spec';
+import { ModelSpec, sameModel, specName } from '../nn/spec';
 
 export const FORMAT = 'intrinsic-lr/checkpoint-1';
 export const OPTIMIZER_PREFIX = 'optimizer.';
@@ -66,7 +66,7 @@ export function loadCheckpoint(file: string, expected: { spec: ModelSpec; layout
   const { tensors, metadata } = readSafetensors(file);
   if (!metadata.model) throw new Error(`${file}: no model description in its metadata; is it an intrinsic-lr checkpoint?`);
   const spec = JSON.parse(metadata.model) as ModelSpec;
-  if (JSON.stringify(spec) !== JSON.stringify(expected.spec)) {
+  if (!sameModel(spec, expected.spec)) {
     throw new Error(`${file} is a checkpoint of ${specName(spec)} (${metadata.model}), but this run uses ${specName(expected.spec)} (${JSON.stringify(expected.spec)})`);
   }
   const state: TensorMap = new Map();

@@ -203,6 +203,10 @@ const FIELDS = {
   fcScale: optional(num, { flag: { name: 'fc-scale', type: 'number', describe: 'last layer init scale (default 1, 10 for -si models)' } }),
   /** cnn4 models: the three conv widths, instead of the preset's (32, 64, 128 times its -wK); checked by the model, below. */
   widths: optional(numbers<[number, number, number]>()),
+  /** Imported models (path/to/net.onnx): the fully scale-invariant variant (a preset says it with -si). */
+  si: optional(bool, { flag: { name: 'si', type: 'boolean', describe: 'the fully scale-invariant variant (norm layers\' γ, β frozen at 1, 0; the last layer frozen), as a preset\'s -si; the way to ask it of an imported model' } }),
+  /** Imported models (path/to/net.onnx): the SHA-256 of the file, recorded when the run copies it (model-file.ts). */
+  modelSha256: optional(text()),
   /** Write a metrics line every this many steps. */
   logEvery: defaulted(num, 10, { check: integer(1), flag: { name: 'log-every', type: 'number', describe: 'metrics line every N steps' } }),
   /** Per-layer norms every this many steps (0: never). */
@@ -272,7 +276,8 @@ export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
     if (why) bad(why);
   }
   // The checks that read several fields.
-  modelSpec(c.model, { widths: c.widths }); // throws on an unknown model or widths it cannot take
+  // throws on an unknown model or widths it cannot take; a run's imported model is checked from its copy (model-file.ts)
+  if (c.modelSha256 === undefined) modelSpec(c.model, { widths: c.widths, si: c.si });
   try {
     optimizerDef(c.optimizer).check(optimizerOf(c));
   } catch (e) {

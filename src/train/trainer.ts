@@ -17,6 +17,7 @@ import { TensorMap } from '../graph/tensors';
 import { StepLines } from '../io/step-lines';
 import { InputShape, modelLayout } from '../nn/model';
 import { ModelSpec, modelSpec } from '../nn/spec';
+import { pinModelFile } from './model-file';
 import { optimizerDef, predictedAngle } from '../programs/optimizers';
 import { ProgressBar } from '../util/progress';
 import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
@@ -74,7 +75,7 @@ export async function loadRunData(c: TrainConfig): Promise<RunData> {
 }
 
 export function runSpec(c: TrainConfig, data: Pick<Dataset, 'shape' | 'numClasses'>): ModelSpec {
-  return modelSpec(c.model, { inChannels: data.shape[0], numClasses: data.numClasses, bnEps: c.bnEps, fcScale: c.fcScale, widths: c.widths });
+  return modelSpec(c.model, { inChannels: data.shape[0], numClasses: data.numClasses, bnEps: c.bnEps, fcScale: c.fcScale, widths: c.widths, si: c.si });
 }
 
 /** What the step engine is given to train `c` on its training data (of this shape, class count and size), but the runtime. */
@@ -111,6 +112,8 @@ function describeRun(spec: ModelSpec, data: RunData) {
  * step with a checkpoint.
  */
 export async function train(config: TrainConfig, runDir: string, opts: RunOptions = {}): Promise<RunResult> {
+  // The model must fit the data (an imported model's channels and classes) before a run directory exists.
+  if (!opts.resume) runSpec(config, trainDataShape(config));
   const stop = stopOnSignals();
   try {
     const run = openRunDir(runDir, opts.resume ? { resume: true, changes: opts.changes ?? {} } : { resume: false, config });
@@ -135,14 +138,14 @@ function newestCheckpoint(run: OpenRun, expected: Parameters<typeof loadCheckpoi
 }
 
 async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: RunOptions): Promise<RunResult> {
-  const c = run.config;
+  const { recorded, used: c } = pinModelFile(run.config, runDir, run.fresh);
   const files = runFiles(runDir);
   const runtime: RuntimeOptions = { ep: c.ep, threads: c.threads };
   const data = await loadRunData(c);
   const engineOptions = engineOptionsFor(c, data.train);
   const { spec, input, batch, optimizer, fullBatch } = engineOptions;
   const layout = modelLayout(spec, input);
-  if (run.fresh) writeRunConfig(runDir, c, describeRun(spec, data));
+  if (run.fresh) writeRunConfig(runDir, recorded, describeRun(spec, data));
   const resumed = newestCheckpoint(run, { spec, layout });
   if (run.finished) return { status: 'finished', step: resumed!.position.step, runDir, state: resumed!.state, lastEval: run.finished.final };
 

@@ -11,6 +11,7 @@ import * as E from '../../src/ops/elementwise';
 import { batchNormTrain } from '../../src/ops/batchnorm';
 import { groupNorm } from '../../src/ops/groupnorm';
 import { conv, convTranspose, convWeightGrad } from '../../src/ops/conv';
+import { gatherFlat, maxPool, scatterAddFlat } from '../../src/ops/pool';
 import { gemm, matmul } from '../../src/ops/matmul';
 import { reduceMean, reduceSum } from '../../src/ops/reduce';
 import { concat, expand, identity, pad, reshape, slice, transpose } from '../../src/ops/shape';
@@ -56,7 +57,20 @@ const CASES: Record<OpName, GradCase[] | 'none'> = {
     const b = x(g, 'b', [3], t);
     return { y: E.where(c, a, b), wrt: [a, b] };
   })],
+  Clip: [d64((g, t) => all(E.clip(E.mul(x(g, 'a', [3, 4], t), g.scalar(4, t)), -1, 2)))],
+  MaxPool: [
+    // overlapping windows (3×3, stride 2) and padding, as ResNet's stem has them: one input can be the maximum of several windows
+    d64((g, t) => all(maxPool(x(g, 'x', [2, 3, 7, 6], t), { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }))),
+    d64((g, t) => all(maxPool(x(g, 'x', [2, 2, 6, 6], t), { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] }))),
+  ],
+  GatherFlat: [d64((g, t) => ({ y: gatherFlat(x(g, 'a', [2, 3], t), g.constant([4, 0, 4, 5], [4], 'int64')), wrt: [g.inputs[0]] }))],
+  ScatterAddFlat: [d64((g, t) => ({ y: scatterAddFlat(x(g, 'a', [2, 2], t), g.constant([4, 0, 4, 5], [2, 2], 'int64'), [2, 3]), wrt: [g.inputs[0]] }))],
   Conv: [
+    // grouped (depthwise, and two groups of two filters), dilated, strided: MobileNet's convs and the rest of ONNX Conv
+    d32((g, t) => all(g.apply(OPS.Conv, [x(g, 'x', [2, 4, 7, 6], t), x(g, 'w', [4, 1, 3, 3], t)], { strides: [1, 1], pads: [1, 1, 1, 1], group: 4 })[0])),
+    d32((g, t) => all(g.apply(OPS.Conv, [x(g, 'x', [2, 4, 9, 8], t), x(g, 'w', [4, 1, 3, 3], t)], { strides: [2, 2], pads: [1, 1, 1, 1], group: 4 })[0])),
+    d32((g, t) => all(g.apply(OPS.Conv, [x(g, 'x', [2, 6, 9, 8], t), x(g, 'w', [4, 3, 3, 2], t)], { strides: [2, 1], pads: [2, 1, 1, 0], dilations: [2, 1], group: 2 })[0])),
+    d32((g, t) => all(g.apply(OPS.Conv, [x(g, 'x', [2, 3, 8, 8], t), x(g, 'w', [4, 3, 3, 3], t)], { strides: [1, 1], pads: [2, 2, 2, 2], dilations: [2, 2] })[0])),
     d32((g, t) => all(conv(x(g, 'x', [2, 3, 8, 8], t), x(g, 'w', [4, 3, 3, 3], t), { stride: 1, pad: 1 }))),
     d32((g, t) => all(conv(x(g, 'x', [2, 3, 9, 8], t), x(g, 'w', [4, 3, 3, 3], t), { stride: 2, pad: 1 }))),
     d32((g, t) => all(conv(x(g, 'x', [2, 3, 8, 8], t), x(g, 'w', [5, 3, 1, 1], t), { stride: 2, pad: 0 }))),
@@ -75,6 +89,7 @@ const CASES: Record<OpName, GradCase[] | 'none'> = {
     d32((g, t) => all(g.apply(OPS.Conv, [x(g, 'x', [2, 3, 9, 6], t), x(g, 'w', [4, 3, 3, 2], t)], { strides: [2, 1], pads: [0, 1, 2, 0] })[0])),
   ],
   ConvWeightGrad: [
+    d32((g, t) => all(convWeightGrad(x(g, 'x', [2, 4, 9, 8], t), x(g, 'dy', [2, 6, 5, 4], t), [6, 2, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1], group: 2 }))),
     d32((g, t) => all(convWeightGrad(x(g, 'x', [2, 3, 9, 8], t), x(g, 'dy', [2, 4, 5, 4], t), [4, 3, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }))),
     // a batch and output channels of 16: the NCHWc form where ORT has the blocked kernels, strides 1 and 2
     d32((g, t) => all(convWeightGrad(x(g, 'x', [16, 3, 6, 5], t), x(g, 'dy', [16, 16, 6, 5], t), [16, 3, 3, 3], { strides: [1, 1], pads: [1, 1, 1, 1] }))),

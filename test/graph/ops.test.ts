@@ -9,6 +9,8 @@ import * as E from '../../src/ops/elementwise';
 import { batchNormTrain } from '../../src/ops/batchnorm';
 import { groupNorm } from '../../src/ops/groupnorm';
 import { conv, convTranspose, convWeightGrad } from '../../src/ops/conv';
+import { gatherFlat, maxPool, scatterAddFlat } from '../../src/ops/pool';
+import { OPS } from '../../src/ops/registry';
 import { gemm, matmul } from '../../src/ops/matmul';
 import { argMax, reduceMean, reduceSum } from '../../src/ops/reduce';
 import { concat, expand, identity, pad, reshape, slice, transpose } from '../../src/ops/shape';
@@ -34,10 +36,14 @@ const CASES = {
   Greater: (g) => E.greater(f(g, 'a', [2, 3]), f(g, 'b', [3])),
   Cast: (g) => E.cast(f(g, 'a', [2, 3]), 'float64'),
   Where: (g) => E.where(E.greater(f(g, 'a', [2, 3]), f(g, 'b', [1])), f(g, 'c', [2, 3]), f(g, 'd', [3])),
-  Conv: (g) => conv(f(g, 'x', [2, 3, 9, 7]), f(g, 'w', [4, 3, 3, 3]), { stride: 2, pad: 1 }),
+  Clip: (g) => E.clip(f(g, 'a', [2, 3]), 0, 6),
+  Conv: (g) => g.apply(OPS.Conv, [f(g, 'x', [2, 6, 9, 7]), f(g, 'w', [4, 3, 3, 3])], { strides: [2, 1], pads: [1, 1, 1, 1], dilations: [2, 1], group: 2 })[0],
   ConvTranspose: (g) => convTranspose(f(g, 'x', [2, 4, 5, 4]), f(g, 'w', [4, 3, 3, 3]), { strides: [2, 2], pads: [1, 1, 1, 1], outputPadding: [0, 1] }),
   ConvWeightGrad: (g) => convWeightGrad(f(g, 'x', [2, 3, 9, 8]), f(g, 'dy', [2, 4, 5, 4]), [4, 3, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }),
   MatMul: (g) => matmul(f(g, 'a', [3, 4]), f(g, 'b', [4, 5])),
+  MaxPool: (g) => maxPool(f(g, 'x', [2, 3, 9, 8]), { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }),
+  GatherFlat: (g) => gatherFlat(f(g, 'a', [2, 3, 4]), g.constant([5, 0, 23, 5], [2, 2], 'int64')),
+  ScatterAddFlat: (g) => scatterAddFlat(f(g, 'a', [2, 2]), g.constant([5, 0, 23, 5], [2, 2], 'int64'), [2, 3, 4]),
   Gemm: (g) => gemm(f(g, 'a', [4, 3]), f(g, 'b', [5, 4]), { transA: true, transB: true }, f(g, 'c', [5])),
   Reshape: (g) => reshape(f(g, 'a', [2, 3, 4]), [6, 4]),
   Transpose: (g) => transpose(f(g, 'a', [2, 3, 4]), [2, 0, 1]),

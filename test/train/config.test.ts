@@ -11,7 +11,7 @@ import { runCli, tmpDir } from '../cli';
 
 const REQUIRED = { model: 'cnn4', dataset: 'synthetic', steps: 7 } as const;
 /** The fields whose absence means the preset's or the data set's choice. */
-const MAY_BE_ABSENT = ['dataDir', 'augment', 'synthetic', 'bnEps', 'fcScale', 'widths'];
+const MAY_BE_ABSENT = ['dataDir', 'augment', 'synthetic', 'bnEps', 'fcScale', 'widths', 'si', 'modelSha256'];
 
 /** A value other than the default for every field (sgd with momentum, so the Adam settings are not its own). */
 const EVERY_FIELD: TrainConfig = {
@@ -19,7 +19,7 @@ const EVERY_FIELD: TrainConfig = {
   dataSeed: 3, augment: true, synthetic: { shape: [1, 12, 12], numClasses: 10, trainCount: 256, testCount: 120, seed: 5 }, pool: 2,
   batchSize: 16, chunkSize: 40, lr: 0.2, wd: 1e-3, optimizer: 'sgdw', momentum: 0.9, nesterov: true, betas: [0.8, 0.99], adamEps: 1e-6,
   wdGroups: [{ match: 'bn|fc', scale: 0 }], steps: 9, schedule: { kind: 'cosine', length: 9 }, seed: 4, bnEps: 1e-3, fcScale: 10,
-  widths: [4, 8, 16], logEvery: 3, layerEvery: 2, channelEvery: 5, sharpnessEvery: 7, evalEvery: 6, evalBatch: 30, recordPredictions: true,
+  widths: [4, 8, 16], si: true, modelSha256: 'ab'.repeat(32), logEvery: 3, layerEvery: 2, channelEvery: 5, sharpnessEvery: 7, evalEvery: 6, evalBatch: 30, recordPredictions: true,
   checkpointEvery: 4, snapshotEpochs: [1, 2], keepCheckpoints: 3, ep: 'cuda', threads: 2,
 };
 
@@ -34,6 +34,7 @@ const FLAG_VALUES: Record<string, [string[], unknown]> = {
   bnRecompute: [['--bn-recompute', '30'], 30],
   dataSeed: [['--data-seed', '3'], 3],
   augment: [['--augment'], true],
+  si: [['--si'], true],
   batchSize: [['--batch-size', '16'], 16],
   chunkSize: [['--chunk-size', '40'], 40],
   lr: [['--lr', '0.2'], 0.2],
