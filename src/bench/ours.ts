@@ -106,7 +106,7 @@ export interface StepTiming {
 export async function timeSteps(o: EngineOptions, t: StepTiming, chunks = 1): Promise<number[]> {
   const engine = await StepEngine.create(o);
   const data = randomBatch(new Rng([t.seed, 'bench']).fork('data'), o.batch, o.input, o.spec.numClasses);
-  const batches = Array.from({ length: o.fullBatch ? chunks : 1 }, () => ({ x: data.input, y: data.target }));
+  const batches = Array.from({ length: o.fullBatch ? chunks : engine.batchesPerStep }, () => ({ x: data.input, y: data.target }));
   const hyper = { lr: t.lr, wd: new Float32Array(engine.trainable.length).fill(t.wd) };
   let state = engine.upload(engine.initialState(t.seed));
   const times: number[] = [];

@@ -84,7 +84,8 @@ export async function describeCost(runs: readonly { name: string; config: TrainC
   let steps = 0;
   let seconds = 0;
   for (const r of runs) {
-    const t = (await stepSeconds(r.config, threads)) * r.config.steps;
+    // Under SVAG a step of the config (a unit of SDE time) is `svag` optimizer steps.
+    const t = (await stepSeconds(r.config, threads)) * r.config.steps * r.config.svag;
     steps += r.config.steps;
     seconds += t;
     lines.push(`  ${r.name}: ${r.config.steps} steps, ≈ ${formatDuration(t)}`);

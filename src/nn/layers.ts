@@ -74,6 +74,8 @@ export class LayerBuilder {
   private readonly values = new Map<string, Value>();
   private readonly steps: ArchitectureStep[] = [];
   private readonly numbers = new Map<Value, number>();
+  /** The parameters and buffers of the pass this one repeats (secondPass), by name. */
+  private shared?: ReadonlyMap<string, Value>;
 
   /** With `frozen`, parameters and buffers become constants holding these values (standalone inference models). */
   constructor(readonly graph: Graph, readonly spec: ModelSpec, readonly mode: 'train' | 'eval', private readonly frozen?: TensorMap) {}
@@ -85,12 +87,22 @@ export class LayerBuilder {
     return v;
   }
 
+  /**
+   * A builder for another forward pass in the same graph that reads this pass's parameters and
+   * buffers (SVAG's second batch): its own activations and batch statistics, the same weights.
+   */
+  secondPass(): LayerBuilder {
+    const b = new LayerBuilder(this.graph, this.spec, this.mode, this.frozen);
+    b.shared = this.values;
+    return b;
+  }
+
   private declare<T extends TensorInfo>(list: T[], info: T): Value {
     if (this.values.has(info.name)) throw new Error(`parameter ${info.name} declared twice`);
     list.push(info);
     const data = this.frozen?.get(info.name)?.data;
     if (this.frozen && !data) throw new Error(`no value given for ${info.name}`);
-    const v = data ? this.graph.constant(data, info.shape, 'float32', info.name) : this.graph.input(info.name, info.shape);
+    const v = this.shared?.get(info.name) ?? (data ? this.graph.constant(data, info.shape, 'float32', info.name) : this.graph.input(info.name, info.shape));
     this.values.set(info.name, v);
     return v;
   }

@@ -24,6 +24,12 @@ export interface OptimizerConfig {
   betas?: [number, number];
   /** adam, adamw: ε added to √v̂, as torch places it; default 1e-8. */
   eps?: number;
+  /**
+   * sgd, sgdw: SVAG's L (Li, Malladi & Arora 2021; absent or 1: the optimizer itself). Each step
+   * takes g = c₁∇L_γ₁ + c₂∇L_γ₂ over two batches (svagCoefficients) at the LR η/L (stepLr), with
+   * momentum β unchanged. Not a setting of the torch class: the replay never sees it.
+   */
+  svag?: number;
 }
 
 /** What an optimizer's update sees of one trainable tensor. */
@@ -46,7 +52,7 @@ export interface SlotDef {
 }
 
 /** The settings of OptimizerConfig beyond its name that an optimizer may read. */
-export type OptimizerSetting = Exclude<keyof OptimizerConfig, 'name'>;
+export type OptimizerSetting = Exclude<keyof OptimizerConfig, 'name' | 'svag'>;
 
 export interface OptimizerDef {
   /** The settings it reads: a command refuses a flag for any other (e.g. --betas with sgd). */
@@ -105,6 +111,8 @@ function sgdFamily(decoupled: boolean): OptimizerDef {
     check(c) {
       if (!(c.momentum >= 0 && c.momentum < 1)) fail(c, `momentum must be in [0, 1), got ${c.momentum}`);
       if (c.nesterov && c.momentum === 0) fail(c, 'Nesterov momentum needs a momentum > 0 (--momentum)');
+      const l = c.svag ?? 1;
+      if (!(Number.isInteger(l) && l >= 1)) fail(c, `svag must be an integer L ≥ 1 (1: the optimizer itself), got ${l}`);
     },
     // Nesterov's look-ahead changes the balance; the theory is for heavy-ball momentum.
     equilibrium: (c, lr, wd) => (c.nesterov ? undefined : { angularUpdate: rotation(decoupled ? lr * wd : (lr * wd) / (1 - c.momentum), c.momentum) }),
@@ -168,6 +176,10 @@ function adamFamily(decoupled: boolean): OptimizerDef {
       if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) fail(c, `betas must be in [0, 1), got ${b1}, ${b2}`);
       if (!(eps > 0)) fail(c, `eps must be positive, got ${c.eps}`);
       if (c.momentum !== 0 || c.nesterov) fail(c, 'momentum and nesterov belong to sgd and sgdw; Adam\'s momentum is β₁ (--betas)');
+      // SVAG scales the gradient noise by L and the step by 1/L, which simulates SGD's SDE; Adam
+      // divides by its own running √v, so the same scaling does not give Adam's SDE (that needs
+      // its own rule, Malladi et al. 2022).
+      if ((c.svag ?? 1) !== 1) fail(c, `svag (--svag) applies to sgd and sgdw only, got --svag ${c.svag}: Adam's normalised step does not scale as SVAG needs; use --optimizer sgd or sgdw`);
     },
     // AdamW: the normalised update has a known size, hence a norm, √(ηC/(2λ)) for C weights. With L2
     // the decay is normalised away with the gradient, and the layers have no common equilibrium.
@@ -186,8 +198,27 @@ export function optimizerDef(name: string): OptimizerDef {
   return def;
 }
 
-/** The equilibrium angular update per step this optimizer predicts at (η, λ), or undefined where the theory gives none. */
-export const predictedAngle = (o: OptimizerConfig, lr: number, wd: number): number | undefined => optimizerDef(o.name).equilibrium(o, lr, wd, 0)?.angularUpdate;
+/**
+ * SVAG's two coefficients for L ≥ 1, c₁,₂ = (1 ± √(2L − 1))/2: c₁ + c₂ = 1, so the mean gradient
+ * is unchanged, and c₁² + c₂² = L, so the covariance of two independent batch gradients'
+ * combination is L times one batch's.
+ */
+export function svagCoefficients(l: number): [number, number] {
+  const r = Math.sqrt(2 * l - 1);
+  return [(1 + r) / 2, (1 - r) / 2];
+}
+
+/** The LR of one optimizer step at the schedule's η: η/L under SVAG (L steps make one unit of SDE time), η otherwise. */
+export const stepLr = (o: OptimizerConfig, lr: number): number => lr / (o.svag ?? 1);
+
+/**
+ * The rotational equilibrium of a scale-invariant tensor of `size` weights at the schedule's
+ * (η, λ), per step. Under SVAG a step's LR is η/L: for SGD, √(2(η/L)λ/(1+β)).
+ */
+export const equilibriumAt = (o: OptimizerConfig, lr: number, wd: number, size: number): Equilibrium | undefined => optimizerDef(o.name).equilibrium(o, stepLr(o, lr), wd, size);
+
+/** The equilibrium angular update per step this optimizer predicts at the schedule's (η, λ), or undefined where the theory gives none. */
+export const predictedAngle = (o: OptimizerConfig, lr: number, wd: number): number | undefined => equilibriumAt(o, lr, wd, 0)?.angularUpdate;
 
 export const slotName = (slot: string, param: string): string => `optimizer.${slot}.${param}`;
 

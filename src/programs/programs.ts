@@ -15,10 +15,10 @@ import { TensorMap } from '../graph/tensors';
 import { LayerBuilder } from '../nn/layers';
 import { forward, InputShape, modelLayout } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
-import { add, mul } from '../ops/elementwise';
+import { add, mul, scale } from '../ops/elementwise';
 import { reduceSum } from '../ops/reduce';
-import { emitRunningStats, forwardProgram, trainable } from './forward';
-import { OptimizerConfig, optimizerDef } from './optimizers';
+import { emitRunningStats, forwardProgram, secondForward, trainable } from './forward';
+import { OptimizerConfig, optimizerDef, svagCoefficients } from './optimizers';
 import { emitUpdate } from './update';
 
 export interface ProgramShape {
@@ -30,14 +30,24 @@ export interface ProgramShape {
 /** A program name that says which optimizer and which of its state it carries, e.g. `train_step_sgd_momentum_buffer`. */
 const updateName = (kind: string, o: OptimizerConfig) => [kind, o.name, ...optimizerDef(o.name).slots(o).map((s) => s.name)].join('_');
 
+/**
+ * The train step. Under SVAG (optimizer.svag = L > 1) it takes a second batch (`input2`,
+ * `target2`) through a second forward pass with its own batch statistics, and differentiates
+ * c₁L₁ + c₂L₂ (svagCoefficients); the running statistics see the first batch, then the second.
+ * Its `loss` is then the mean of the two batches' losses, `correct` their sum. (The LR η/L is
+ * fed by the caller.)
+ */
 export function trainStepGraph({ spec, batch, input }: ProgramShape, optimizer: OptimizerConfig): Graph {
-  const p = forwardProgram(updateName('train_step', optimizer), spec, batch, input, 'train');
+  const l = optimizer.svag ?? 1;
+  const p = forwardProgram(updateName(l === 1 ? 'train_step' : `svag${l}_step`, optimizer), spec, batch, input, 'train');
   const params = trainable(p.builder).map((info) => p.builder.value(info.name));
-  const grads = gradients(p.loss, params);
+  const q = l === 1 ? undefined : secondForward(p);
+  const [c1, c2] = svagCoefficients(l);
+  const grads = gradients(q ? add(scale(p.loss, c1), scale(q.loss, c2)) : p.loss, params);
   emitUpdate(p.graph, params.map((w) => ({ name: w.name, weight: w, grad: grads.get(w)! })), optimizer);
-  emitRunningStats(p.builder);
-  p.graph.output('loss', p.loss);
-  p.graph.output('correct', p.correct);
+  emitRunningStats(q ? [p.builder, q.builder] : [p.builder]);
+  p.graph.output('loss', q ? scale(add(p.loss, q.loss), 0.5) : p.loss);
+  p.graph.output('correct', q ? add(p.correct, q.correct) : p.correct);
   return p.graph;
 }
 
@@ -46,7 +56,7 @@ export function gradientGraph({ spec, batch, input }: ProgramShape): Graph {
   const params = trainable(p.builder).map((info) => p.builder.value(info.name));
   const grads = gradients(p.loss, params);
   for (const w of params) p.graph.output(`grad.${w.name}`, grads.get(w)!);
-  emitRunningStats(p.builder);
+  emitRunningStats([p.builder]);
   p.graph.output('logits', p.logits);
   p.graph.output('loss', p.loss);
   p.graph.output('correct', p.correct);

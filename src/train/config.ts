@@ -187,6 +187,15 @@ const FIELDS = {
   nesterov: defaulted(bool, false, { flag: { name: 'nesterov', type: 'boolean', describe: 'sgd, sgdw: Nesterov momentum' } }),
   betas: defaulted(numbers<[number, number]>(), [...ADAM_DEFAULTS.betas], { flag: { name: 'betas', type: 'string', default: ADAM_DEFAULTS.betas.join(','), describe: 'adam, adamw: β₁,β₂', parse: parseBetas } }),
   adamEps: defaulted(num, ADAM_DEFAULTS.eps, { flag: { name: 'adam-eps', type: 'number', describe: 'adam, adamw: ε added to √v̂' } }),
+  /**
+   * SVAG's L (sgd, sgdw): each step combines two batches' gradients so that their noise is L times
+   * SGD's, at the LR η/L, and the run takes L steps per unit of SDE time. `steps`, the schedule and
+   * every `…Every` count units of SDE time, so runs with different L line up. 1: plain SGD.
+   */
+  svag: defaulted(num, 1, {
+    check: integer(1),
+    flag: { name: 'svag', type: 'number', describe: 'sgd, sgdw: simulate SGD\'s SDE with SVAG\'s L (two batches per step, LR η/L, L steps per unit of SDE time, which --steps and the --…-every counts are in); 1: SGD' },
+  }),
   wdGroups: defaulted(wdGroupList, [], {
     check: checkWdGroups,
     flag: { name: 'wd-group', type: 'string', array: true, describe: 'REGEX=SCALE: multiply WD of matching parameters, e.g. "bn|fc=0"', parse: (texts: string[]) => texts.map(parseWdGroup) },
@@ -278,6 +287,7 @@ export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
   // The checks that read several fields.
   // throws on an unknown model or widths it cannot take; a run's imported model is checked from its copy (model-file.ts)
   if (c.modelSha256 === undefined) modelSpec(c.model, { widths: c.widths, si: c.si });
+  if (c.svag > 1 && c.batchSize === 0) bad(`svag ${c.svag} needs mini-batches (--batch-size > 0): full-batch gradient descent has no gradient noise for SVAG to scale`);
   try {
     optimizerDef(c.optimizer).check(optimizerOf(c));
   } catch (e) {
@@ -287,8 +297,8 @@ export function resolveConfig(partial: Partial<TrainConfig> & Pick<TrainConfig, 
 }
 
 /** The optimizer a config trains with. */
-export const optimizerOf = (c: Pick<TrainConfig, 'optimizer' | 'momentum' | 'nesterov' | 'betas' | 'adamEps'>): OptimizerConfig =>
-  ({ name: c.optimizer, momentum: c.momentum, nesterov: c.nesterov, betas: c.betas, eps: c.adamEps });
+export const optimizerOf = (c: Pick<TrainConfig, 'optimizer' | 'momentum' | 'nesterov' | 'betas' | 'adamEps' | 'svag'>): OptimizerConfig =>
+  ({ name: c.optimizer, momentum: c.momentum, nesterov: c.nesterov, betas: c.betas, eps: c.adamEps, svag: c.svag });
 
 /** The WD multiplier of each trainable parameter (the last matching group wins; default 1). */
 export function wdScales(config: Pick<TrainConfig, 'wdGroups'>, names: readonly string[]): Float32Array {

@@ -8,7 +8,8 @@
  * keys, optimizer slots as `optimizer.<slot>.<param>`. The programs take exactly these names as
  * inputs and return `next.<name>`, so a step only moves buffers from one run to the next.
  *
- * Two modes. Mini-batch: one train-step program, one batch per step. Full-batch gradient descent:
+ * Two modes. Mini-batch: one train-step program, one batch per step (two under SVAG, each with
+ * its own batch statistics). Full-batch gradient descent:
  * the gradient program runs over fixed chunks (BatchNorm statistics per chunk, the running
  * statistics chained through them), the mean gradient (summed in float64) feeds the apply program.
  */
@@ -18,7 +19,7 @@ import { TensorMap } from '../graph/tensors';
 import { initialState } from '../nn/init';
 import { InputShape, ModelLayout, modelLayout, ParamInfo } from '../nn/model';
 import { ModelSpec } from '../nn/spec';
-import { OptimizerConfig, optimizerDef, slotName } from '../programs/optimizers';
+import { OptimizerConfig, optimizerDef, slotName, stepLr } from '../programs/optimizers';
 import { applyGraph, gradientGraph, trainStepGraph } from '../programs/programs';
 import { carriedOutputs, ResidentState } from '../runtime/carry';
 import { hostValues } from '../runtime/device';
@@ -40,6 +41,7 @@ export type TrainState = TensorMap;
 export type EngineState = ResidentState;
 
 export interface Hyper {
+  /** The schedule's η; under SVAG a step takes η/L (stepLr). */
   lr: number;
   /** Weight decay of each trainable tensor, in `engine.trainable` order (parameter groups are data). */
   wd: Float32Array;
@@ -78,6 +80,8 @@ export class StepEngine {
   readonly trainable: ParamInfo[];
   /** The optimizer's state entries, `optimizer.<slot>.<param>`, with the parameter each belongs to and its shape. */
   readonly slots: { key: string; param: ParamInfo; shape: number[] }[];
+  /** The batches a mini-batch step takes: two under SVAG, one otherwise. */
+  readonly batchesPerStep: number;
   private readonly hyperFeeds: Feeds;
 
   private constructor(readonly options: EngineOptions, private readonly programs: Program[], private readonly runner: Runner) {
@@ -85,6 +89,7 @@ export class StepEngine {
     this.trainable = this.layout.params.filter((p) => p.trainable);
     const def = optimizerDef(options.optimizer.name);
     this.slots = def.slots(options.optimizer).flatMap((s) => this.trainable.map((param) => ({ key: slotName(s.name, param.name), param, shape: s.scalar ? [] : param.shape })));
+    this.batchesPerStep = batchesPerStep(options.optimizer);
     this.hyperFeeds = Object.fromEntries(Object.entries(def.hyper(options.optimizer)).map(([k, v]) => [k, Float32Array.of(v)]));
   }
 
@@ -109,11 +114,16 @@ export class StepEngine {
       const [graph] = StepEngine.graphs(o);
       // The next state stays on the device where the provider allows it (WebGPU).
       const step = await Program.create(graph, o.runtime, carriedOutputs(graph.outputs.keys()));
+      const count = batchesPerStep(o.optimizer);
       return new StepEngine(o, [step], async (feeds, batches) => {
-        if (batches.length !== 1 || batches[0].y.length !== o.batch) throw new Error(`the mini-batch step takes one batch of ${o.batch} images, got ${batches.map((b) => b.y.length).join(' + ')}`);
-        return step.runOnDevice(feeds({ input: batches[0].x, target: batches[0].y }));
+        if (batches.length !== count || batches.some((b) => b.y.length !== o.batch)) {
+          throw new Error(`the mini-batch step takes ${count === 1 ? 'one batch' : 'two batches (SVAG)'} of ${o.batch} images, got ${batches.map((b) => b.y.length).join(' + ')}`);
+        }
+        const [first, second] = batches;
+        return step.runOnDevice(feeds({ input: first.x, target: first.y, ...(second ? { input2: second.x, target2: second.y } : {}) }));
       });
     }
+    if (batchesPerStep(o.optimizer) > 1) throw new Error(`SVAG (svag ${o.optimizer.svag}) needs mini-batches: full-batch descent has no gradient noise for it to scale`);
     const graphs = StepEngine.graphs(o);
     const gradient = await Program.create(graphs[0], o.runtime);
     const apply = await Program.create(graphs[1], o.runtime);
@@ -142,11 +152,11 @@ export class StepEngine {
     return state.download();
   }
 
-  /** One optimisation step from `state` on `batches` (one batch; every chunk in full-batch mode). */
+  /** One optimisation step from `state` on `batches` (one batch, two under SVAG; every chunk in full-batch mode). */
   async step(state: EngineState, batches: readonly StepBatch[], h: Hyper): Promise<StepResult> {
     if (h.wd.length !== this.trainable.length) throw new Error(`wd has ${h.wd.length} entries, the model has ${this.trainable.length} trainable tensors`);
     const stateFeeds = state.feeds();
-    const feeds = (extra: Feeds): TensorFeeds => ({ ...stateFeeds, ...this.hyperFeeds, lr: Float32Array.of(h.lr), wd: h.wd, ...extra });
+    const feeds = (extra: Feeds): TensorFeeds => ({ ...stateFeeds, ...this.hyperFeeds, lr: Float32Array.of(stepLr(this.options.optimizer, h.lr)), wd: h.wd, ...extra });
     const out = await this.runner(feeds, batches);
     // What came to the host: loss, counts, statistics, and the state unless it stayed on the device,
     // where its finiteness shows in the statistics (|w|², |g|², |Δw|² of every trainable tensor).
@@ -197,6 +207,9 @@ async function fullBatchStep(gradient: Program, apply: Program, feeds: (extra: F
   for (const [k, v] of Object.entries(running)) out[`next.${k}`] = v;
   return out;
 }
+
+/** SVAG's step (trainStepGraph) reads two batches; every other step one. */
+const batchesPerStep = (o: OptimizerConfig): number => ((o.svag ?? 1) === 1 ? 1 : 2);
 
 /** The first updated tensor (`next.*`) or statistic holding a NaN or an infinity, if any. */
 function firstNonFinite(out: Fetches): string | undefined {

@@ -18,14 +18,14 @@ import { StepLines } from '../io/step-lines';
 import { InputShape, modelLayout } from '../nn/model';
 import { ModelSpec, modelSpec } from '../nn/spec';
 import { pinModelFile } from './model-file';
-import { optimizerDef, predictedAngle } from '../programs/optimizers';
+import { equilibriumAt, predictedAngle, stepLr } from '../programs/optimizers';
 import { ProgressBar } from '../util/progress';
 import { Checkpoint, loadCheckpoint, pruneCheckpoints, rollingName, saveCheckpoint, snapshotName } from './checkpoint';
 import { optimizerOf, TrainConfig, wdScales } from './config';
 import { BnStatistics } from './bn-stats';
 import { ChannelRecord, channelRecord } from './channels';
 import { Curvature, SharpnessRecord, sharpnessRecord } from './hessian';
-import { EngineOptions, EngineState, RuntimeOptions, StepEngine } from './engine';
+import { EngineOptions, EngineState, RuntimeOptions, StepEngine, StepResult } from './engine';
 import { Evaluator } from './evaluate';
 import { EvalRecord, MetricsLog, stepRecord, TensorBoardSink } from './metrics';
 import { PredictionLog } from './predictions';
@@ -149,7 +149,6 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   const resumed = newestCheckpoint(run, { spec, layout });
   if (run.finished) return { status: 'finished', step: resumed!.position.step, runDir, state: resumed!.state, lastEval: run.finished.final };
 
-  const rotation = optimizerDef(optimizer.name);
   const log = new MetricsLog(files.metrics, opts.tensorboard === false ? [] : [new TensorBoardSink(runDir, (lr, wd) => predictedAngle(optimizer, lr, wd))]);
   const predictionLog = c.recordPredictions ? new PredictionLog(files.predictions) : undefined;
   const channelLog = c.channelEvery > 0 ? new StepLines<ChannelRecord>(files.channels) : undefined;
@@ -170,7 +169,8 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
 
   const stream = new BatchStream(data.train, { batchSize: batch, seed: c.seed, augment: c.augment }, start.position);
   const chunks = fullBatch ? [...fullBatches(data.train, { chunkSize: batch, last: 'keep' })] : [];
-  const nextBatches = () => (fullBatch ? chunks : [stream.next()]);
+  // Under SVAG the two batches of an optimizer step are the stream's next two: the data order stays a function of (seed, position).
+  const nextBatches = () => (fullBatch ? chunks : Array.from({ length: engine.batchesPerStep }, () => stream.next()));
   const sharpness = sharpnessLog && (await sharpnessProbe(c, engine.trainable, spec, input, batch, fullBatch ? chunks : undefined, data.train, runtime));
   const stepsPerEpoch = fullBatch ? 1 : stream.perEpoch;
   const evaluator = await Evaluator.create(spec, input, Math.min(c.evalBatch, data.test.count, data.evalTrain?.count ?? Infinity), runtime);
@@ -178,7 +178,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   // Each tensor that is scale-invariant alone has its own rotational equilibrium, at its own λ.
   const equilibrium = (sched: { lr: number; wd: number }) => (i: number) => {
     const p = engine.trainable[i];
-    return p.scaleInvariantAlone ? rotation.equilibrium(optimizer, sched.lr, wdScale[i] * sched.wd, shapeSize(p.shape)) : undefined;
+    return p.scaleInvariantAlone ? equilibriumAt(optimizer, sched.lr, wdScale[i] * sched.wd, shapeSize(p.shape)) : undefined;
   };
 
   let state: EngineState = engine.upload(start.state);
@@ -210,24 +210,41 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
         status = 'stopped';
         break;
       }
+      // `step` counts units of SDE time: L optimizer steps under SVAG (c.svag), one otherwise.
       const sched = scheduleAt(c.schedule, { lr: c.lr, wd: c.wd }, position.step, stepsPerEpoch);
       const stepNo = position.step + 1;
-      // The state before the step, on the host (the same arrays on the CPU; a download on a device,
-      // whose buffers the step frees).
       const writes = writesAt(c, stepNo);
-      const before = (channelLog && writes.channels) || (sharpness && writes.sharpness) ? await engine.download(state) : undefined;
-      if (sharpness && writes.sharpness) sharpnessLog!.append(sharpnessRecord(stepNo, sched.lr, sharpness.params, await sharpness.measure(before!, stepNo)));
-      const r = await engine.step(state, nextBatches(), { lr: sched.lr, wd: wdScale.map((s) => s * sched.wd) });
-      if (r.diverged) {
+      // The sharpness of the weights this step starts from, against the LR its optimizer steps take (η/L under SVAG).
+      if (sharpness && writes.sharpness) {
+        const measured = await sharpness.measure(await engine.download(state), stepNo);
+        sharpnessLog!.append(sharpnessRecord(stepNo, stepLr(optimizer, sched.lr), sharpness.params, measured));
+      }
+      let window = position.window;
+      let last: StepResult | undefined;
+      let diverged: string | undefined;
+      for (let k = 1; k <= c.svag && !diverged; k++) {
+        // The state before the (last) optimizer step, on the host (the same arrays on the CPU; a
+        // download on a device, whose buffers the step frees).
+        const before = channelLog && writes.channels && k === c.svag ? await engine.download(state) : undefined;
+        const r = await engine.step(state, nextBatches(), { lr: sched.lr, wd: wdScale.map((s) => s * sched.wd) });
+        if (r.diverged) {
+          diverged = c.svag > 1 ? ` (optimizer step ${k} of its ${c.svag}): ${r.diverged}` : `: ${r.diverged}`;
+          break;
+        }
+        state = r.state;
+        if (before) channelLog!.append(channelRecord(stepNo, before, await engine.download(state), channelTensors));
+        window = { loss: window.loss + r.loss, count: window.count + 1 };
+        last = r;
+      }
+      if (diverged) {
         status = 'diverged';
-        message = `training diverged at step ${stepNo}: ${r.diverged} (lr ${sched.lr}, wd ${sched.wd}). ${afterDivergence(runDir)}`;
+        message = `training diverged at step ${stepNo}${diverged} (lr ${sched.lr}, wd ${sched.wd}). ${afterDivergence(runDir)}`;
         log.append({ type: 'diverged', step: stepNo, epoch: stepNo / stepsPerEpoch, message });
         break;
       }
-      state = r.state;
-      if (before && writes.channels) channelLog!.append(channelRecord(stepNo, before, await engine.download(state), channelTensors));
+      // The record reads the last optimizer step's loss, accuracy and statistics.
+      const r = last!;
       const next = fullBatch ? { epoch: stepNo, index: 0 } : stream.position;
-      const window = { loss: position.window.loss + r.loss, count: position.window.count + 1 };
       position = { step: stepNo, epoch: next.epoch, index: next.index, window };
 
       if (writes.step) {
@@ -239,8 +256,8 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
         if (stepNo % c.logEvery === 0) position = { ...position, window: { loss: 0, count: 0 } };
         bar.update(stepNo, `loss ${record.loss_avg.toFixed(3)} acc ${(100 * record.acc).toFixed(1)}% |w| ${record.si_w_norm.toPrecision(4)} ηeff ${record.eff_lr.toExponential(2)}`);
       }
-      const epochDone = fullBatch || position.index === 0;
-      if (epochDone && c.snapshotEpochs.includes(position.epoch)) await checkpoint(path.join(files.checkpoints, snapshotName(position.epoch)));
+      // Epochs are SDE time too (steps per epoch of SGD): under SVAG the stream passes 2L times faster.
+      if (stepNo % stepsPerEpoch === 0 && c.snapshotEpochs.includes(stepNo / stepsPerEpoch)) await checkpoint(path.join(files.checkpoints, snapshotName(stepNo / stepsPerEpoch)));
       if (writes.evaluation) lastEval = await evaluate();
       if (stepNo % c.checkpointEvery === 0 && stepNo !== c.steps) {
         await checkpoint(path.join(files.checkpoints, rollingName(stepNo)));

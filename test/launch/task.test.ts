@@ -89,6 +89,20 @@ describe('a dry run prices the programs the run steps through', () => {
     expect(keys.length).toBe(2);
   });
 
+  it('SVAG: the two-batch step, its own key, priced at L optimizer steps per step of the config', async () => {
+    const { keys } = await priced('svag', tinyConfig(), tinyConfig({ svag: 2 }));
+    expect(keys.length).toBe(2);
+    process.env.ILR_CACHE_DIR = path.join(root, 'cache-svag');
+    try {
+      const file = path.join(root, 'cache-svag', 'step-times.json');
+      fs.writeFileSync(file, JSON.stringify({ [keys[0]]: 0.5, [keys[1]]: 0.5 }));
+      const lines = await describeCost([{ name: 'svag2', config: tinyConfig({ svag: 2, steps: 400 }) }], 1);
+      expect(lines[0]).toBe('  svag2: 400 steps, ≈ 6 min 40 s');
+    } finally {
+      delete process.env.ILR_CACHE_DIR;
+    }
+  });
+
   it('full-batch descent: the gradient and apply programs over every chunk', async () => {
     const { keys } = await priced('full-batch', tinyConfig({ batchSize: 0, chunkSize: 64 }), tinyConfig({ batchSize: 0, chunkSize: 128 }));
     expect(keys.length).toBe(2);

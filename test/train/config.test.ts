@@ -17,7 +17,7 @@ const MAY_BE_ABSENT = ['dataDir', 'augment', 'synthetic', 'bnEps', 'fcScale', 'w
 const EVERY_FIELD: TrainConfig = {
   model: 'cnn4-ln', dataset: 'synthetic', dataDir: '/nowhere', trainSubset: 100, testSubset: 50, evalTrainSubset: 20, bnRecompute: 30,
   dataSeed: 3, augment: true, synthetic: { shape: [1, 12, 12], numClasses: 10, trainCount: 256, testCount: 120, seed: 5 }, pool: 2,
-  batchSize: 16, chunkSize: 40, lr: 0.2, wd: 1e-3, optimizer: 'sgdw', momentum: 0.9, nesterov: true, betas: [0.8, 0.99], adamEps: 1e-6,
+  batchSize: 16, chunkSize: 40, lr: 0.2, wd: 1e-3, optimizer: 'sgdw', momentum: 0.9, nesterov: true, betas: [0.8, 0.99], adamEps: 1e-6, svag: 2,
   wdGroups: [{ match: 'bn|fc', scale: 0 }], steps: 9, schedule: { kind: 'cosine', length: 9 }, seed: 4, bnEps: 1e-3, fcScale: 10,
   widths: [4, 8, 16], si: true, modelSha256: 'ab'.repeat(32), logEvery: 3, layerEvery: 2, channelEvery: 5, sharpnessEvery: 7, evalEvery: 6, evalBatch: 30, recordPredictions: true,
   checkpointEvery: 4, snapshotEpochs: [1, 2], keepCheckpoints: 3, ep: 'cuda', threads: 2,
@@ -44,6 +44,7 @@ const FLAG_VALUES: Record<string, [string[], unknown]> = {
   nesterov: [['--momentum', '0.9', '--nesterov'], true],
   betas: [['--optimizer', 'adam', '--betas', '0.8,0.99'], [0.8, 0.99]],
   adamEps: [['--optimizer', 'adam', '--adam-eps', '1e-6'], 1e-6],
+  svag: [['--svag', '4'], 4],
   wdGroups: [['--wd-group', 'bn=0', '--wd-group', '\\.bias$=0.5'], [{ match: 'bn', scale: 0 }, { match: '\\.bias$', scale: 0.5 }]],
   steps: [['--steps', '9'], 9],
   schedule: [['--schedule', '{"kind":"cosine","length":9}'], { kind: 'cosine', length: 9 }],
@@ -112,7 +113,7 @@ it('every flag of the table is an option of ilr train, with its field\'s default
 it('config.json lists the fields in the order it always has, however the config was made', async () => {
   // The order earlier versions wrote: the fields with defaults, then the others.
   const written = ['trainSubset', 'testSubset', 'evalTrainSubset', 'bnRecompute', 'pool', 'dataSeed', 'batchSize', 'chunkSize', 'lr', 'wd', 'optimizer',
-    'momentum', 'nesterov', 'betas', 'adamEps', 'wdGroups', 'schedule', 'seed', 'logEvery', 'layerEvery', 'channelEvery', 'sharpnessEvery', 'evalEvery', 'evalBatch',
+    'momentum', 'nesterov', 'betas', 'adamEps', 'svag', 'wdGroups', 'schedule', 'seed', 'logEvery', 'layerEvery', 'channelEvery', 'sharpnessEvery', 'evalEvery', 'evalBatch',
     'recordPredictions', 'checkpointEvery', 'snapshotEpochs', 'keepCheckpoints', 'ep', 'threads', 'model', 'dataset', 'augment', 'steps', 'bnEps'];
   const fromFlags = await configFromArgv(['--model', 'cnn4', '--steps', '5', '--dataset', 'synthetic', '--bn-eps', '1e-3', '--augment'], 'flags');
   expect(Object.keys(fromFlags)).toEqual(written);
