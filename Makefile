@@ -48,7 +48,9 @@ build: setup
 	npx tsc -p tsconfig.json
 
 # As root with slurm-wlm and munge installed, the Slurm launcher's tests run on a one-node cluster (scripts/with-slurm.sh).
+# The tests are type-checked first: ts-jest compiles each file alone and would not see a type error.
 test: build
+	npx tsc -p tsconfig.test.json
 	$(WEBGPU_ENV) bash scripts/with-slurm.sh npx jest --maxWorkers=2
 
 reproduce: build

@@ -143,7 +143,7 @@ describe('bench table', () => {
 
 describe('PyTorch side of the benchmark', () => {
   itTorch('reports its per-op profile, which sorts into conv forward, conv backward and the rest', () => {
-    const c = { model: 'cnn4', input: [1, 28, 28] as [number, number, number], batch: 8, steps: 2, warmup: 1, threads: 1, lr: 0.1, momentum: 0.9, wd: 5e-4, seed: 0, nchwc: true };
+    const c = { model: 'cnn4', input: [1, 28, 28] as [number, number, number], batch: 8, steps: 2, warmup: 1, threads: 1, lr: 0.1, momentum: 0.9, wd: 5e-4, seed: 0, nchwc: true, ep: 'cpu' as const };
     const r = runTorchChild(c, true);
     expect(r.images_per_s).toBeGreaterThan(0);
     const lines = gapByCategory([], r.profile_ms!);

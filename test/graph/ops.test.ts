@@ -8,7 +8,7 @@ import { OpName } from '../../src/ops/registry';
 import * as E from '../../src/ops/elementwise';
 import { batchNormTrain } from '../../src/ops/batchnorm';
 import { groupNorm } from '../../src/ops/groupnorm';
-import { conv, convTranspose } from '../../src/ops/conv';
+import { conv, convTranspose, convWeightGrad } from '../../src/ops/conv';
 import { gemm, matmul } from '../../src/ops/matmul';
 import { argMax, reduceMean, reduceSum } from '../../src/ops/reduce';
 import { concat, expand, identity, pad, reshape, slice, transpose } from '../../src/ops/shape';
@@ -36,6 +36,7 @@ const CASES = {
   Where: (g) => E.where(E.greater(f(g, 'a', [2, 3]), f(g, 'b', [1])), f(g, 'c', [2, 3]), f(g, 'd', [3])),
   Conv: (g) => conv(f(g, 'x', [2, 3, 9, 7]), f(g, 'w', [4, 3, 3, 3]), { stride: 2, pad: 1 }),
   ConvTranspose: (g) => convTranspose(f(g, 'x', [2, 4, 5, 4]), f(g, 'w', [4, 3, 3, 3]), { strides: [2, 2], pads: [1, 1, 1, 1], outputPadding: [0, 1] }),
+  ConvWeightGrad: (g) => convWeightGrad(f(g, 'x', [2, 3, 9, 8]), f(g, 'dy', [2, 4, 5, 4]), [4, 3, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }),
   MatMul: (g) => matmul(f(g, 'a', [3, 4]), f(g, 'b', [4, 5])),
   Gemm: (g) => gemm(f(g, 'a', [4, 3]), f(g, 'b', [5, 4]), { transA: true, transB: true }, f(g, 'c', [5])),
   Reshape: (g) => reshape(f(g, 'a', [2, 3, 4]), [6, 4]),
