@@ -8,10 +8,11 @@ subset of Fashion-MNIST's training images, normalised with the subset's mean and
 are, with WD switched off at --wd-off. Every --every steps it measures, with exact Hessian-vector
 products (double backward), the largest eigenvalue λ_max of the Hessian of the
 loss over the scale-invariant weights (every conv weight of a -si model) by Lanczos, and prints
-one JSON line per measurement (step, loss, |w|, λ_max, η·λ_max, |w|²·λ_max) and a summary line:
-each loss spike (loss > --spike-factor × its running minimum), the largest η·λ_max in the
---lookback steps before it and whether |w| shrank over them, and the ranges of λ_max and of the
-spherical sharpness |w|²·λ_max while WD is on.
+one JSON line per measurement (step, loss, |w|, λ_max, η·λ_max, |w|²·λ_max) and a summary line
+with what the full-batch figure checks: the median η·λ_max over the quiet measurements (loss below
+--threshold, WD on); each loss spike (as src/analysis/equilibrium.ts relativeSpikes finds them),
+the largest η·λ_max in the --lookback steps before it and whether |w| shrank over them; and over
+the longest quiet stretch, how far the spherical sharpness |w|²·λ_max fell and how far λ_max moved.
 
     node dist/cli.js architecture --model cnn4-si --input 1x28x28 --bn-eps 1e-10 > /tmp/arch.json
     /usr/bin/python3 scripts/sharpness_calibration.py --model /tmp/arch.json --seed 0
@@ -114,6 +115,7 @@ def main():
     p.add_argument("--wd-off", type=int, default=490)
     p.add_argument("--every", type=int, default=10, help="measure λ_max every this many steps")
     p.add_argument("--spike-factor", type=float, default=10)
+    p.add_argument("--threshold", type=float, default=0.05, help="a measurement is in a quiet stretch when the loss is below this")
     p.add_argument("--lookback", type=int, default=30, help="steps before a spike searched for η·λ_max ≥ 2")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0, help="seed of the subset, the initialisation and the Lanczos starts")
@@ -153,20 +155,33 @@ def main():
     # Spikes as the figure counts them (src/analysis/equilibrium.ts relativeSpikes): the loss above
     # spike-factor × its running minimum, once per excursion.
     spikes = relative_spikes(losses[:a.wd_off], a.spike_factor)
-    by_step = {r["step"]: r for r in records}
-    explained = []
+    print(json.dumps({"summary": True, "seed": a.seed, **summarize(records, losses, spikes, a), "final_loss": losses[-1]}))
+
+
+def summarize(records, losses, spikes, a):
+    """The quantities the full-batch figure checks (src/experiments/full-batch.ts checkSharpness),
+    from the measurements (every --every steps) and the per-step losses."""
+    quiet = [r for r in records if 0 < r["step"] < a.wd_off and r["loss"] < a.threshold]
+    edge = sorted(r["lr_lambda_max"] for r in quiet)
+    median = (edge[(len(edge) - 1) // 2] + edge[len(edge) // 2]) / 2 if edge else float("nan")
+    before_spikes = []
     for s in spikes:
-        before = [by_step[t] for t in range(max(0, s - a.lookback), s + 1) if t in by_step]
-        peak = max((r["lr_lambda_max"] for r in before), default=float("nan"))
-        shrank = len(before) >= 2 and before[-1]["weight_norm"] < before[0]["weight_norm"]
-        explained.append({"spike": s, "max_lr_lambda_max_before": peak, "w_shrank_before": shrank})
-    on = [r for r in records if r["step"] < a.wd_off]
-    lam = [r["lambda_max"] for r in on if r["lambda_max"] > 0]
-    sph = [r["spherical"] for r in on if r["spherical"] > 0]
-    print(json.dumps({"summary": True, "seed": a.seed, "spikes": explained,
-                      "lambda_max_range": [min(lam), max(lam)], "lambda_max_ratio": max(lam) / min(lam),
-                      "spherical_range": [min(sph), max(sph)], "spherical_ratio": max(sph) / min(sph),
-                      "final_loss": losses[-1]}))
+        before = [r for r in records if s - a.lookback <= r["step"] < s]
+        before_spikes.append({"spike": s, "max_lr_lambda_max_before": max((r["lr_lambda_max"] for r in before), default=float("nan")),
+                              "w_shrank_before": len(before) >= 2 and before[-1]["weight_norm"] < before[0]["weight_norm"]})
+    # The longest run of consecutive quiet measurements that no spike interrupts (checkSharpness's longestQuietStretch).
+    best, run = [], []
+    for r in records:
+        broken = r not in quiet or (run and any(run[-1]["step"] < s <= r["step"] for s in spikes))
+        run = ([r] if r in quiet else []) if broken else run + [r]
+        if len(run) > len(best):
+            best = list(run)
+    stretch = {}
+    if len(best) >= 2:
+        lam = [r["lambda_max"] for r in best]
+        stretch = {"longest_quiet_steps": [best[0]["step"], best[-1]["step"]], "spherical_fall": best[-1]["spherical"] / best[0]["spherical"],
+                   "lambda_max_band": max(lam) / min(lam), "weight_norm_fall": best[-1]["weight_norm"] / best[0]["weight_norm"]}
+    return {"quiet_median_lr_lambda_max": median, "quiet_measurements": len(quiet), "spikes": before_spikes, **stretch}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 /** Test helpers: run a graph in ORT, random tensors, and whether the PyTorch referee must run. */
+import type { ParityReport } from '../src/bridge/parity';
 import * as fs from 'fs';
 import { DType, Graph, TypedArray, Value } from '../src/graph/ir';
 import { Fetches, Program } from '../src/runtime/session';
@@ -63,3 +64,18 @@ export function slurmEnv(): NodeJS.ProcessEnv | undefined {
  * (CI, where `make test` starts scripts/slurm-up.sh's cluster), where they run and fail.
  */
 export const describeSlurm: jest.Describe = slurmEnv() || process.env.REQUIRE_SLURM === '1' ? describe : describe.skip;
+
+/**
+ * A ReLU input within ~1e-7 (relative) of zero in the float64 reference can land on the other
+ * side of the kink in float32, which moves every gradient below it by ~1e-3 (the bridge reports
+ * such inputs as relu_near_ties; PyTorch's own float32 has the same exposure). Such a seed is
+ * replaced by the next one; a failure without near ties is a real failure and is returned at once.
+ */
+export async function withTieRetry<R extends Pick<ParityReport, 'ok' | 'relu_near_ties'>>(attempt: (seed: number) => Promise<R>): Promise<R> {
+  let r!: R;
+  for (let seed = 1; seed <= 4; seed++) {
+    r = await attempt(seed);
+    if (r.ok || !r.relu_near_ties?.count) return r;
+  }
+  return r;
+}

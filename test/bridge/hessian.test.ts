@@ -3,18 +3,8 @@
  * products on cnn4-si, preresnet8 and preresnet8-si, and our Lanczos λ_max against the
  * eigenvalues of a small net's whole Hessian. In CI (REQUIRE_TORCH=1) these run.
  */
-import { HessianParityReport, runHessianParity } from '../../src/bridge/hessian';
-import { itTorch } from '../helpers';
-
-/** A ReLU input on a kink in float64 may sit on the other side in float32 (see torch.test.ts): such a seed is replaced. */
-async function withTieRetry(attempt: (seed: number) => Promise<HessianParityReport>): Promise<HessianParityReport> {
-  let r!: HessianParityReport;
-  for (let seed = 1; seed <= 4; seed++) {
-    r = await attempt(seed);
-    if (r.ok || !r.relu_near_ties?.count) return r;
-  }
-  return r;
-}
+import { runHessianParity } from '../../src/bridge/hessian';
+import { itTorch, withTieRetry } from '../helpers';
 
 describe('Hessian-vector products against PyTorch (relative L2 error < 1e-3)', () => {
   for (const [model, params] of [['cnn4-si', 'si'], ['preresnet8', 'all'], ['preresnet8-si', 'si']] as const) {

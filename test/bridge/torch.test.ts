@@ -16,22 +16,7 @@ import { readSafetensors, writeSafetensors } from '../../src/io/safetensors';
 import { modelLayout } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
 import { OPTIMIZERS } from '../../src/programs/optimizers';
-import { itTorch } from '../helpers';
-
-/**
- * A ReLU input within ~1e-7 (relative) of zero in the float64 reference can land on the other
- * side of the kink in float32, which moves every gradient below it by ~1e-3 (the bridge reports
- * such inputs as relu_near_ties; PyTorch's own float32 has the same exposure). Such a seed is
- * replaced by the next one; a failure without near ties is a real failure and is returned at once.
- */
-async function withTieRetry(attempt: (seed: number) => Promise<ParityReport>): Promise<ParityReport> {
-  let r!: ParityReport;
-  for (let seed = 1; seed <= 4; seed++) {
-    r = await attempt(seed);
-    if (r.ok || !r.relu_near_ties?.count) return r;
-  }
-  return r;
-}
+import { itTorch, withTieRetry } from '../helpers';
 
 const MODELS = ['preresnet8', 'preresnet20', 'preresnet20-si', 'cnn4'];
 const SHAPES: [number, number, number][] = [[3, 32, 32], [1, 28, 28]];
