@@ -8,13 +8,12 @@
  */
 import * as path from 'path';
 import { blockMeans, isMonotone, logProgress, predictedAngularUpdate, windowGeoMean, windowMean } from '../analysis/equilibrium';
-import type { DatasetName } from '../data';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
 import type { Schedule } from '../train/schedule';
 import { fmt } from '../util/format';
-import { bnEvaluation, Context, Experiment, paperTraining, PlannedRun, presetFields, Scale, stepsPerEpoch, TrainingPreset, verdict } from './frame';
+import { bnEvaluation, Context, Experiment, paperTraining, PlannedRun, presetDataset, presetFields, Scale, stepsPerEpoch, TrainingPreset, verdict } from './frame';
 import { runMetrics } from './runs';
 
 export interface DecayPreset extends TrainingPreset {
@@ -157,7 +156,7 @@ export const decay: Experiment<DecayPreset> = {
   title: 'LR decay vs WD decay, read through λη',
   claim: 'Right after LR ÷10 the effective LR falls 10× (|w| has not moved), then climbs back over ≈1/λη steps to an equilibrium √10 below the old one, and the angular update settles √10 lower, at √(2ηλ) of the new η. Decaying WD instead lowers λη the same way and approaches the same equilibrium, only gradually (claim 7 in docs/science.md).',
   preset(scale: Scale, ctx: Context): DecayPreset {
-    const common = { dataset: ctx.dataset ?? ('fashion-mnist' as DatasetName), dataDir: ctx.dataDir, seed: ctx.seed, momentum: 0, monotoneTolerance: 0.05 };
+    const common = { ...presetDataset(ctx, 'fashion-mnist'), seed: ctx.seed, momentum: 0, monotoneTolerance: 0.05 };
     if (scale === 'paper') {
       // PreResNet-32, CIFAR-10, batch 128, η = 0.1, λ = 5e-4 (λη = 5e-5, 1/λη = 2·10⁴ steps ≈ 51 epochs); the
       // decay at epoch 100 (≈ 2/λη, in equilibrium), then 500 epochs ≈ 0.5/λη_new, long enough for the

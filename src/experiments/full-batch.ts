@@ -14,14 +14,13 @@
  */
 import * as path from 'path';
 import { firstBelow, relativeSpikes } from '../analysis/equilibrium';
-import type { DatasetName } from '../data';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
 import { readSharpness, SharpnessRecord } from '../train/hessian';
 import { runFiles } from '../train/run-dir';
 import { fmt } from '../util/format';
-import { Context, Experiment, PlannedRun, presetFields, Scale, TrainingPreset, verdict } from './frame';
+import { Context, Experiment, PlannedRun, presetDataset, presetFields, Scale, TrainingPreset, verdict } from './frame';
 import { runDir, runMetrics } from './runs';
 
 export interface FullBatchPreset extends TrainingPreset {
@@ -185,7 +184,7 @@ export const fullBatch: Experiment<FullBatchPreset> = {
   claim: 'With full-batch GD and WD on a scale-invariant BN net, once the train loss is near zero WD shrinks |w|, the effective LR η/|w|² grows, and the loss spikes back up, repeatedly; with WD switched off it converges (claim 4 in docs/science.md, Fig. 1b,c).',
   preset(scale: Scale, ctx: Context): FullBatchPreset {
     // The full batch (batchSize 0) of the training subset; test accuracy on 1000 images.
-    const data = { dataset: ctx.dataset ?? ('fashion-mnist' as DatasetName), dataDir: ctx.dataDir, testSubset: 1000, batchSize: 0, seed: ctx.seed, spikeFactor: 10, ...SHARPNESS_CHECKS };
+    const data = { ...presetDataset(ctx, 'fashion-mnist'), testSubset: 1000, batchSize: 0, seed: ctx.seed, spikeFactor: 10, ...SHARPNESS_CHECKS };
     if (scale === 'paper') {
       // PreResNet on 1000 CIFAR-10 images, WD off at epoch (= step) 30000 as in the paper; η, λ (?).
       return { ...data, dataset: ctx.dataset ?? 'cifar10', model: 'preresnet32-si', trainSubset: 1000, chunkSize: 500, bnEps: 1e-8, lr: 0.1, wd: 5e-4, steps: 40000, wdOffStep: 30000, threshold: 0.01, sharpnessEvery: 100, lookback: 300 };

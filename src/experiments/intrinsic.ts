@@ -9,12 +9,11 @@
  */
 import * as path from 'path';
 import { maxRelativeDeviation, predictedAngularUpdate, spread, windowGeoMean, windowMean, blockMeans } from '../analysis/equilibrium';
-import type { DatasetName } from '../data';
 import { writeChart, Series } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
 import { fmt } from '../util/format';
-import { bnEvaluation, Context, Experiment, paperTraining, PlannedRun, presetFields, Scale, TrainingPreset, verdict } from './frame';
+import { bnEvaluation, Context, Experiment, paperTraining, PlannedRun, presetDataset, presetFields, Scale, TrainingPreset, verdict } from './frame';
 import { runMetrics } from './runs';
 
 export interface GridPoint {
@@ -144,7 +143,7 @@ export const intrinsic: Experiment<IntrinsicPreset> = {
   title: 'Only λη matters at equilibrium',
   claim: 'For a scale-invariant net, runs with equal λη reach the same equilibrium: the same angular update √(2ηλ/(1+β)), the same effective LR η/|w|² (|w| itself grows as √η) and the same test accuracy; runs with another λη reach another (PAPER.md claims 1 and 2).',
   preset(scale: Scale, ctx: Context): IntrinsicPreset {
-    const common = { dataset: ctx.dataset ?? ('fashion-mnist' as DatasetName), dataDir: ctx.dataDir, momentum: 0, bnEps: 1e-8 };
+    const common = { ...presetDataset(ctx, 'fashion-mnist'), momentum: 0, bnEps: 1e-8 };
     const s = ctx.seed;
     if (scale === 'paper') {
       // PreResNet-32 on CIFAR-10, batch 128; λη = 5e-5 (the paper's η = 0.1, λ = 5e-4) reached with η = 0.1, 0.2, 0.4,

@@ -9,12 +9,11 @@
  */
 import * as path from 'path';
 import { spread } from '../analysis/equilibrium';
-import type { DatasetName } from '../data';
 import { writeChart } from '../plot/chart';
 import type { Verdict } from '../plot/report';
 import { resolveConfig } from '../train/config';
 import { fmt } from '../util/format';
-import { bnEvaluation, Context, Experiment, paperTraining, PlannedRun, presetFields, Scale, stepsPerEpoch, TrainingPreset, verdict } from './frame';
+import { bnEvaluation, Context, Experiment, paperTraining, PlannedRun, presetDataset, presetFields, Scale, stepsPerEpoch, TrainingPreset, verdict } from './frame';
 import { runMetrics } from './runs';
 
 export interface SmallLrPreset extends TrainingPreset {
@@ -110,7 +109,7 @@ export const smallLr: Experiment<SmallLrPreset> = {
   title: 'A small LR generalizes as well, if trained ≈1/λη',
   claim: 'With the initial LR 100× smaller (same WD, same schedule shape with a final LR decay), training takes ~10× as many epochs, ≈1/λη of the small run, but reaches the same test accuracy (claim 5 in docs/science.md, Fig. 2).',
   preset(scale: Scale, ctx: Context): SmallLrPreset {
-    const common = { dataset: ctx.dataset ?? ('fashion-mnist' as DatasetName), dataDir: ctx.dataDir, lrRatio: 100, lengthRatio: 10, decayAt: [0.5, 0.75], tolerance: 0.01, seeds: [ctx.seed] };
+    const common = { ...presetDataset(ctx, 'fashion-mnist'), lrRatio: 100, lengthRatio: 10, decayAt: [0.5, 0.75], tolerance: 0.01, seeds: [ctx.seed] };
     if (scale === 'paper') {
       // PreResNet-32, CIFAR-10, batch 128, λ = 5e-4, η = 0.1 vs 0.001; 1/λη of the small run is 2·10⁶ steps ≈ 5000
       // epochs. The large run: 500 epochs (?), the small one 5000, each with its final LR ÷10 at 80% (?).

@@ -14,7 +14,7 @@ import * as path from 'path';
 import { predictedAngularUpdate, spread, windowMean } from '../analysis/equilibrium';
 import { swa } from '../analysis/swa';
 import { distance, DriftCurve, driftCurves, driftMonotonicity, meanDriftCurves } from '../analysis/trajectory';
-import { DatasetName, loadSubset } from '../data';
+import { loadSubset } from '../data';
 import { readSafetensors } from '../io/safetensors';
 import { InputShape, modelLayout } from '../nn/model';
 import { modelSpec } from '../nn/spec';
@@ -24,7 +24,7 @@ import { snapshotName } from '../train/checkpoint';
 import { resolveConfig, TrainConfig } from '../train/config';
 import { fmt } from '../util/format';
 import { cachedResult } from './cached';
-import { Context, Experiment, paperTraining, PlannedRun, presetFields, Scale, stepsPerEpoch, TrainingPreset, verdict } from './frame';
+import { Context, Experiment, paperTraining, PlannedRun, presetDataset, presetFields, Scale, stepsPerEpoch, TrainingPreset, verdict } from './frame';
 import { runDir, runMetrics, runPlanned } from './runs';
 
 export interface SwaPreset extends TrainingPreset {
@@ -169,7 +169,7 @@ export const swaFigure: Experiment<SwaPreset> = {
   title: 'SWA helps, averaging runs does not: SGD keeps drifting',
   claim: 'At a constant LR past equilibrium, the stochastic weight average of one trajectory\'s snapshots beats the snapshots, while averaging two runs from different initialisations does not help; the distance |w_T − w_{T+Δ}| keeps growing with Δ for every T, unlike a mixing (Ornstein–Uhlenbeck) diffusion (claim 6 in docs/science.md, Fig. 3).',
   preset(scale: Scale, ctx: Context): SwaPreset {
-    const common = { dataset: ctx.dataset ?? ('fashion-mnist' as DatasetName), dataDir: ctx.dataDir, seed: ctx.seed, equilibriumTolerance: 0.2, minRho: 0.9 };
+    const common = { ...presetDataset(ctx, 'fashion-mnist'), seed: ctx.seed, equilibriumTolerance: 0.2, minRho: 0.9 };
     // The paper's figure shows one trajectory (100 snapshots); at cpu scale 12 snapshots of one are too few.
     if (scale === 'paper') {
       // PreResNet-32, CIFAR-10, batch 128, η = 0.1, λ = 5e-4 (1/λη ≈ 51 epochs): 200 epochs at the constant LR (?),
