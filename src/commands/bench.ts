@@ -89,7 +89,8 @@ export const benchCommand: CommandModule<object, Args> = {
       if (a.profile) {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-bench-'));
         try {
-          const p = runOursChild({ ...c, profilePrefix: path.join(dir, c.model) });
+          // The model may be a path (an imported net.onnx): the profile is named by its file name alone.
+          const p = runOursChild({ ...c, profilePrefix: path.join(dir, path.basename(c.model)) });
           const events = readProfile(p.profile!);
           const groups = nodeGroups(benchGraph(c), await serializeOptions({ ep, nchwc: c.nchwc }));
           const lines = summarizeProfile(events, groups, c.warmup);
