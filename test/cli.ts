@@ -60,3 +60,17 @@ export function killWhenWritten(child: ReturnType<typeof startCli>, file: string
     });
   });
 }
+
+/**
+ * The same run twice in `dir`, for resume tests: `straight` uninterrupted, and `killed` SIGKILLed
+ * as soon as its checkpoint `at` exists (resume it, then compare). Returns both processes' results.
+ */
+export async function straightAndKilled(config: string, dir: string, at: string): Promise<{ straight: string; killed: string; uninterrupted: CliResult; kill: CliResult }> {
+  const straight = path.join(dir, 'straight');
+  const killed = path.join(dir, 'killed');
+  const uninterrupted = await runCli(['train', '--config', config, '--out', straight, '--quiet']);
+  const child = startCli(['train', '--config', config, '--out', killed, '--quiet']);
+  const done = finished(child);
+  await killWhenWritten(child, path.join(killed, 'checkpoints', at));
+  return { straight, killed, uninterrupted, kill: await done };
+}

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readSafetensors } from '../../src/io/safetensors';
 import { rollingName } from '../../src/train/checkpoint';
-import { finished, killWhenWritten, runCli, startCli, tmpDir, writeConfig } from '../cli';
+import { runCli, straightAndKilled, tmpDir, writeConfig } from '../cli';
 import { tinyConfig } from '../train/fixtures';
 import { itWebGpu } from '../webgpu';
 
@@ -34,16 +34,9 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 itWebGpu(`${2 * N} steps on WebGPU straight = ${N} steps, kill -9, resume: the same log and weights`, async () => {
-  const config = writeConfig(dir, 'config.json', CONFIG);
-  const straight = path.join(dir, 'straight');
-  const killed = path.join(dir, 'killed');
-  const s = await runCli(['train', '--config', config, '--out', straight, '--quiet']);
+  const { straight, killed, uninterrupted: s, kill } = await straightAndKilled(writeConfig(dir, 'config.json', CONFIG), dir, rollingName(N));
   expect([s.code, s.stderr]).toEqual([0, '']);
-
-  const child = startCli(['train', '--config', config, '--out', killed, '--quiet']);
-  const done = finished(child);
-  await killWhenWritten(child, path.join(killed, 'checkpoints', rollingName(N)));
-  expect((await done).signal).toBe('SIGKILL');
+  expect(kill.signal).toBe('SIGKILL');
   expect(fs.existsSync(path.join(killed, 'summary.json'))).toBe(false);
 
   const r = await runCli(['train', '--resume', killed, '--quiet']);

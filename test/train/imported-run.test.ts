@@ -10,7 +10,7 @@ import { onnx } from 'onnx-proto';
 import { readSafetensors } from '../../src/io/safetensors';
 import { rollingName } from '../../src/train/checkpoint';
 import { RUN_MODEL_FILE } from '../../src/train/model-file';
-import { finished, killWhenWritten, runCli, startCli, tmpDir, writeConfig } from '../cli';
+import { runCli, straightAndKilled, tmpDir, writeConfig } from '../cli';
 import { smallNet } from '../onnx-fixtures';
 
 const N = 12;
@@ -42,17 +42,10 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 it(`an imported model: ${2 * N} steps straight = ${N}, kill -9, original file gone, resume ${N}: same metrics, bit-identical weights`, async () => {
   const model = path.join(dir, 'net.onnx');
   fs.writeFileSync(model, onnx.ModelProto.encode(smallNet()).finish());
-  const file = writeConfig(dir, 'config.json', config(model));
-  const straight = path.join(dir, 'straight');
-  const killed = path.join(dir, 'killed');
-  const s = await runCli(['train', '--config', file, '--out', straight, '--quiet']);
+  const { straight, killed, uninterrupted: s, kill } = await straightAndKilled(writeConfig(dir, 'config.json', config(model)), dir, rollingName(N));
   expect(s.stderr).toBe('');
   expect(s.code).toBe(0);
-
-  const child = startCli(['train', '--config', file, '--out', killed, '--quiet']);
-  const done = finished(child);
-  await killWhenWritten(child, path.join(killed, 'checkpoints', rollingName(N)));
-  expect((await done).signal).toBe('SIGKILL');
+  expect(kill.signal).toBe('SIGKILL');
   const recorded = JSON.parse(fs.readFileSync(path.join(killed, 'config.json'), 'utf8'));
   expect(recorded.config.model).toBe(model);
   expect(recorded.config.modelSha256).toMatch(/^[0-9a-f]{64}$/);

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { readSafetensors } from '../../src/io/safetensors';
 import { rollingName } from '../../src/train/checkpoint';
-import { finished, killWhenWritten, runCli, startCli, tmpDir, writeConfig } from '../cli';
+import { runCli, straightAndKilled, tmpDir, writeConfig } from '../cli';
 
 const N = 60;
 const CONFIG = {
@@ -48,18 +48,10 @@ describe('resume after SIGKILL', () => {
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it(`${2 * N} steps straight = ${N} steps, kill -9, resume ${N} steps: same metrics.jsonl, bit-identical weights`, async () => {
-    const config = writeConfig(dir, 'config.json', CONFIG);
-    const straight = path.join(dir, 'straight');
-    const killed = path.join(dir, 'killed');
-
-    const s = await runCli(['train', '--config', config, '--out', straight, '--quiet']);
+    const { straight, killed, uninterrupted: s, kill: k } = await straightAndKilled(writeConfig(dir, 'config.json', CONFIG), dir, rollingName(N));
     expect(s.stderr).toBe('');
     expect(s.code).toBe(0);
 
-    const child = startCli(['train', '--config', config, '--out', killed, '--quiet']);
-    const done = finished(child);
-    await killWhenWritten(child, path.join(killed, 'checkpoints', rollingName(N)));
-    const k = await done;
     // Killed, not finished: otherwise this test would prove nothing.
     expect(k.signal).toBe('SIGKILL');
     expect(fs.existsSync(path.join(killed, 'summary.json'))).toBe(false);

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { readSafetensors } from '../../src/io/safetensors';
 import { rollingName } from '../../src/train/checkpoint';
 import { readMetrics, StepRecord } from '../../src/train/metrics';
-import { finished, killWhenWritten, runCli, startCli, tmpDir, writeConfig } from '../cli';
+import { runCli, straightAndKilled, tmpDir, writeConfig } from '../cli';
 import { TINY_DATA } from './fixtures';
 
 const read = (f: string) => fs.readFileSync(f, 'utf8');
@@ -65,16 +65,9 @@ const SVAG4 = {
 };
 
 it(`--svag 4: ${2 * N} units of SDE time straight = ${N}, kill -9, resume: same logs, bit-identical weights; the logs count SDE time`, async () => {
-  const config = writeConfig(dir, 'svag4.json', SVAG4);
-  const straight = path.join(dir, 'straight');
-  const killed = path.join(dir, 'killed');
-  const s = await runCli(['train', '--config', config, '--out', straight, '--quiet']);
+  const { straight, killed, uninterrupted: s, kill } = await straightAndKilled(writeConfig(dir, 'svag4.json', SVAG4), dir, rollingName(N));
   expect([s.code, s.stderr]).toEqual([0, '']);
-
-  const child = startCli(['train', '--config', config, '--out', killed, '--quiet']);
-  const done = finished(child);
-  await killWhenWritten(child, path.join(killed, 'checkpoints', rollingName(N)));
-  expect((await done).signal).toBe('SIGKILL');
+  expect(kill.signal).toBe('SIGKILL');
   expect(fs.existsSync(path.join(killed, 'summary.json'))).toBe(false);
   const r = await runCli(['train', '--resume', killed, '--quiet']);
   expect([r.code, r.stderr]).toEqual([0, '']);
