@@ -3,7 +3,7 @@
  * and turn it into batches. Loaded sets are cached per process, so no file is read twice.
  */
 import { readCifarBatches } from './cifar';
-import { DatasetName, Split, datasetInfo, RealDatasetName, DATASET_NAMES } from './catalog';
+import { DatasetName, Split, datasetInfo, DATASETS, RealDatasetName, DATASET_NAMES } from './catalog';
 import { Dataset } from './dataset';
 import { readIdxPair } from './idx';
 import type { DownloadOptions, Located, SourceOptions } from './sources';
@@ -117,4 +117,14 @@ export function clearDatasetCache(): void {
 /** A short human-readable description, e.g. for logs: `cifar10 train: 50000 × 3×32×32 from …`. */
 export function describeDataset(ds: Dataset): string {
   return `${ds.name} ${ds.split}: ${ds.count} × ${ds.shape.join('×')}, ${ds.numClasses} classes, from ${ds.source}`;
+}
+
+/** A data set's training split as stored (before a subset or pooling), from the catalogue or the synthetic spec, without loading it. */
+export function storedTrainSplit(dataset: DatasetName, synthetic?: SyntheticSpec): Pick<Dataset, 'shape' | 'numClasses' | 'count'> {
+  if (dataset === 'synthetic') {
+    const s = resolveSyntheticSpec(synthetic);
+    return { shape: s.shape, numClasses: s.numClasses, count: s.trainCount };
+  }
+  const info = DATASETS[dataset];
+  return { shape: info.shape, numClasses: info.numClasses, count: info.counts.train };
 }

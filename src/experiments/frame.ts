@@ -3,7 +3,7 @@
  * three scales, run (skipping work already done, so an interrupted `make reproduce` continues),
  * plot, and check (the claim turned into measured numbers and pass/fail verdicts).
  */
-import { batchesPerEpoch, DatasetName, DATASETS, resolveSyntheticSpec } from '../data';
+import { batchesPerEpoch, DatasetName, storedTrainSplit } from '../data';
 import type { LauncherChoice } from '../launch/launcher';
 import type { Verdict } from '../plot/report';
 import type { ExecutionProvider } from '../train/engine';
@@ -90,7 +90,7 @@ export function paperTraining(ctx: Pick<Context, 'dataset' | 'dataDir'>): Traini
 
 /** Training steps per epoch of a preset: its training images (the subset, or the whole split) at its batch size, the last partial batch dropped. */
 export function stepsPerEpoch(p: Pick<TrainingPreset, 'dataset' | 'trainSubset' | 'batchSize'>): number {
-  const images = p.trainSubset ?? (p.dataset === 'synthetic' ? resolveSyntheticSpec().trainCount : DATASETS[p.dataset].counts.train);
+  const images = p.trainSubset ?? storedTrainSplit(p.dataset).count;
   return batchesPerEpoch(images, p.batchSize);
 }
 

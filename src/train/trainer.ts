@@ -11,7 +11,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Batch, BatchStream, Dataset, DATASETS, describeDataset, fullBatches, loadSubset, pooledShape, poolImages, resolveSyntheticSpec, subsetOf } from '../data';
+import { Batch, BatchStream, Dataset, describeDataset, fullBatches, loadSubset, pooledShape, poolImages, storedTrainSplit, subsetOf } from '../data';
 import { shapeSize } from '../graph/ir';
 import { TensorMap } from '../graph/tensors';
 import { StepLines } from '../io/step-lines';
@@ -90,14 +90,7 @@ export function engineOptionsFor(c: TrainConfig, train: Pick<Dataset, 'shape' | 
 
 /** The shape, class count and size of `c`'s training data as the engine sees it (pooled), from the config alone. */
 export function trainDataShape(c: TrainConfig): Pick<Dataset, 'shape' | 'numClasses' | 'count'> {
-  let stored: Pick<Dataset, 'shape' | 'numClasses' | 'count'>;
-  if (c.dataset === 'synthetic') {
-    const synthetic = resolveSyntheticSpec(c.synthetic);
-    stored = { shape: synthetic.shape, numClasses: synthetic.numClasses, count: synthetic.trainCount };
-  } else {
-    const info = DATASETS[c.dataset];
-    stored = { shape: info.shape, numClasses: info.numClasses, count: info.counts.train };
-  }
+  const stored = storedTrainSplit(c.dataset, c.synthetic);
   return { shape: pooledShape(stored.shape, c.pool, c.dataset), numClasses: stored.numClasses, count: Math.min(c.trainSubset ?? stored.count, stored.count) };
 }
 
@@ -219,6 +212,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
         const measured = await sharpness.measure(await engine.download(state), stepNo);
         sharpnessLog!.append(sharpnessRecord(stepNo, stepLr(optimizer, sched.lr), sharpness.params, measured));
       }
+      const hyper = { lr: sched.lr, wd: wdScale.map((s) => s * sched.wd) };
       let window = position.window;
       let last: StepResult | undefined;
       let diverged: string | undefined;
@@ -226,7 +220,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
         // The state before the (last) optimizer step, on the host (the same arrays on the CPU; a
         // download on a device, whose buffers the step frees).
         const before = channelLog && writes.channels && k === c.svag ? await engine.download(state) : undefined;
-        const r = await engine.step(state, nextBatches(), { lr: sched.lr, wd: wdScale.map((s) => s * sched.wd) });
+        const r = await engine.step(state, nextBatches(), hyper);
         if (r.diverged) {
           diverged = c.svag > 1 ? ` (optimizer step ${k} of its ${c.svag}): ${r.diverged}` : `: ${r.diverged}`;
           break;
