@@ -58,12 +58,7 @@ export async function runHessianParity(o: HessianParityOptions): Promise<Hessian
   file.set('input', { dtype: 'float32', shape: [batch, ...input], data: data.input });
   file.set('target', { dtype: 'int64', shape: [batch], data: data.target });
   const put = (prefix: string, flat: Float64Array) => {
-    let at = 0;
-    for (const p of curvature.params) {
-      const n = p.shape.reduce((a, b) => a * b, 1);
-      file.set(`${prefix}.${p.name}`, { dtype: 'float32', shape: p.shape, data: Float32Array.from(flat.subarray(at, at + n)) });
-      at += n;
-    }
+    for (const [name, t] of curvature.tensors(flat)) file.set(`${prefix}.${name}`, t);
   };
   let top: Awaited<ReturnType<Curvature['topEigen']>> | undefined;
   try {

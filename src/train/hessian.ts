@@ -184,11 +184,14 @@ export class Curvature {
     return w;
   }
 
+  /** A flat vector over the measured tensors as those tensors, by name (rounded to float32). */
+  tensors(flat: Float64Array): TensorMap {
+    return new Map(this.params.map((p, i) => [p.name, { dtype: 'float32', shape: p.shape, data: Float32Array.from(flat.subarray(this.offsets[i], this.offsets[i] + this.counts[i])) }]));
+  }
+
   /** `state` with the measured tensors replaced by the flat vector `w` (rounded to float32). */
   withWeights(state: TensorMap, w: Float64Array): TensorMap {
-    const out: TensorMap = new Map(state);
-    this.params.forEach((p, i) => out.set(p.name, { dtype: 'float32', shape: p.shape, data: Float32Array.from(w.subarray(this.offsets[i], this.offsets[i] + this.counts[i])) }));
-    return out;
+    return new Map([...state, ...this.tensors(w)]);
   }
 
   /**
@@ -198,7 +201,7 @@ export class Curvature {
   async evaluate(state: TensorMap, batches: readonly StepBatch[], v: Float64Array): Promise<{ loss: number; grad: Float64Array; hv: Float64Array }> {
     const feeds: Feeds = {};
     for (const [k, t] of state) if (!k.startsWith('optimizer.')) feeds[k] = t.data;
-    this.params.forEach((p, i) => (feeds[`v.${p.name}`] = Float32Array.from(v.subarray(this.offsets[i], this.offsets[i] + this.counts[i]))));
+    for (const [name, tensor] of this.tensors(v)) feeds[`v.${name}`] = tensor.data;
     const grad = new Float64Array(this.size);
     const hv = new Float64Array(this.size);
     let loss = 0;

@@ -7,6 +7,7 @@ import { InputShape } from '../../src/nn/model';
 import { modelSpec } from '../../src/nn/spec';
 import { StepEngine } from '../../src/train/engine';
 import { Curvature, topOfTridiagonal } from '../../src/train/hessian';
+import { relativeDistance } from '../../src/experiments/explr';
 import { Rng } from '../../src/util/rng';
 
 const ds = syntheticDataset('train', { trainCount: 32, shape: [1, 8, 8], numClasses: 4, seed: 5 });
@@ -16,15 +17,6 @@ const spec = modelSpec('cnn4-si', { inChannels: 1, numClasses: 4, bnEps: 1e-12 }
 const batches = [...fullBatches(ds, { chunkSize: 16 })];
 const runtime = { threads: 1 };
 
-const relErr = (a: Float64Array, b: Float64Array) => {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return Math.sqrt(d / n);
-};
 
 describe('Curvature (Hessian-vector products of the training loss)', () => {
   let curvature: Curvature;
@@ -43,7 +35,7 @@ describe('Curvature (Hessian-vector products of the training loss)', () => {
 
   it('H(w)·w = −∇L(w)', async () => {
     const { grad, hv } = await curvature.evaluate(state, batches, curvature.weights(state));
-    expect(relErr(hv, grad.map((g) => -g))).toBeLessThan(1e-3);
+    expect(relativeDistance(grad.map((g) => -g), hv)).toBeLessThan(1e-3);
   });
 
   it('H(c·w)·v = H(w)·v / c²', async () => {
@@ -53,7 +45,7 @@ describe('Curvature (Hessian-vector products of the training loss)', () => {
     const scaled = curvature.withWeights(state, curvature.weights(state).map((x) => c * x));
     const h1 = await curvature.hvp(state, batches, v);
     const hc = await curvature.hvp(scaled, batches, v);
-    expect(relErr(hc.map((x) => x * c * c), h1)).toBeLessThan(1e-3);
+    expect(relativeDistance(h1, hc.map((x) => x * c * c))).toBeLessThan(1e-3);
   });
 
   it('the Lanczos eigenpair and the trace are consistent with the products', async () => {
@@ -61,7 +53,7 @@ describe('Curvature (Hessian-vector products of the training loss)', () => {
     expect(top.converged).toBe(true);
     // An eigenvector: H v = λ v.
     const hv = await curvature.hvp(state, batches, top.vector);
-    expect(relErr(hv, top.vector.map((x) => x * top.value))).toBeLessThan(1e-2);
+    expect(relativeDistance(top.vector.map((x) => x * top.value), hv)).toBeLessThan(1e-2);
     const tr = await curvature.trace(state, batches, { samples: 10, seed: 1 });
     expect(tr.stderr).toBeGreaterThan(0);
     expect(Number.isFinite(tr.value)).toBe(true);
