@@ -14,6 +14,7 @@ import { OptimizerConfig } from '../programs/optimizers';
 import { ExecutionProvider } from '../runtime/providers';
 import { EngineOptions, StepEngine } from '../train/engine';
 import { Rng } from '../util/rng';
+import { median } from '../util/stats';
 
 export interface BenchCase {
   model: string;
@@ -51,12 +52,6 @@ export interface SideResult {
   /** Where the side ran: our execution provider, or PyTorch's device. */
   device?: string;
 }
-
-export const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
 
 /** The optimizer the bench trains with: torch.optim.SGD with momentum, as the PyTorch side. */
 const benchOptimizer = (c: BenchCase): OptimizerConfig => ({ name: 'sgd', momentum: c.momentum });

@@ -1,5 +1,6 @@
 /** Combining rounds and printing the benchmark table: pure functions, unit-tested in test/bench. */
-import { median, SideResult } from './ours';
+import { SideResult } from './ours';
+import { median } from '../util/stats';
 
 export interface BenchRow {
   model: string;

@@ -20,6 +20,7 @@ import { resolveConfig } from '../train/config';
 import { readSharpness, SharpnessRecord } from '../train/hessian';
 import { runFiles } from '../train/run-dir';
 import { fmt } from '../util/format';
+import { median } from '../util/stats';
 import { Context, Experiment, PlannedRun, presetDataset, presetFields, Scale, TrainingPreset, verdict } from './frame';
 import { runDir, runMetrics } from './runs';
 
@@ -127,11 +128,6 @@ function longestQuietStretch(quiet: readonly SharpnessRecord[], all: readonly Sh
   }
   return best;
 }
-
-const median = (xs: number[]): number => {
-  const a = [...xs].sort((x, y) => x - y);
-  return a.length === 0 ? NaN : a.length % 2 ? a[(a.length - 1) / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
-};
 
 function plan(p: FullBatchPreset): PlannedRun[] {
   const config = resolveConfig({

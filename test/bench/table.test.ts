@@ -1,5 +1,6 @@
 /** The bench table's arithmetic and layout (no timing here: the numbers are made up). */
-import { median, SideResult } from '../../src/bench/ours';
+import { SideResult } from '../../src/bench/ours';
+import { median } from '../../src/util/stats';
 import { formatGap, formatProfile, gapByCategory, nodeGroups, ourCategory, summarizeByShape, summarizeProfile, torchCategory } from '../../src/bench/profile';
 import { gradients } from '../../src/autodiff/engine';
 import { Graph } from '../../src/graph/ir';
