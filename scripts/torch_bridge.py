@@ -35,6 +35,16 @@ from ilr_torch import bench, hessian, referee, runs  # noqa: E402
 from ilr_torch.twin import BadInput  # noqa: E402
 
 
+def file_command(sub, name, func, tol, help, description):
+    """A subcommand that compares a safetensors file written by the TS side: --file and --tol."""
+    s = sub.add_parser(name, help=help, description=description, epilog=referee.FORMAT_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--file", required=True, help="safetensors file written by the TS side")
+    s.add_argument("--tol", type=float, default=tol, help=f"max relative error (default {tol:g})")
+    s.set_defaults(func=func)
+    return s
+
+
 def build_parser():
     p = argparse.ArgumentParser(
         prog="torch_bridge.py", description=__doc__.split("\n\n")[0] + " Compares our results with PyTorch.",
@@ -42,23 +52,17 @@ def build_parser():
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    s = sub.add_parser("parity", help="train-mode forward/backward: logits, loss, gradients (float64 reference)",
-                       description="One forward and backward pass in train mode, float64 reference: compares "
-                                   "ours.logits, ours.loss and ours.grad.<param> for every trainable parameter.",
-                       epilog=referee.FORMAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--file", required=True, help="safetensors file written by the TS side")
-    s.add_argument("--tol", type=float, default=1e-4, help="max relative error (default 1e-4)")
-    s.set_defaults(func=referee.cmd_parity)
+    file_command(sub, "parity", referee.cmd_parity, 1e-4,
+                 help="train-mode forward/backward: logits, loss, gradients (float64 reference)",
+                 description="One forward and backward pass in train mode, float64 reference: compares "
+                             "ours.logits, ours.loss and ours.grad.<param> for every trainable parameter.")
 
-    s = sub.add_parser("replay", help="K optimizer steps with its torch class: params, running stats, optimizer state",
-                       description="Replays K steps of the optimizer the file's optim metadata names with its torch "
-                                   "class (sgd: torch.optim.SGD; sgdw: SGD without weight_decay, after w *= 1 - lr*wd; "
-                                   "adamw, adam: torch.optim.AdamW, Adam) in float64 from init.* on batch.<k>.* and "
-                                   "compares final.*.",
-                       epilog=referee.FORMAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--file", required=True, help="safetensors file written by the TS side")
-    s.add_argument("--tol", type=float, default=1e-4, help="max relative error (default 1e-4)")
-    s.set_defaults(func=referee.cmd_replay)
+    file_command(sub, "replay", referee.cmd_replay, 1e-4,
+                 help="K optimizer steps with its torch class: params, running stats, optimizer state",
+                 description="Replays K steps of the optimizer the file's optim metadata names with its torch "
+                             "class (sgd: torch.optim.SGD; sgdw: SGD without weight_decay, after w *= 1 - lr*wd; "
+                             "adamw, adam: torch.optim.AdamW, Adam) in float64 from init.* on batch.<k>.* and "
+                             "compares final.*.")
 
     s = sub.add_parser("logits", help="eval-mode logits of a checkpoint (float64 reference, float32 reported too)",
                        description="Eval-mode (running statistics) logits: compares ours.logits with a float64 "
@@ -89,16 +93,13 @@ def build_parser():
                    help="also report self CPU time per aten op and step (profile_ms), from --steps more steps under torch.profiler")
     s.set_defaults(func=bench.cmd_bench)
 
-    s = sub.add_parser("hessian", help="Hessian-vector products by double backward (float64), and λ_max of the whole block",
-                       description="Train-mode loss in float64: compares ours.hv.<k>.<param> with H_SS·v for every "
-                                   "direction v.<k>.<param> (S: the parameters the directions name); with --eigen builds "
-                                   "H_SS whole (one product per row) and compares ours.lambda_max with its top eigenvalue.",
-                       epilog=referee.FORMAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--file", required=True, help="safetensors file written by the TS side")
-    s.add_argument("--tol", type=float, default=1e-3, help="max relative error (default 1e-3)")
+    s = file_command(sub, "hessian", hessian.cmd_hessian, 1e-3,
+                     help="Hessian-vector products by double backward (float64), and λ_max of the whole block",
+                     description="Train-mode loss in float64: compares ours.hv.<k>.<param> with H_SS·v for every "
+                                 "direction v.<k>.<param> (S: the parameters the directions name); with --eigen builds "
+                                 "H_SS whole (one product per row) and compares ours.lambda_max with its top eigenvalue.")
     s.add_argument("--eigen", action="store_true", help="also the whole block's eigenvalues (small nets only)")
     s.add_argument("--max-size", type=int, default=4000, help="largest block --eigen builds (default 4000 rows)")
-    s.set_defaults(func=hessian.cmd_hessian)
 
     s = sub.add_parser("swa-eval", help="SWA in PyTorch: AveragedModel over snapshots, update_bn, eval logits",
                        description="Averages the snapshots with torch.optim.swa_utils.AveragedModel (float64), "
