@@ -8,7 +8,9 @@ import { CommandModule } from 'yargs';
 import { batchesPerEpoch, fullBatches, subsetOf } from '../data';
 import { InputShape, modelLayout } from '../nn/model';
 import { runConfigOf } from '../analysis/swa';
+import { stepLr } from '../programs/optimizers';
 import { loadCheckpoint } from '../train/checkpoint';
+import { optimizerOf } from '../train/config';
 import { Curvature, ParamSelection } from '../train/hessian';
 import { scheduleAt } from '../train/schedule';
 import { loadRunData, runSpec } from '../train/trainer';
@@ -68,7 +70,8 @@ export const hessianCommand: CommandModule<object, Args> = {
     const images = fullBatch ? data.train : subsetOf(data.train, size, a.seed);
     const batches = [...fullBatches(images, { chunkSize: size, last: 'keep' })];
     const stepsPerEpoch = run.batchSize === 0 ? 1 : batchesPerEpoch(data.train.count, run.batchSize);
-    const { lr } = scheduleAt(run.schedule, { lr: run.lr, wd: run.wd }, position.step, stepsPerEpoch);
+    // The LR the optimizer steps take (η/L under SVAG), as train --sharpness-every records it.
+    const lr = stepLr(optimizerOf(run), scheduleAt(run.schedule, { lr: run.lr, wd: run.wd }, position.step, stepsPerEpoch).lr);
 
     const started = Date.now();
     const curvature = await Curvature.create({ spec, input, batch: size, params, runtime: { ep: parseEp(a.ep), threads: a.threads } });
