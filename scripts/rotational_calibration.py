@@ -20,20 +20,18 @@ norm sqrt(lr*C/(2*wd)) for C weights; Adam with L2 has none, and its ratios are 
 AdamW's angle at the same lr and wd (the spread between layers is what is measured).
 """
 import argparse
-import glob
 import json
 import math
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ilr_torch.referee import make_optimizer  # noqa: E402
-from ilr_torch.runs import angle_between, read_idx  # noqa: E402
+from ilr_torch.runs import angle_between, load_pooled  # noqa: E402
 from ilr_torch.twin import build_model, parse_model_arg  # noqa: E402
 
 RUN_KEYS = {"name", "optimizer", "lr", "wd", "momentum", "betas"}
@@ -58,19 +56,6 @@ def replay_optim(run):
         beta1, beta2 = run.get("betas", [0.9, 0.999])
         hyper = {"beta1": beta1, "beta2": beta2, "eps": 1e-8}
     return {"optimizer": run["optimizer"], "hyper": hyper, "settings": {}, "lr": [run["lr"]], "wd": [run["wd"]]}
-
-
-def load_pooled(data_dir, pool):
-    found = {k: glob.glob(os.path.join(data_dir, f"{k}-idx*-ubyte*")) for k in ("train-images", "train-labels")}
-    if not all(found.values()):
-        sys.exit(f"--data-dir {data_dir}: no train-images/train-labels IDX files (Fashion-MNIST)")
-    x = torch.tensor(read_idx(found["train-images"][0]).reshape(-1, 1, 28, 28).astype(np.float32))
-    if pool > 1:
-        # Our pooling (src/data/pool.ts) averages the bytes and rounds back to bytes.
-        x = torch.round(F.avg_pool2d(x, pool))
-    x = x / 255.0
-    y = torch.tensor(read_idx(found["train-labels"][0]).astype(np.int64))
-    return (x - x.mean()) / x.std(), y
 
 
 def train_one(arch, x, y, run, args):
@@ -135,7 +120,7 @@ def main():
             sys.exit(f"--runs: each run takes {sorted(RUN_KEYS)} with optimizer sgd, adamw or adam; got {r}")
     torch.set_num_threads(args.threads)
     arch = parse_model_arg(args.model)
-    x, y = load_pooled(args.data_dir, args.pool)
+    x, y = load_pooled(args.data_dir, args.pool, "train")
     out = {}
     for r in runs:
         out[r["name"]] = train_one(arch, x, y, r, args)

@@ -190,7 +190,7 @@ TORCH_OPTIMIZERS = {
     "adamw": TorchOptimizer(torch.optim.AdamW, adam_kwargs, ADAM_STATE),
     "adam": TorchOptimizer(torch.optim.Adam, adam_kwargs, ADAM_STATE),
 }
-OPTIM_KEYS = {"optimizer", "hyper", "settings", "slots", "lr", "wd", "steps"}
+OPTIM_KEYS = {"optimizer", "hyper", "settings", "slots", "lr", "wd", "steps", "svag"}
 
 
 def parse_optim(meta, path):
@@ -226,7 +226,10 @@ def parse_optim(meta, path):
     if unknown:
         raise BadInput(f"{path}: optim.slots {unknown} are not state that torch's {TORCH_OPTIMIZERS[name].cls.__name__} "
                        f"keeps ({', '.join(TORCH_OPTIMIZERS[name].state_keys)})")
-    out = {"optimizer": name, "hyper": hyper, "settings": settings, "slots": slots, "steps": steps}
+    svag = o["svag"]
+    if not isinstance(svag, int) or isinstance(svag, bool) or svag < 1:
+        raise BadInput(f"{path}: optim.svag must be an integer L >= 1 (1: the optimizer itself), got {svag!r}")
+    out = {"optimizer": name, "hyper": hyper, "settings": settings, "slots": slots, "steps": steps, "svag": svag}
     for key in ("lr", "wd"):
         v = o[key]
         if isinstance(v, list):
@@ -265,17 +268,23 @@ def optim_reference(arch, init_state, init_slots, batches, o, dtype, path):
     model.train()
     losses = []
     decay_by_hand = TORCH_OPTIMIZERS[o["optimizer"]].decay_by_hand
-    for k, (x, y) in enumerate(batches):
+    # SVAG (svag's pl_modules/exp_modules.py): two batches per step, each loss with its own batch
+    # statistics, c1*L1 + c2*L2 at the LR lr/L.
+    svag = o["svag"]
+    per_step = 1 if svag == 1 else 2
+    c = (1.0,) if svag == 1 else ((1 + math.sqrt(2 * svag - 1)) / 2, (1 - math.sqrt(2 * svag - 1)) / 2)
+    for k in range(len(batches) // per_step):
+        lr = o["lr"][k] / svag
         for g in opt.param_groups:
-            g["lr"] = o["lr"][k]
+            g["lr"] = lr
             g["weight_decay"] = 0.0 if decay_by_hand else o["wd"][k]
         opt.zero_grad()
-        loss = F.cross_entropy(model(x.to(dtype)), y)
+        loss = sum(ci * F.cross_entropy(model(x.to(dtype)), y) for ci, (x, y) in zip(c, batches[per_step * k:per_step * (k + 1)]))
         loss.backward()
         if decay_by_hand:
             with torch.no_grad():
                 for name in trainable:
-                    params[name].mul_(1 - o["lr"][k] * o["wd"][k])
+                    params[name].mul_(1 - lr * o["wd"][k])
         opt.step()
         losses.append(loss.item())
     out = {k: v.detach() for k, v in model.state_dict().items()}
@@ -312,13 +321,15 @@ def cmd_replay(args):
 
     # Names and presence, before any computation.
     names = set(k for k in tensors if k.startswith(("init.", "final.")))
+    # Under SVAG each step takes two batches: 2k and 2k + 1.
+    count = K if o["svag"] == 1 else 2 * K
     batches = []
-    for k in range(K):
+    for k in range(count):
         batches.append(get_batch(tensors, f"batch.{k}.", path, arch))
         names |= {f"batch.{k}.input", f"batch.{k}.target"}
     stray = sorted(set(tensors) - names - {"ours.losses"})
     if stray:
-        raise BadInput(f"{path}: unexpected tensors {stray} (steps={K}: batches 0..{K - 1}; "
+        raise BadInput(f"{path}: unexpected tensors {stray} (steps={K}, svag={o['svag']}: batches 0..{count - 1}; "
                        f"expected init.*, batch.<k>.input/target, final.*, optionally ours.losses)")
     trainable, frozen = trainable_names(model), frozen_names(model)
     stats = running_stat_names(model)
@@ -506,14 +517,15 @@ spec, reported back as "model", in __metadata__["model"]):
              parameter (none for frozen ones), optionally ours.buffer.<bn>.running_mean|var
              (running stats after the forward pass).
   replay:    init.<state dict keys>, optionally init.optimizer.<slot>.<param> (initial state, every
-             slot or none), batch.<k>.input / batch.<k>.target for k = 0..steps-1, final.<param> and
+             slot or none), batch.<k>.input / batch.<k>.target for k = 0..steps-1 (under SVAG two per
+             step: 2k and 2k+1), final.<param> and
              final.<bn>.running_mean|var (final.<frozen param>, final.<bn>.num_batches_tracked
              optional), final.optimizer.<slot>.<param> for every slot of optim.slots (shape [] where
              the slot is scalar), optionally ours.losses [steps]; __metadata__["optim"] = JSON, from
              src/programs/optimizers.ts's entry: {"optimizer": sgd|sgdw|adamw|adam, "hyper": the
              program's scalar hyperparameters (momentum; beta1, beta2, eps), "settings": the config
              (nesterov ...), "slots": [{"name", "scalar"?}], "lr": x|[x]*steps, "wd": x|[x]*steps,
-             "steps": K}.
+             "steps": K, "svag": L (1: the optimizer; L > 1: SVAG, c1*L1 + c2*L2 at the LR lr/L)}.
   logits:    <state dict keys incl. running stats>, input, ours.logits (eval mode).
   swa-eval:  --data FILE: bn.input [M,C,H,W] (update_bn's data, in order, already normalised),
              test.input, test.target, optionally ours.logits [T,classes] and ours.state.<key>

@@ -33,6 +33,28 @@ def read_idx(path):
     return np.frombuffer(data, np.uint8, offset=4 + 4 * data[3])
 
 
+def load_pooled(data_dir, pool, split):
+    """One split ("train" or "t10k") of the IDX images in `data_dir`, average-pooled as our runs pool
+    them and standardised with the pooled training images' mean and std: (x [N,1,H,W], y [N])."""
+    def read(kind):
+        found = glob.glob(os.path.join(data_dir, f"{kind}-idx*-ubyte*"))
+        if not found:
+            raise BadInput(f"--data-dir {data_dir}: no {kind} IDX file (Fashion-MNIST or MNIST)")
+        return read_idx(found[0])
+
+    def images(s):
+        x = torch.tensor(read(f"{s}-images").reshape(-1, 1, 28, 28).astype(np.float32))
+        if pool > 1:
+            # Our pooling (src/data/pool.ts) averages the bytes and rounds back to bytes.
+            x = torch.round(F.avg_pool2d(x, pool))
+        return x / 255.0
+
+    train = images("train")
+    x = train if split == "train" else images(split)
+    y = torch.tensor(read(f"{split}-labels").astype(np.int64))
+    return (x - train.mean()) / train.std(), y
+
+
 def cmd_angular(args):
     """PyTorch's own run of the angular-update dynamics, as the decay figure measures them."""
     found = {k: glob.glob(os.path.join(args.data_dir, f"{k}-idx*-ubyte*")) for k in ("train-images", "train-labels")}

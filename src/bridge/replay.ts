@@ -1,6 +1,6 @@
 /**
  * Optimizer parity against torch.optim: K steps of the step engine from the same weights on the
- * same batches, compared by the bridge's float64 replay with the optimizer's torch class
+ * same batches (two per step under SVAG, replayed as svag's code steps), compared by the bridge's float64 replay with the optimizer's torch class
  * (parameters, optimizer state and BN running statistics). What the replay needs to know of the
  * optimizer (its hyperparameters, settings and state slots) comes from its entry in OPTIMIZERS and
  * travels in the file's `optim` metadata; the bridge knows only which torch class replays each name.
@@ -48,11 +48,16 @@ export async function runOptimizerReplay(o: ReplayOptions): Promise<ParityReport
   for (const info of [...engine.layout.params, ...engine.layout.buffers]) file.set(`init.${info.name}`, init.get(info.name)!);
   const hyper = { lr: o.lr, wd: new Float32Array(engine.trainable.length).fill(o.wd) };
   let state = engine.upload(init);
+  // Under SVAG each step takes two batches, stored as batch 2k and 2k + 1.
+  const perStep = (o.optimizer.svag ?? 1) === 1 ? 1 : 2;
   for (let k = 0; k < o.steps; k++) {
-    const b = randomBatch(rng, batch, input, spec.numClasses);
-    file.set(`batch.${k}.input`, { dtype: 'float32', shape: [batch, ...input], data: b.input });
-    file.set(`batch.${k}.target`, { dtype: 'int64', shape: [batch], data: b.target });
-    state = (await engine.step(state, [{ x: b.input, y: b.target }], hyper)).state;
+    const batches = Array.from({ length: perStep }, (_, i) => {
+      const b = randomBatch(rng, batch, input, spec.numClasses);
+      file.set(`batch.${perStep * k + i}.input`, { dtype: 'float32', shape: [batch, ...input], data: b.input });
+      file.set(`batch.${perStep * k + i}.target`, { dtype: 'int64', shape: [batch], data: b.target });
+      return { x: b.input, y: b.target };
+    });
+    state = (await engine.step(state, batches, hyper)).state;
   }
   const final = await engine.download(state);
   await engine.release();
@@ -76,5 +81,5 @@ export async function runOptimizerReplay(o: ReplayOptions): Promise<ParityReport
 function replayMetadata({ optimizer, lr, wd, steps }: ReplayOptions) {
   const def = optimizerDef(optimizer.name);
   const settings = Object.fromEntries(def.settings.filter((k) => optimizer[k] !== undefined).map((k) => [k, optimizer[k]]));
-  return { optimizer: optimizer.name, hyper: def.hyper(optimizer), settings, slots: def.slots(optimizer), lr, wd, steps };
+  return { optimizer: optimizer.name, hyper: def.hyper(optimizer), settings, slots: def.slots(optimizer), lr, wd, steps, svag: optimizer.svag ?? 1 };
 }

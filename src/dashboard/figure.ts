@@ -205,6 +205,9 @@ function lastWindowVerdict(run: RunView): string {
   return v.atEquilibrium ? `${window} at equilibrium` : `${window} not at equilibrium: ${v.reason}`;
 }
 
-/** What the dashed line is: SGD's formula with its β, or the optimizer whose formula it is. */
-const predictionLabel = (r: RunView): string =>
-  r.optimizer.name === 'sgd' ? `predicted √(2ηλ/(1+β)), β = ${r.momentum}` : `predicted equilibrium (${r.optimizer.name})`;
+/** What the dashed line is: SGD's formula with its β (and SVAG's L, whose steps take η/L), or the optimizer whose formula it is. */
+function predictionLabel(r: RunView): string {
+  if (r.optimizer.name !== 'sgd') return `predicted equilibrium (${r.optimizer.name})`;
+  const l = r.optimizer.svag ?? 1;
+  return l === 1 ? `predicted √(2ηλ/(1+β)), β = ${r.momentum}` : `predicted √(2(η/L)λ/(1+β)), L = ${l}, β = ${r.momentum}`;
+}

@@ -156,7 +156,7 @@ export function describePlan(exp: Experiment, ctx: Context): string {
     const model = `${c.model}${c.widths ? ` (conv widths ${c.widths.join('/')})` : ''}`;
     const data = `${c.dataset}${c.trainSubset ? ` (${c.trainSubset} images)` : ''}${c.pool > 1 ? `, pooled ${c.pool}×${c.pool}` : ''}`;
     lines.push(`  ${r.name}: ${model} on ${data}, batch ${c.batchSize || 'full'}, ` +
-      `${c.optimizer}, η ${c.lr}, λ ${c.wd}, β ${c.momentum}, ${c.steps} steps, schedule ${JSON.stringify(c.schedule)}`);
+      `${c.optimizer}${c.svag > 1 ? ` under SVAG L = ${c.svag}` : ''}, η ${c.lr}, λ ${c.wd}, β ${c.momentum}, ${c.steps} ${c.svag > 1 ? 'units of SDE time' : 'steps'}, schedule ${JSON.stringify(c.schedule)}`);
   }
   const settings = exp.settings(exp.preset(ctx.scale, ctx));
   lines.push(`  settings: ${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join(', ')}`);

@@ -10,8 +10,9 @@ import { explr } from './explr';
 import { smallLr } from './small-lr';
 import { swaFigure } from './swa';
 import { rotational } from './rotational';
+import { sde } from './sde';
 
-export const EXPERIMENTS: Experiment<any>[] = [toy, fullBatch, decay, intrinsic, explr, smallLr, swaFigure, fastEquilibrium, randomSchedules, rotational]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const EXPERIMENTS: Experiment<any>[] = [toy, fullBatch, decay, intrinsic, explr, smallLr, swaFigure, fastEquilibrium, randomSchedules, rotational, sde]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function experimentById(id: string): Experiment<unknown> {
   const e = EXPERIMENTS.find((x) => x.id === id);

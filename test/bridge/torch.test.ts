@@ -61,6 +61,16 @@ describe('SGD steps match torch.optim.SGD (parameters, momentum buffers, running
   });
 });
 
+describe('SVAG steps match PyTorch\'s SVAG (svag\'s two batches, each with its own BN statistics; c₁L₁ + c₂L₂ at η/L)', () => {
+  for (const [model, momentum] of [['cnn4-si', 0], ['preresnet8', 0.9]] as const) {
+    itTorch(`${model}, L = 4, momentum ${momentum}, 3 steps`, async () => {
+      const r = await replay({ model, steps: 3, lr: 0.4, wd: 5e-3, optimizer: { name: 'sgd', momentum, svag: 4 }, input: [1, 16, 16] });
+      expect(Object.entries(r.errors).filter(([, e]) => e >= 1e-4)).toEqual([]);
+      expect(r.ok).toBe(true);
+    });
+  }
+});
+
 describe('every optimizer matches its torch class over 5 steps (float64 replay: parameters, state, running statistics)', () => {
   const cases: [string, Omit<ReplayOptions, 'seed' | 'model' | 'steps' | 'input'>][] = [
     ['sgd, Nesterov momentum 0.9', { lr: 0.1, wd: 5e-3, optimizer: { name: 'sgd', momentum: 0.9, nesterov: true } }],

@@ -42,6 +42,10 @@ test("the dashed prediction is the run's own optimizer's: AdamW's √(2ηλ(1−
   expect(predicted.y[0]).toBeCloseTo(Math.sqrt((2 * 1e-3 * 0.5 * 0.1) / 1.9), 9);
   expect(angular({ ...adamw, optimizer: { ...adamw.optimizer, name: 'adam' } }).filter((s) => s.dashed)).toEqual([]);
   expect(angular(run('fig/a', 0.1)).find((s) => s.dashed)!.name).toBe('predicted √(2ηλ/(1+β)), β = 0');
+  // Under SVAG each optimizer step takes η/L.
+  const svag = angular({ ...run('fig/a', 0.1), optimizer: { name: 'sgd', momentum: 0, svag: 4 } }).find((s) => s.dashed)!;
+  expect(svag.name).toBe('predicted √(2(η/L)λ/(1+β)), L = 4, β = 0');
+  expect(svag.y[0]).toBeCloseTo(Math.sqrt((2 * (0.1 / 4) * 5e-4) / 1), 12);
 });
 
 test("the angular update's legend says whether the run's last quarter is at equilibrium, and why not", () => {
