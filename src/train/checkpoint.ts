@@ -32,21 +32,23 @@ export interface Checkpoint {
   /** Parameters and buffers by state_dict name, and optimizer slots (float32). */
   state: TensorMap;
   position: Position;
+  /** Train-mode forward passes per step (default 1; under SVAG 2L: two per optimizer step, L steps per unit of SDE time). */
+  forwardsPerStep?: number;
 }
 
-/** The state_dict entries PyTorch has and our state does not: each BatchNorm's step counter. */
-function batchCounters(layout: ModelLayout, steps: number): TensorMap {
+/** The state_dict entries PyTorch has and our state does not: each BatchNorm's count of the train-mode forward passes it has seen. */
+function batchCounters(layout: ModelLayout, forwards: number): TensorMap {
   const out: TensorMap = new Map();
   for (const b of layout.buffers) {
     if (b.name.endsWith('.running_mean')) {
-      out.set(b.name.replace(/running_mean$/, 'num_batches_tracked'), { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(steps)) });
+      out.set(b.name.replace(/running_mean$/, 'num_batches_tracked'), { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(forwards)) });
     }
   }
   return out;
 }
 
 export function checkpointTensors(c: Checkpoint, layout: ModelLayout): TensorMap {
-  return new Map([...c.state, ...batchCounters(layout, c.position.step)]);
+  return new Map([...c.state, ...batchCounters(layout, c.position.step * (c.forwardsPerStep ?? 1))]);
 }
 
 export function saveCheckpoint(file: string, c: Checkpoint, layout: ModelLayout): void {

@@ -86,6 +86,9 @@ it(`--svag 4: ${2 * N} units of SDE time straight = ${N}, kill -9, resume: same 
   const position = JSON.parse(readSafetensors(path.join(straight, 'checkpoints', rollingName(2 * N))).metadata.position);
   const batches = 2 * N * 4 * 2;
   expect(position).toMatchObject({ step: 2 * N, epoch: Math.floor(batches / 12), index: batches % 12 });
+  // Each BatchNorm saw every one of those batches in a train-mode forward pass, as torch's counter would.
+  const counter = readSafetensors(path.join(straight, 'checkpoints', rollingName(2 * N))).tensors.get('bn1.num_batches_tracked');
+  expect(counter?.data).toEqual(BigInt64Array.of(BigInt(batches)));
 });
 
 it('takes --svag as a sweep key: svag=1,2 expands into two runs that train', async () => {
