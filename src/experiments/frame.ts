@@ -3,7 +3,7 @@
  * three scales, run (skipping work already done, so an interrupted `make reproduce` continues),
  * plot, and check (the claim turned into measured numbers and pass/fail verdicts).
  */
-import { batchesPerEpoch, DatasetName, storedTrainSplit } from '../data';
+import { batchesPerEpoch, DatasetName, resolveSyntheticSpec, storedTrainSplit } from '../data';
 import type { LauncherChoice } from '../launch/launcher';
 import type { Verdict } from '../plot/report';
 import type { ExecutionProvider } from '../train/engine';
@@ -75,7 +75,18 @@ export interface TrainingPreset {
 export function presetFields(p: TrainingPreset): Pick<TrainConfig, 'model' | 'dataset' | 'trainSubset' | 'testSubset' | 'batchSize' | 'bnRecompute'> & Partial<TrainConfig> {
   // Fields the preset leaves out keep resolveConfig's defaults (a key with the value undefined would override them).
   const optional = Object.fromEntries(Object.entries({ widths: p.widths, bnEps: p.bnEps, dataDir: p.dataDir, pool: p.pool }).filter(([, v]) => v !== undefined));
-  return { model: p.model, dataset: p.dataset, trainSubset: p.trainSubset, testSubset: p.testSubset, batchSize: p.batchSize, bnRecompute: p.bnRecompute ?? 0, ...optional };
+  return { model: p.model, dataset: p.dataset, trainSubset: p.trainSubset, testSubset: p.testSubset, batchSize: p.batchSize, bnRecompute: p.bnRecompute ?? 0, ...optional, ...syntheticSized(p) };
+}
+
+/**
+ * A figure on synthetic data (`--dataset synthetic`: 3×32×32 images, for a network that takes
+ * them) draws at least as many images as its subsets take; its presets' subsets are sized for the
+ * real data sets, larger than the synthetic splits' defaults.
+ */
+function syntheticSized(p: Pick<TrainingPreset, 'dataset' | 'trainSubset' | 'testSubset'>): Partial<TrainConfig> {
+  if (p.dataset !== 'synthetic') return {};
+  const d = resolveSyntheticSpec();
+  return { synthetic: { trainCount: Math.max(d.trainCount, p.trainSubset ?? 0), testCount: Math.max(d.testCount, p.testSubset ?? 0) } };
 }
 
 /** The data set a preset trains on: `--dataset` (from `--data-dir`) when given, else the figure's own at this scale. */

@@ -67,10 +67,20 @@ export const localLauncher: Launcher = {
     } finally {
       stopBar?.();
     }
-    if (failures.length > 0) throw new Error(failures.join('\n'));
+    if (failures.length > 0) throw new Error(failureReport(failures, tasks.length));
     return { kind: 'done' };
   },
 };
+
+/**
+ * The failures, each message once: when a model does not fit the data, every run fails alike before
+ * it trains, and the one reason is what the user needs to read.
+ */
+export function failureReport(failures: readonly string[], runs: number): string {
+  const counts = new Map<string, number>();
+  for (const f of failures) counts.set(f, (counts.get(f) ?? 0) + 1);
+  return [...counts].map(([message, n]) => (n > 1 ? `${n} of ${runs} runs: ${message}` : message)).join('\n');
+}
 
 /** A bar of the steps the tasks' metrics.jsonl files have reached, redrawn each second until the returned function stops it. */
 export function aggregateBar(tasks: readonly LaunchTask[], label: string): () => void {

@@ -48,3 +48,12 @@ it('intrinsic at smoke scale trains an imported network and reports its checks a
   for (const v of section.verdicts) expect(v).toMatchObject({ informative: true, expected: expect.stringMatching(/calibrated for the figure's own model; this run: mynet\)$/) });
   expect(section.settings.model).toBe(`${model} for every run (--model), instead of the figure's own`);
 }, 120_000);
+
+it('on --dataset synthetic (3×32×32, for a network that takes it) a figure draws as many images as its subsets take', () => {
+  const ctx = figureContext({ ...base, dataset: 'synthetic' }, 'intrinsic');
+  for (const r of figurePlan(experimentById('intrinsic'), ctx)) {
+    // The smoke preset takes 500 test images; the synthetic test split defaults to 256.
+    expect(r.config.testSubset).toBe(500);
+    expect(r.config.synthetic).toEqual({ trainCount: 1024, testCount: 500 });
+  }
+});
