@@ -116,7 +116,7 @@ export async function trainStepFinding(ep: ExecutionProvider, c: DoctorCase = DO
       const nodes = await cpuFallbackNodes(graph, feeds, ep);
       return { ok: false, what, detail: `nodes without a ${ep} kernel: ${nodes.map((n) => `${n.node} (${n.opType})`).join(', ')}` };
     } catch (e2) {
-      // A kernel that exists but refuses the node at run time (WebGPU's MaxPool has no Indices output).
+      // A kernel that exists but refuses the node at run time (WebGPU's MaxPool refuses an Indices output).
       return { ok: false, what, detail: `${message}; with fallback to the CPU allowed, the run fails: ${(e2 as Error).message}` };
     }
   }

@@ -8,7 +8,7 @@ import { Conv, ConvTranspose, ConvWeightGrad } from './conv';
 import { Add, Cast, Clip, Div, Equal, Exp, Greater, Log, Mul, Neg, Reciprocal, Relu, Sqrt, Sub, Where } from './elementwise';
 import { Gemm, MatMul } from './matmul';
 import { GroupNorm } from './groupnorm';
-import { GatherFlat, MaxPool, ScatterAddFlat } from './pool';
+import { MaxPool, MaxPoolRouting } from './pool';
 import { ArgMax, ReduceMean, ReduceSum } from './reduce';
 import { Concat, Expand, Identity, Pad, Reshape, Slice, Transpose } from './shape';
 import { LogSoftmax, OneHot } from './softmax';
@@ -17,7 +17,7 @@ export type OpName =
   | 'Add' | 'Sub' | 'Mul' | 'Div' | 'Neg' | 'Relu' | 'Sqrt' | 'Reciprocal' | 'Exp' | 'Log'
   | 'Equal' | 'Greater' | 'Cast' | 'Where' | 'Clip'
   | 'Conv' | 'ConvTranspose' | 'ConvWeightGrad' | 'MatMul' | 'Gemm'
-  | 'MaxPool' | 'GatherFlat' | 'ScatterAddFlat'
+  | 'MaxPool' | 'MaxPoolRouting'
   | 'Reshape' | 'Transpose' | 'Slice' | 'Pad' | 'Concat' | 'Expand' | 'Identity'
   | 'ReduceSum' | 'ReduceMean' | 'ArgMax'
   | 'LogSoftmax' | 'OneHot' | 'BatchNormTrain' | 'GroupNorm';
@@ -26,7 +26,7 @@ export const OPS = {
   Add, Sub, Mul, Div, Neg, Relu, Sqrt, Reciprocal, Exp, Log,
   Equal, Greater, Cast, Where, Clip,
   Conv, ConvTranspose, ConvWeightGrad, MatMul, Gemm,
-  MaxPool, GatherFlat, ScatterAddFlat,
+  MaxPool, MaxPoolRouting,
   Reshape, Transpose, Slice, Pad, Concat, Expand, Identity,
   ReduceSum, ReduceMean, ArgMax,
   LogSoftmax, OneHot, BatchNormTrain, GroupNorm,

@@ -66,11 +66,9 @@ export const CUDA_KERNELS: Readonly<Record<string, CudaKernel>> = {
   ReduceMean: unary(1, FLOATS, 17),
   ReduceMax: unary(1, NUMBERS, 17),
   ArgMax: unary(13, FLOATS),
-  // Imported networks (src/nn/imported.ts): ReLU6, max pooling and its index backward.
+  // Imported networks (src/nn/imported.ts): ReLU6 and max pooling.
   Clip: unary(13, FLOATS),
   MaxPool: { since: 12, constraints: [{ on: [0], types: FLOATS }] },
-  GatherElements: { since: 13, constraints: [{ on: [0], types: ALL }, { on: [1], types: INT64 }] },
-  ScatterElements: { since: 16, until: 17, constraints: [{ on: [0, 2], types: ALL }, { on: [1], types: INT64 }] },
   LogSoftmax: unary(13, FLOATS),
 };
 
@@ -114,8 +112,7 @@ export function uncoveredByCuda(model: onnx.IModelProto): UncoveredNode[] {
     const names = n.input ?? [];
     const inputs = names.map((name) => types.get(name));
     const output = outputType(n, inputs);
-    // MaxPool's second output is its Indices.
-    (n.output ?? []).forEach((o, i) => types.set(o, n.opType === 'MaxPool' && i === 1 ? 'int64' : output));
+    (n.output ?? []).forEach((o) => types.set(o, output));
     const kernel = n.domain ? undefined : CUDA_KERNELS[n.opType!];
     const say = (why: string) => uncovered.push({ node: n.name!, opType: `${n.domain ? `${n.domain}:` : ''}${n.opType}`, why });
     if (!kernel) {

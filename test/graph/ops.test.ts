@@ -9,7 +9,7 @@ import * as E from '../../src/ops/elementwise';
 import { batchNormTrain } from '../../src/ops/batchnorm';
 import { groupNorm } from '../../src/ops/groupnorm';
 import { conv, convTranspose, convWeightGrad } from '../../src/ops/conv';
-import { gatherFlat, maxPool, scatterAddFlat } from '../../src/ops/pool';
+import { maxPool, maxPoolRouting } from '../../src/ops/pool';
 import { OPS } from '../../src/ops/registry';
 import { gemm, matmul } from '../../src/ops/matmul';
 import { argMax, reduceMean, reduceSum } from '../../src/ops/reduce';
@@ -42,8 +42,11 @@ const CASES = {
   ConvWeightGrad: (g) => convWeightGrad(f(g, 'x', [2, 3, 9, 8]), f(g, 'dy', [2, 4, 5, 4]), [4, 3, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }),
   MatMul: (g) => matmul(f(g, 'a', [3, 4]), f(g, 'b', [4, 5])),
   MaxPool: (g) => maxPool(f(g, 'x', [2, 3, 9, 8]), { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }),
-  GatherFlat: (g) => gatherFlat(f(g, 'a', [2, 3, 4]), g.constant([5, 0, 23, 5], [2, 2], 'int64')),
-  ScatterAddFlat: (g) => scatterAddFlat(f(g, 'a', [2, 2]), g.constant([5, 0, 23, 5], [2, 2], 'int64'), [2, 3, 4]),
+  MaxPoolRouting: (g) => {
+    const geometry = { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] } as const;
+    const x = f(g, 'x', [2, 3, 9, 8]);
+    return maxPoolRouting(x, maxPool(x, { ...geometry }), { ...geometry });
+  },
   Gemm: (g) => gemm(f(g, 'a', [4, 3]), f(g, 'b', [5, 4]), { transA: true, transB: true }, f(g, 'c', [5])),
   Reshape: (g) => reshape(f(g, 'a', [2, 3, 4]), [6, 4]),
   Transpose: (g) => transpose(f(g, 'a', [2, 3, 4]), [2, 0, 1]),

@@ -47,7 +47,7 @@ it('names a node whose op, domain, opset or element type has no CUDA kernel', ()
   expect(uncoveredByCuda(atOpset9).map((u) => `${u.opType}: ${u.why}`)).toContain('Pad: the CUDA kernel covers opsets 13–17, not 9');
 });
 
-it('every program of an imported network (ReLU6, MaxPool and its index backward, BatchNorm) has CUDA kernels: `ilr doctor --ep cuda --model net.onnx`', async () => {
+it('every program of an imported network (ReLU6, MaxPool and its backward, BatchNorm) has CUDA kernels: `ilr doctor --ep cuda --model net.onnx`', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-cuda-import-'));
   try {
     const file = path.join(dir, 'net.onnx');

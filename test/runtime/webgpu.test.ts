@@ -5,7 +5,11 @@
  * and images: under SwiftShader WebGPU runs on the CPU, slowly.
  */
 import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import { onnx } from 'onnx-proto';
+import * as os from 'os';
 import * as path from 'path';
+import { trainStepFinding } from '../../src/commands/doctor';
 import { Graph } from '../../src/graph/ir';
 import { equal } from '../../src/ops/elementwise';
 import { modelSpec } from '../../src/nn/spec';
@@ -17,6 +21,7 @@ import { sampleFeeds } from '../../src/runtime/sample';
 import { Program, TensorFeeds, WEBGPU_HELP } from '../../src/runtime/session';
 import { StepEngine } from '../../src/train/engine';
 import { Rng } from '../../src/util/rng';
+import { smallNet } from '../onnx-fixtures';
 import { itWebGpu } from '../webgpu';
 
 const input = [3, 8, 8] as const;
@@ -38,6 +43,24 @@ describe.each(['cnn4', 'preresnet8'])('%s on WebGPU', (model) => {
     // failure lists the outputs that are off, with their relative differences.
     expect(Object.entries(differences).filter(([, d]) => !(d < 1e-4))).toEqual([]);
   });
+});
+
+itWebGpu('an imported network with MaxPool (3×3, stride 2, padded) trains on WebGPU as on the CPU, and `ilr doctor --ep webgpu --model` finds nothing', async () => {
+  // WebGPU's MaxPool has no Indices output: the backward pass finds each window's maximum itself (ops/pool.ts).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-webgpu-import-'));
+  try {
+    const file = path.join(dir, 'net.onnx');
+    fs.writeFileSync(file, onnx.ModelProto.encode(smallNet({ act: 'Relu' })).finish());
+    const spec = modelSpec(file, { inChannels: 3 });
+    const graph = trainStepGraph({ spec, batch, input: [...input] }, { name: 'sgd', momentum: 0.9 });
+    const { differences } = await compareWithCpu(graph, sampleFeeds(graph, spec, [...input], 1), 'webgpu');
+    expect(Object.keys(differences)).toContain('loss');
+    expect(Object.entries(differences).filter(([, d]) => !(d < 1e-4))).toEqual([]);
+    const finding = await trainStepFinding('webgpu', { model: file, batch, input: [...input] });
+    expect([finding.ok, finding.detail]).toEqual([true, expect.stringContaining('no node on the CPU')]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 itWebGpu('a node without a WebGPU kernel stops the program from loading, and the diagnosis names it', async () => {
