@@ -64,7 +64,7 @@ async function ours(c: Case, ep: 'cpu' | 'webgpu') {
   const program = await Program.create(g, { ep, threads: 1 });
   try {
     const out = await program.run({ x });
-    return { y: Array.from(out.y), dx: Array.from(out.dx) };
+    return { y: Array.from(out.y as Float32Array), dx: Array.from(out.dx as Float32Array) };
   } finally {
     await program.release();
   }

@@ -9,7 +9,7 @@ import * as E from '../../src/ops/elementwise';
 import { batchNormTrain } from '../../src/ops/batchnorm';
 import { groupNorm } from '../../src/ops/groupnorm';
 import { conv, convTranspose, convWeightGrad } from '../../src/ops/conv';
-import { maxPool, maxPoolRouting } from '../../src/ops/pool';
+import { maxPool, maxPoolRouting, PoolGeometry } from '../../src/ops/pool';
 import { OPS } from '../../src/ops/registry';
 import { gemm, matmul } from '../../src/ops/matmul';
 import { argMax, reduceMean, reduceSum } from '../../src/ops/reduce';
@@ -43,9 +43,9 @@ const CASES = {
   MatMul: (g) => matmul(f(g, 'a', [3, 4]), f(g, 'b', [4, 5])),
   MaxPool: (g) => maxPool(f(g, 'x', [2, 3, 9, 8]), { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }),
   MaxPoolRouting: (g) => {
-    const geometry = { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] } as const;
+    const geometry: PoolGeometry = { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] };
     const x = f(g, 'x', [2, 3, 9, 8]);
-    return maxPoolRouting(x, maxPool(x, { ...geometry }), { ...geometry });
+    return maxPoolRouting(x, maxPool(x, geometry), geometry);
   },
   Gemm: (g) => gemm(f(g, 'a', [4, 3]), f(g, 'b', [5, 4]), { transA: true, transB: true }, f(g, 'c', [5])),
   Reshape: (g) => reshape(f(g, 'a', [2, 3, 4]), [6, 4]),
