@@ -27,7 +27,9 @@ const valueInfo = (name: string, dims: (number | string)[]): onnx.IValueInfoProt
 });
 
 /** conv1 → bn1 → ACT → MaxPool → conv2 → bn2 → Relu → GlobalAveragePool → Flatten → fc, as torch.onnx.export writes it. */
-export function smallNet(o: { act?: 'Relu' | 'Clip'; input?: (number | string)[]; conv1In?: number; classes?: number; opset?: number; extra?: onnx.INodeProto[]; inits?: Init[] } = {}): onnx.IModelProto {
+export function smallNet(o: { act?: 'Relu' | 'Clip'; input?: (number | string)[]; conv1In?: number; classes?: number; opset?: number; extra?: onnx.INodeProto[]; inits?: Init[]; conv2Groups?: number } = {}): onnx.IModelProto {
+  // conv2 with groups (8: depthwise) is strided, as MobileNet's are.
+  const groups = o.conv2Groups ?? 1;
   const bn = (prefix: string, c: number): Init[] => ['weight', 'bias', 'running_mean', 'running_var'].map((k) => ({ name: `${prefix}.${k}`, dims: [c] }));
   const bnNode = (x: string, prefix: string, y: string) =>
     node('BatchNormalization', [x, ...['weight', 'bias', 'running_mean', 'running_var'].map((k) => `${prefix}.${k}`)], [y], [float('epsilon', 1e-5), float('momentum', 0.9)]);
@@ -43,7 +45,7 @@ export function smallNet(o: { act?: 'Relu' | 'Clip'; input?: (number | string)[]
       initializer: [
         { name: 'conv1.weight', dims: [8, o.conv1In ?? 3, 3, 3] },
         ...bn('bn1', 8),
-        { name: 'conv2.weight', dims: [8, 8, 3, 3] },
+        { name: 'conv2.weight', dims: [8, 8 / groups, 3, 3] },
         ...bn('bn2', 8),
         { name: 'fc.weight', dims: [classes, 8] },
         { name: 'fc.bias', dims: [classes] },
@@ -56,7 +58,7 @@ export function smallNet(o: { act?: 'Relu' | 'Clip'; input?: (number | string)[]
         bnNode('c1', 'bn1', 'b1'),
         act,
         node('MaxPool', ['a1'], ['p1'], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), ints('strides', [2, 2])]),
-        node('Conv', ['p1', 'conv2.weight'], ['c2'], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])]),
+        node('Conv', ['p1', 'conv2.weight'], ['c2'], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), ...(groups > 1 ? [ints('strides', [2, 2]), { name: 'group', type: A.INT, i: groups }] : [])]),
         bnNode('c2', 'bn2', 'b2'),
         node('Relu', ['b2'], ['a2']),
         node('GlobalAveragePool', ['a2'], ['g']),

@@ -59,8 +59,8 @@ export const MaxPool: OpDef = {
     const [batch, channels, h, w] = n.outputs[0].shape;
     const offsets = geom.kernel[0] * geom.kernel[1];
     // dY at the offset each window's maximum came from, zero at the others, with the images'
-    // channels as one batch of N·C images of K channels (WebGPU's grouped convolutions are wrong:
-    // see docs/onnxruntime.md).
+    // channels as one batch of N·C images of K channels (WebGPU's ConvTranspose with groups of one
+    // output channel is wrong at stride 2: docs/onnxruntime.md).
     const routed = mul(maxPoolRouting(x, n.outputs[0], geom), reshape(dy!, [batch, channels, 1, h, w]));
     const images = [batch * channels, 1, x.shape[2], x.shape[3]];
     const placed = convInputGrad(reshape(routed, [batch * channels, offsets, h, w]), windowKernel(x, geom), images, { strides: geom.strides, pads: geom.pads });

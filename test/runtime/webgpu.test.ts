@@ -45,12 +45,12 @@ describe.each(['cnn4', 'preresnet8'])('%s on WebGPU', (model) => {
   });
 });
 
-itWebGpu('an imported network with MaxPool (3×3, stride 2, padded) trains on WebGPU as on the CPU, and `ilr doctor --ep webgpu --model` finds nothing', async () => {
+itWebGpu.each([1, 2, 8])('an imported network with MaxPool (3×3, stride 2, padded) and a conv of %i group(s) trains on WebGPU as on the CPU, and `ilr doctor --ep webgpu --model` finds nothing', async (groups) => {
   // WebGPU's MaxPool has no Indices output: the backward pass finds each window's maximum itself (ops/pool.ts).
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ilr-webgpu-import-'));
   try {
     const file = path.join(dir, 'net.onnx');
-    fs.writeFileSync(file, onnx.ModelProto.encode(smallNet({ act: 'Relu' })).finish());
+    fs.writeFileSync(file, onnx.ModelProto.encode(smallNet({ act: 'Relu', conv2Groups: groups })).finish());
     const spec = modelSpec(file, { inChannels: 3 });
     const graph = trainStepGraph({ spec, batch, input: [...input] }, { name: 'sgd', momentum: 0.9 });
     const { differences } = await compareWithCpu(graph, sampleFeeds(graph, spec, [...input], 1), 'webgpu');
