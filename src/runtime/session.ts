@@ -45,6 +45,26 @@ export type TensorFeeds = Record<string, TypedArray | ort.Tensor>;
 export type TensorFetches = Record<string, TypedArray | ort.Tensor>;
 export type Signature = Map<string, { shape: Shape; dtype: DType }>;
 
+/**
+ * Nodes onnxruntime's WebGPU provider computes wrongly, refused rather than run (docs/onnxruntime.md,
+ * measured on ORT 1.30): a ConvTranspose in groups of one output channel from several input
+ * channels, at a stride above 1. Our backward pass emits it for the input gradient of a strided
+ * grouped conv whose groups take one channel and give several (a depthwise conv with a channel
+ * multiplier); plain depthwise and other grouped convs are computed right.
+ */
+export function refuseWrongOnWebGpu(graph: Graph): void {
+  const wrong = graph.nodes.filter((n) => {
+    if (n.op.name !== 'ConvTranspose') return false;
+    const group = Number(n.attrs.group ?? 1);
+    const strides = (n.attrs.strides as readonly number[] | undefined) ?? [1, 1];
+    const [inPerGroup, outPerGroup] = [n.inputs[1].shape[0] / group, n.inputs[1].shape[1]];
+    return group > 1 && outPerGroup === 1 && inPerGroup > 1 && strides.some((v) => v > 1);
+  });
+  if (wrong.length > 0) {
+    throw new Error(`program ${graph.name}: ${wrong.length} grouped ConvTranspose node(s) (one output channel per group, stride > 1: the input gradient of a strided depthwise conv with a channel multiplier) compute wrong values on onnxruntime's WebGPU provider; train this model with --ep cpu or --ep cuda`);
+  }
+}
+
 /** A compiled program: its graph's input/output signature and an ORT session. */
 export class Program {
   private constructor(
@@ -57,6 +77,7 @@ export class Program {
 
   /** `deviceOutputs`: outputs that stay on the device (WebGPU) for the next run; elsewhere they come to the host as usual. */
   static async create(graph: Graph, options: RuntimeOptions = {}, deviceOutputs: readonly string[] = []): Promise<Program> {
+    if (options.ep === 'webgpu') refuseWrongOnWebGpu(graph);
     return Program.fromBytes(graph.name, await Program.bytes(graph, options), signature(graph), [...graph.outputs.keys()], options, deviceOutputs);
   }
 
