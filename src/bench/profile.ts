@@ -1,14 +1,14 @@
 /**
  * Where a train step's time goes: ORT's profile (Chrome trace JSON) summed by op type, with conv
  * nodes split by role. Every node of a conv weight gradient's expansion writes a `dw_…` value
- * (ops/conv.ts); of the other Convs, one whose weight is a graph input (possibly reshaped and
- * transposed into the NCHWc layout) is a forward conv, and the rest (the flipped kernel) and
- * ConvTranspose compute input gradients.
+ * (ops/conv.ts); of the other Convs, one whose weight is a graph input (possibly cut to the taps
+ * that read input, reshaped and transposed into the NCHWc layout) is a forward conv, and the rest
+ * (the flipped kernel) and ConvTranspose compute input gradients.
  */
 import * as fs from 'fs';
 import { SerializeOptions, toModelProto } from '../graph/onnx';
 import { Graph } from '../graph/ir';
-import { WEIGHT_GRAD_PREFIX } from '../ops/conv';
+import { USED_TAPS_PREFIX, WEIGHT_GRAD_PREFIX } from '../ops/conv';
 
 export interface ProfileLine {
   group: string;
@@ -34,10 +34,10 @@ export function nodeGroups(graph: Graph, options: SerializeOptions = {}): Map<st
     nodes.set(n.name!, info);
     for (const o of info.output) producers.set(o, info);
   }
-  // The value a weight was reshaped or transposed from (the NCHWc filter reorder).
+  // The value a weight was reshaped or transposed from (the NCHWc filter reorder), or cut to the taps that read input.
   const origin = (value: string): string => {
     const p = producers.get(value);
-    return p && (p.opType === 'Reshape' || p.opType === 'Transpose') ? origin(p.input[0]) : value;
+    return p && (p.opType === 'Reshape' || p.opType === 'Transpose' || value.startsWith(USED_TAPS_PREFIX)) ? origin(p.input[0]) : value;
   };
   const groups = new Map<string, string>();
   for (const [name, n] of nodes) {

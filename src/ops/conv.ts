@@ -8,7 +8,7 @@
  */
 import { Attrs, Emitter, NCHWC_DOMAIN, Node, OnnxAttrs, OpDef, ShapeError, Value } from '../graph/ir';
 import { bilinearPlus, constantOnly, emitOne, expectArity, expectFloat, int, ints, onnxAttrs, typed } from './util';
-import { reshape, slice, transpose } from './shape';
+import { reshape, slice, Slice, transpose } from './shape';
 
 /**
  * Every ONNX value of a weight gradient's expansion is named `dw_…`, so a profile can tell its nodes
@@ -16,6 +16,9 @@ import { reshape, slice, transpose } from './shape';
  */
 const WEIGHT_GRAD_HINT = 'dw';
 export const WEIGHT_GRAD_PREFIX = `${WEIGHT_GRAD_HINT}_`;
+/** The kernel of a conv cut to the taps that read input (`convolve`) is named `used_taps_…`, so a profile can follow a forward conv's weight through it. */
+const USED_TAPS_HINT = 'used_taps';
+export const USED_TAPS_PREFIX = `${USED_TAPS_HINT}_`;
 
 /** Geometry of a 2-D convolution, with ONNX's pad order [top, left, bottom, right]; no dilations and one group unless given. */
 export interface ConvGeometry {
@@ -67,6 +70,35 @@ export function im2colSlice(tap: number, stride: number, out: number): { start: 
 export function flippedConvPads(kernel: number, padBegin: number, padEnd: number): [number, number] | undefined {
   const pads: [number, number] = [kernel - 1 - padBegin, kernel - 1 - padEnd];
   return pads.every((p) => p >= 0) ? pads : undefined;
+}
+
+/**
+ * The kernel taps of one spatial axis that ever multiply real input, [first, last], and the pads of
+ * the conv with the kernel cut to them. Tap i of a kernel of k, stride s, dilation d reads the padded
+ * rows i·d + y·s for y = 0..out − 1, of which padBegin..padBegin + in − 1 are real; a tap that reads
+ * only padding adds x·0, so cutting it off leaves the output exact. Cutting `first` taps in front moves
+ * each remaining tap's reads first·d rows back, which is padBegin − first·d; cutting k − 1 − last at
+ * the end takes (k − 1 − last)·d off padEnd, and the output extent in + pads − d·(k' − 1) − 1 is
+ * unchanged. A cut that would make a pad negative (only with dilation can a tap jump past the padding
+ * in front) is shortened, keeping taps that multiply zeros. On a 1×1 image a 3×3 kernel with pad 1
+ * keeps its centre tap: ResNet's last stage at 32×32 input.
+ */
+export function usedTaps(input: number, kernel: number, stride: number, dilation: number, padBegin: number, padEnd: number): { first: number; last: number; pads: [number, number] } {
+  const out = convOutputSize(input, dilatedKernel(kernel, dilation), stride, padBegin, padEnd);
+  const used: number[] = [];
+  for (let tap = 0; tap < kernel; tap++) {
+    // The first output whose read of this tap is not in the front padding, and whether that read is real.
+    const y = Math.max(0, Math.ceil((padBegin - tap * dilation) / stride));
+    if (y < out && tap * dilation + y * stride < padBegin + input) used.push(tap);
+  }
+  if (used.length === 0) return { first: 0, last: kernel - 1, pads: [padBegin, padEnd] };
+  const first = Math.min(used[0], Math.floor(padBegin / dilation));
+  const last = Math.max(used[used.length - 1], kernel - 1 - Math.floor(padEnd / dilation));
+  const pads: [number, number] = [padBegin - first * dilation, padEnd - (kernel - 1 - last) * dilation];
+  if (convOutputSize(input, dilatedKernel(last - first + 1, dilation), stride, pads[0], pads[1]) !== out) {
+    throw new Error(`usedTaps: taps ${first}..${last} with pads [${pads}] change the output extent ${out}`);
+  }
+  return { first, last, pads };
 }
 
 type FullGeometry = Required<ConvGeometry>;
@@ -365,8 +397,27 @@ export function conv(x: Value, w: Value, { stride = 1, pad = 0 }: ConvOptions = 
   return convolve(x, w, { strides: [stride, stride], pads: [pad, pad, pad, pad] });
 }
 
-/** Conv with any geometry: groups, dilations, per-axis strides and pads. */
-export const convolve = (x: Value, w: Value, geom: ConvGeometry): Value => x.graph.apply(Conv, [x, w], geometryAttrs(geom))[0];
+/**
+ * Conv with any geometry: groups, dilations, per-axis strides and pads. Where some kernel rows or
+ * columns only ever read padding (usedTaps), the conv gets the kernel sliced to the taps that read
+ * input, with pads to match: the same output, and its gradients (the Slice's pads dW back with zeros)
+ * and ORT's weight reorders work on the smaller kernel. On 32×32 inputs ResNet-18's last stage runs
+ * at 1×1 (from 2×2 for its strided first conv), where 8 (5) of the 9 taps of its 512-filter kernels read
+ * padding only.
+ */
+export function convolve(x: Value, w: Value, geom: ConvGeometry): Value {
+  const [kh, kw] = [w.shape[2], w.shape[3]];
+  const [dh, dw] = geom.dilations ?? [1, 1];
+  const rows = usedTaps(x.shape[2], kh, geom.strides[0], dh, geom.pads[0], geom.pads[2]);
+  const cols = usedTaps(x.shape[3], kw, geom.strides[1], dw, geom.pads[1], geom.pads[3]);
+  if (rows.first === 0 && rows.last === kh - 1 && cols.first === 0 && cols.last === kw - 1) {
+    return x.graph.apply(Conv, [x, w], geometryAttrs(geom))[0];
+  }
+  const attrs = { axes: [2, 3], starts: [rows.first, cols.first], ends: [rows.last + 1, cols.last + 1] };
+  const taps = w.graph.apply(Slice, [w], attrs, USED_TAPS_HINT)[0];
+  const pads: ConvGeometry['pads'] = [rows.pads[0], cols.pads[0], rows.pads[1], cols.pads[1]];
+  return x.graph.apply(Conv, [x, taps], geometryAttrs({ ...geom, pads }))[0];
+}
 
 export function convTranspose(x: Value, w: Value, g: ConvGeometry & { outputPadding: number[] }): Value {
   const attrs = geometryAttrs(g);
