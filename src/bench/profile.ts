@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import { SerializeOptions, toModelProto } from '../graph/onnx';
 import { Graph } from '../graph/ir';
-import { USED_TAPS_PREFIX, WEIGHT_GRAD_PREFIX } from '../ops/conv';
+import { FLIPPED_KERNEL_PREFIX, USED_TAPS_PREFIX, WEIGHT_GRAD_PREFIX } from '../ops/conv';
 
 export interface ProfileLine {
   group: string;
@@ -34,10 +34,12 @@ export function nodeGroups(graph: Graph, options: SerializeOptions = {}): Map<st
     nodes.set(n.name!, info);
     for (const o of info.output) producers.set(o, info);
   }
-  // The value a weight was reshaped or transposed from (the NCHWc filter reorder), or cut to the taps that read input.
+  // The value a weight was reshaped or transposed from (the NCHWc filter reorder), or cut to the
+  // taps that read input; a flipped kernel (made of the weight by a Transpose, for a 1×1 kernel) is its own origin.
   const origin = (value: string): string => {
     const p = producers.get(value);
-    return p && (p.opType === 'Reshape' || p.opType === 'Transpose' || value.startsWith(USED_TAPS_PREFIX)) ? origin(p.input[0]) : value;
+    const through = p && !value.startsWith(FLIPPED_KERNEL_PREFIX) && (p.opType === 'Reshape' || p.opType === 'Transpose' || value.startsWith(USED_TAPS_PREFIX));
+    return through ? origin(p.input[0]) : value;
   };
   const groups = new Map<string, string>();
   for (const [name, n] of nodes) {

@@ -8,7 +8,7 @@
  */
 import { Attrs, Emitter, NCHWC_DOMAIN, Node, OnnxAttrs, OpDef, ShapeError, Value } from '../graph/ir';
 import { bilinearPlus, constantOnly, emitOne, expectArity, expectFloat, int, ints, onnxAttrs, typed } from './util';
-import { reshape, slice, Slice, transpose } from './shape';
+import { Reshape, reshape, slice, Slice, Transpose, transpose } from './shape';
 
 /**
  * Every ONNX value of a weight gradient's expansion is named `dw_…`, so a profile can tell its nodes
@@ -16,9 +16,15 @@ import { reshape, slice, Slice, transpose } from './shape';
  */
 const WEIGHT_GRAD_HINT = 'dw';
 export const WEIGHT_GRAD_PREFIX = `${WEIGHT_GRAD_HINT}_`;
-/** The kernel of a conv cut to the taps that read input (`convolve`) is named `used_taps_…`, so a profile can follow a forward conv's weight through it. */
+/**
+ * So that a profile can tell a forward conv's weight from an input gradient's: the kernel cut to the
+ * taps that read input (`convolve`) is named `used_taps_…`, and the flipped kernel of an input
+ * gradient as a conv `flipped_kernel_…`.
+ */
 const USED_TAPS_HINT = 'used_taps';
 export const USED_TAPS_PREFIX = `${USED_TAPS_HINT}_`;
+const FLIPPED_KERNEL_HINT = 'flipped_kernel';
+export const FLIPPED_KERNEL_PREFIX = `${FLIPPED_KERNEL_HINT}_`;
 
 /** Geometry of a 2-D convolution, with ONNX's pad order [top, left, bottom, right]; no dilations and one group unless given. */
 export interface ConvGeometry {
@@ -181,12 +187,13 @@ export function convInputGrad(dy: Value, w: Value, xShape: readonly number[], ge
   const ph = flippedConvPads(kh, pads[0], pads[2]);
   const pw = flippedConvPads(kw, pads[1], pads[3]);
   if (strides[0] === 1 && strides[1] === 1 && dilations.every((d) => d === 1) && ph && pw) {
-    // Steps −1 from the last tap to before the first reverse both spatial axes of the (small) kernel.
-    const taps = slice(w, [2, 3], [-1, -1], [-kh - 1, -kw - 1], [-1, -1]);
+    // Steps −1 from the last tap to before the first reverse both spatial axes of the (small) kernel;
+    // a 1×1 kernel is its own reversal (the copy took 5 ms per 512×512 kernel).
+    const taps = kh === 1 && kw === 1 ? w : slice(w, [2, 3], [-1, -1], [-kh - 1, -kw - 1], [-1, -1]);
     // Within each group, the flipped kernel maps the group's M/g output channels back to its C/g inputs.
     const flipped = group === 1
-      ? transpose(taps, [1, 0, 2, 3])
-      : reshape(transpose(reshape(taps, [group, m / group, cg, kh, kw]), [0, 2, 1, 3, 4]), [group * cg, m / group, kh, kw]);
+      ? w.graph.apply(Transpose, [taps], { perm: [1, 0, 2, 3] }, FLIPPED_KERNEL_HINT)[0]
+      : w.graph.apply(Reshape, [transpose(reshape(taps, [group, m / group, cg, kh, kw]), [0, 2, 1, 3, 4])], { shape: [group * cg, m / group, kh, kw] }, FLIPPED_KERNEL_HINT)[0];
     return dy.graph.apply(Conv, [dy, flipped], geometryAttrs({ strides: [1, 1], pads: [ph[0], pw[0], ph[1], pw[1]], group }))[0];
   }
   const outputPadding = [
