@@ -3,12 +3,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeJsonAtomic } from '../io/files';
 import type { FigureSection } from '../plot/report';
-import { Context, Experiment, refuseOverrides, SCALE_RATIONALE } from './frame';
+import { Context, Experiment, figurePlan, SCALE_RATIONALE } from './frame';
 import { figureOptimizerLabel, figureOverridesLabel, runPlanned, withFigureOverrides } from './runs';
 
 /** Runs one figure and writes its section.json; `reportDir` is where image paths are made relative to. */
 export async function runExperiment(exp: Experiment, ctx: Context, reportDir: string): Promise<FigureSection> {
-  refuseOverrides(exp, ctx);
+  // The runs' configs with --optimizer and --model applied, checked before anything is written: a
+  // combination the config refuses (Adam under SVAG, say) leaves no figure directory behind.
+  figurePlan(exp, ctx);
   fs.mkdirSync(ctx.dir, { recursive: true });
   const p = exp.preset(ctx.scale, ctx);
   const started = Date.now();

@@ -85,3 +85,14 @@ describe('the command line', () => {
     }
   }, 60_000);
 });
+
+it('an --optimizer the figure\'s runs cannot take (Adam under SVAG in sde) is refused in one line before anything is written', async () => {
+  const out = tmpDir('ilr-figure-refused-');
+  try {
+    const ctx = figureContext({ ...base, out, optimizer: adamw }, 'sde');
+    await expect(runExperiment(experimentById('sde'), ctx, out)).rejects.toThrow(/^--optimizer adamw, run svag2: .*svag \(--svag\) applies to sgd and sgdw only/);
+    expect(fs.readdirSync(out)).toEqual([]);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
