@@ -1,7 +1,8 @@
 /**
  * MaxPool's values and input gradient against PyTorch's max_pool2d in float64: windows full of
  * ties (PyTorch routes a tie to the first maximum in row-major window order), padding next to
- * negative values (padding must never win), overlapping windows, stride 1 and uneven padding.
+ * negative values (padding must never win), overlapping windows, stride 1 and uneven padding, and
+ * windows that tile the image.
  * Inputs and output gradients are small integers, so every sum is exact and the comparison is
  * equality. The same on WebGPU, whose MaxPool has no Indices output either way.
  */
@@ -41,6 +42,8 @@ const CASES: Case[] = [
   { what: 'all zeros: every window one tie', shape: [1, 2, 6, 6], geometry: { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] }, value: () => 0 },
   { what: 'negative values next to padding', shape: [1, 2, 5, 5], geometry: { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, value: (i) => -1 - (i % 4) },
   { what: 'stride 1, a 2×3 kernel, uneven padding, ties', shape: [1, 3, 5, 7], geometry: { kernel: [2, 3], strides: [1, 2], pads: [1, 0, 0, 2] }, value: (i) => (i * 7) % 3 },
+  { what: 'windows that tile the image: 2×3 kernel and stride, ties', shape: [2, 3, 8, 9], geometry: { kernel: [2, 3], strides: [2, 3], pads: [0, 0, 0, 0] }, value: (i) => (i * 5) % 7 % 4 },
+  { what: 'kernel = stride on an odd extent (the last row and column in no window)', shape: [1, 2, 7, 7], geometry: { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] }, value: (i) => (i * 5) % 7 },
 ];
 
 /** Small integers: x from the case's rule, dY cycling through 1…5. */
