@@ -49,7 +49,7 @@ export async function runOptimizerReplay(o: ReplayOptions): Promise<ParityReport
   const hyper = { lr: o.lr, wd: new Float32Array(engine.trainable.length).fill(o.wd) };
   let state = engine.upload(init);
   // Under SVAG each step takes two batches, stored as batch 2k and 2k + 1.
-  const perStep = (o.optimizer.svag ?? 1) === 1 ? 1 : 2;
+  const perStep = engine.batchesPerStep;
   for (let k = 0; k < o.steps; k++) {
     const batches = Array.from({ length: perStep }, (_, i) => {
       const b = randomBatch(rng, batch, input, spec.numClasses);

@@ -18,7 +18,7 @@ import { predictedAngle } from '../programs/optimizers';
 import { writeChart } from '../plot/chart';
 import { PALETTE, Series } from '../plot/spec';
 import type { Verdict } from '../plot/report';
-import { optimizerOf, resolveConfig, TrainConfig } from '../train/config';
+import { optimizerOf, resolveConfig } from '../train/config';
 import { fmt } from '../util/format';
 import { bnEvaluation, Context, Experiment, PlannedRun, presetDataset, presetFields, TrainingPreset, verdict } from './frame';
 import { runMetrics, withFigureOverrides } from './runs';
@@ -90,7 +90,6 @@ export interface SdeSummary {
 /** A run's records against λη·t, and the angle its optimizer steps are predicted to turn by. */
 interface SdeTrace {
   run: SdeRun;
-  config: TrainConfig;
   predicted: number;
   time: number[];
   norm: number[];
@@ -110,7 +109,7 @@ function traces(p: SdePreset, ctx: Context): SdeTrace[] {
     if (predicted === undefined) throw new Error(`sde: ${config.optimizer} has no predicted angular update`);
     const t = (step: number) => step * lambdaEta(p);
     return {
-      run, config, predicted,
+      run, predicted,
       time: steps.map((s) => t(s.step)), norm: steps.map((s) => s.si_w_norm), effLr: steps.map((s) => s.eff_lr), angle: steps.map((s) => s.angular_update),
       evalTime: evals.map((e) => t(e.step)), testAcc: evals.map((e) => e.test_acc), trainAcc: evals.map((e) => e.train_acc ?? NaN),
     };

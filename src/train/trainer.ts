@@ -179,7 +179,7 @@ async function trainIn(run: OpenRun, runDir: string, stop: StopSignal, opts: Run
   let lastEval: EvalRecord | undefined;
 
   const checkpoint = async (file: string) => {
-    saveCheckpoint(file, { spec, state: await engine.download(state), position, forwardsPerStep: c.svag > 1 ? 2 * c.svag : 1 }, layout);
+    saveCheckpoint(file, { spec, state: await engine.download(state), position, forwardsPerStep: engine.batchesPerStep * c.svag }, layout);
   };
   const bar = new ProgressBar({ total: c.steps, initial: position.step, label: path.basename(runDir), unit: ' steps', quiet: opts.quiet });
   const recompute = data.bnData && { bn: new BnStatistics(spec, input, Math.min(c.evalBatch, data.bnData.count), runtime), on: data.bnData };
