@@ -31,7 +31,7 @@ import torch.nn.functional as F
 sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ilr_torch.referee import make_optimizer  # noqa: E402
-from ilr_torch.runs import angle_between, load_pooled  # noqa: E402
+from ilr_torch.runs import Batches, angle_between, load_pooled  # noqa: E402
 from ilr_torch.twin import build_model, parse_model_arg  # noqa: E402
 
 RUN_KEYS = {"name", "optimizer", "lr", "wd", "momentum", "betas"}
@@ -63,14 +63,11 @@ def train_one(arch, x, y, run, args):
     model = build_model(arch)
     convs = {s["name"]: model.get_submodule(s["name"]).weight for s in arch["steps"] if s["call"] == "Conv2d"}
     opt = make_optimizer([p for p in model.parameters() if p.requires_grad], replay_optim(run))
-    perm, pos = torch.randperm(len(x)), 0
+    stream = Batches(len(x), args.batch)
     sums = {k: 0.0 for k in convs}
     windows = []
     for t in range(args.steps):
-        if pos + args.batch > len(x):
-            perm, pos = torch.randperm(len(x)), 0
-        idx = perm[pos:pos + args.batch]
-        pos += args.batch
+        idx = stream.next()
         before = {k: w.detach().flatten().clone() for k, w in convs.items()}
         opt.zero_grad()
         F.cross_entropy(model(x[idx]), y[idx]).backward()

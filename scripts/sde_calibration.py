@@ -27,31 +27,12 @@ import statistics
 import sys
 
 import torch
-import torch.nn.functional as F
 
 sys.dont_write_bytecode = True  # no __pycache__ in scripts/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ilr_torch.runs import angle_between, load_pooled  # noqa: E402
+from ilr_torch.referee import svag_loss  # noqa: E402
+from ilr_torch.runs import Batches, angle_between, load_pooled  # noqa: E402
 from ilr_torch.twin import build_model, parse_model_arg  # noqa: E402
-
-
-def svag_coefficients(l):
-    r = math.sqrt(2 * l - 1)
-    return (1 + r) / 2, (1 - r) / 2
-
-
-class Stream:
-    """Batches of `batch` images, reshuffled at each pass (the last partial batch of a pass dropped)."""
-
-    def __init__(self, n, batch):
-        self.n, self.batch, self.perm, self.pos = n, batch, torch.randperm(n), 0
-
-    def next(self):
-        if self.pos + self.batch > self.n:
-            self.perm, self.pos = torch.randperm(self.n), 0
-        idx = self.perm[self.pos:self.pos + self.batch]
-        self.pos += self.batch
-        return idx
 
 
 def test_accuracy(model, x, y, bn_images):
@@ -76,21 +57,16 @@ def train_one(arch, train, test, l, seed, args):
     model = build_model(arch)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=args.lr / l, weight_decay=args.wd)
-    c1, c2 = svag_coefficients(l)
     predicted = math.sqrt(2 * (args.lr / l) * args.wd)
     x, y = train
-    stream = Stream(len(x), args.batch)
+    stream = Batches(len(x), args.batch)
     windows, evals, sq, steps = [], [], 0.0, 0
     for unit in range(1, args.units + 1):
         for _ in range(l):
             before = torch.cat([p.detach().flatten() for p in params])
             opt.zero_grad()
-            i1 = stream.next()
-            loss = F.cross_entropy(model(x[i1]), y[i1])
-            if l > 1:
-                i2 = stream.next()
-                loss = c1 * loss + c2 * F.cross_entropy(model(x[i2]), y[i2])
-            loss.backward()
+            # SVAG's two batches are the stream's next two, as in our trainer.
+            svag_loss(model, [(x[i], y[i]) for i in (stream.next() for _ in range(1 if l == 1 else 2))], l).backward()
             opt.step()
             sq += angle_between(before, torch.cat([p.detach().flatten() for p in params]))[0] ** 2
             steps += 1

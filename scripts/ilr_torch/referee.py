@@ -243,6 +243,18 @@ def parse_optim(meta, path):
     return out
 
 
+def svag_loss(model, batches, l):
+    """The loss an optimizer step differentiates: SGD's on one batch (l = 1), or SVAG's (svag's
+    pl_modules/exp_modules.py) on two, c1*L1 + c2*L2 with c1,2 = (1 +- sqrt(2l - 1))/2, each loss
+    with its own batch statistics; the step's LR is then lr/l."""
+    if l == 1:
+        (x, y), = batches
+        return F.cross_entropy(model(x), y)
+    r = math.sqrt(2 * l - 1)
+    (x1, y1), (x2, y2) = batches
+    return (1 + r) / 2 * F.cross_entropy(model(x1), y1) + (1 - r) / 2 * F.cross_entropy(model(x2), y2)
+
+
 def make_optimizer(params, o):
     """The torch optimizer of a parsed `optim` (its first step's lr and wd)."""
     t = TORCH_OPTIMIZERS[o["optimizer"]]
@@ -268,18 +280,15 @@ def optim_reference(arch, init_state, init_slots, batches, o, dtype, path):
     model.train()
     losses = []
     decay_by_hand = TORCH_OPTIMIZERS[o["optimizer"]].decay_by_hand
-    # SVAG (svag's pl_modules/exp_modules.py): two batches per step, each loss with its own batch
-    # statistics, c1*L1 + c2*L2 at the LR lr/L.
     svag = o["svag"]
     per_step = 1 if svag == 1 else 2
-    c = (1.0,) if svag == 1 else ((1 + math.sqrt(2 * svag - 1)) / 2, (1 - math.sqrt(2 * svag - 1)) / 2)
     for k in range(len(batches) // per_step):
         lr = o["lr"][k] / svag
         for g in opt.param_groups:
             g["lr"] = lr
             g["weight_decay"] = 0.0 if decay_by_hand else o["wd"][k]
         opt.zero_grad()
-        loss = sum(ci * F.cross_entropy(model(x.to(dtype)), y) for ci, (x, y) in zip(c, batches[per_step * k:per_step * (k + 1)]))
+        loss = svag_loss(model, [(x.to(dtype), y) for x, y in batches[per_step * k:per_step * (k + 1)]], svag)
         loss.backward()
         if decay_by_hand:
             with torch.no_grad():

@@ -33,6 +33,21 @@ def read_idx(path):
     return np.frombuffer(data, np.uint8, offset=4 + 4 * data[3])
 
 
+class Batches:
+    """Indices of batches of `batch` of n images, reshuffled at each pass (a pass's last partial
+    batch dropped): the data order of PyTorch's own runs, drawn from torch's global generator."""
+
+    def __init__(self, n, batch):
+        self.n, self.batch, self.perm, self.pos = n, batch, torch.randperm(n), 0
+
+    def next(self):
+        if self.pos + self.batch > self.n:
+            self.perm, self.pos = torch.randperm(self.n), 0
+        idx = self.perm[self.pos:self.pos + self.batch]
+        self.pos += self.batch
+        return idx
+
+
 def load_pooled(data_dir, pool, split):
     """One split ("train" or "t10k") of the IDX images in `data_dir`, average-pooled as our runs pool
     them and standardised with the pooled training images' mean and std: (x [N,1,H,W], y [N])."""
@@ -57,12 +72,7 @@ def load_pooled(data_dir, pool, split):
 
 def cmd_angular(args):
     """PyTorch's own run of the angular-update dynamics, as the decay figure measures them."""
-    found = {k: glob.glob(os.path.join(args.data_dir, f"{k}-idx*-ubyte*")) for k in ("train-images", "train-labels")}
-    if not all(found.values()):
-        raise BadInput(f"--data-dir {args.data_dir}: no train-images/train-labels IDX files (Fashion-MNIST or MNIST)")
-    x = read_idx(found["train-images"][0]).reshape(-1, 1, 28, 28) / 255.0
-    x = torch.tensor((x - x.mean()) / x.std(), dtype=torch.float32)
-    y = torch.tensor(read_idx(found["train-labels"][0]).astype(np.int64))
+    x, y = load_pooled(args.data_dir, 1, "train")
     arch = parse_model_arg(args.model)
     if arch["inChannels"] != 1:
         raise BadInput(f"--model has inChannels={arch['inChannels']}; the IDX images have 1 channel")
@@ -71,15 +81,12 @@ def cmd_angular(args):
     model = build_model(arch)  # with the TypeScript side's init distributions, fcScale included
     convs = [model.get_submodule(s["name"]).weight for s in arch["steps"] if s["call"] == "Conv2d"]
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.wd)
-    perm, pos, windows, acc = torch.randperm(len(x)), 0, [], []
+    stream, windows, acc = Batches(len(x), args.batch), [], []
     for t in range(args.steps):
         if t == args.decay_step:
             for g in opt.param_groups:
                 g[args.decay] /= 10
-        if pos + args.batch > len(x):
-            perm, pos = torch.randperm(len(x)), 0
-        idx = perm[pos:pos + args.batch]
-        pos += args.batch
+        idx = stream.next()
         before = torch.cat([p.detach().flatten() for p in convs])
         opt.zero_grad()
         F.cross_entropy(model(x[idx]), y[idx]).backward()
