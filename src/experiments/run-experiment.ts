@@ -3,23 +3,23 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeJsonAtomic } from '../io/files';
 import type { FigureSection } from '../plot/report';
-import { Context, Experiment, figurePlan, SCALE_RATIONALE } from './frame';
+import { Context, Experiment, refuseOverrides, SCALE_RATIONALE } from './frame';
 import { figureOptimizerLabel, figureOverridesLabel, runPlanned, withFigureOverrides } from './runs';
 
 /** Runs one figure and writes its section.json; `reportDir` is where image paths are made relative to. */
 export async function runExperiment(exp: Experiment, ctx: Context, reportDir: string): Promise<FigureSection> {
-  // The runs' configs with --optimizer and --model applied, checked before anything is written: a
-  // combination the config refuses (Adam under SVAG, say) leaves no figure directory behind.
-  figurePlan(exp, ctx);
-  fs.mkdirSync(ctx.dir, { recursive: true });
+  refuseOverrides(exp, ctx);
   const p = exp.preset(ctx.scale, ctx);
+  const own = exp.plan(p, ctx);
+  // The runs' configs with --optimizer and --model applied, made before anything is written: a
+  // combination the config refuses (Adam under SVAG, say) leaves no figure directory behind.
+  // `--optimizer` or `--model` naming the figure's own changes nothing, and the checks stay checks.
+  const changed = JSON.stringify(withFigureOverrides(own, ctx)) !== JSON.stringify(own);
+  fs.mkdirSync(ctx.dir, { recursive: true });
   const started = Date.now();
-  await (exp.run ? exp.run(p, ctx) : runPlanned(exp.plan(p, ctx), ctx));
+  await (exp.run ? exp.run(p, ctx) : runPlanned(own, ctx));
   const images = await exp.plot(p, ctx);
   const verdicts = exp.check(p, ctx);
-  // `--optimizer` or `--model` naming the figure's own changes nothing, and the checks stay checks.
-  const own = exp.plan(p, ctx);
-  const changed = JSON.stringify(withFigureOverrides(own, ctx)) !== JSON.stringify(own);
   const other = changed ? figureOverridesLabel(ctx, ', ') : undefined;
   const ownParts = [ctx.model && 'model', ctx.optimizer && 'optimizer'].filter(Boolean).join(' and ');
   const section: FigureSection = {
